@@ -1,0 +1,162 @@
+"""Audio features: waveform -> trimmed speech -> log-mel (or MFCC) frames -> fixed windows.
+
+Pure functions on arrays, parameterised by one `AudioFeatureConfig` (avemo.config), so that
+training, inference and tests compute exactly the same thing. `extract_features_cached` is the
+one place that touches the disk: a content-addressed cache for training runs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .config import AUDIO_FEATURES, MIN_SPEECH_SECONDS, SILENCE_RMS_DBFS, AudioFeatureConfig, cache_dir
+from .media import MediaError, load_audio
+
+FLOOR_DB = -80.0  # log-mel values are dB below the clip's peak, clipped here
+
+
+def loudest_dbfs(waveform: np.ndarray, sample_rate: int) -> float:
+    """RMS level (dBFS) of the loudest 50 ms of a waveform; -inf for an empty one."""
+    block = max(1, int(0.05 * sample_rate))
+    if waveform.size == 0:
+        return float("-inf")
+    n = int(np.ceil(waveform.size / block)) * block
+    padded = np.zeros(n, dtype=np.float32)
+    padded[: waveform.size] = waveform
+    rms = np.sqrt(np.mean(padded.reshape(-1, block) ** 2, axis=1))
+    return float(20 * np.log10(max(rms.max(), 1e-10)))
+
+
+def trim_silence(waveform: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> tuple[np.ndarray, float]:
+    """Cut leading and trailing silence. Returns (speech, start offset in seconds)."""
+    import librosa
+
+    if waveform.size == 0:
+        return waveform, 0.0
+    _, (start, end) = librosa.effects.trim(
+        waveform, top_db=cfg.trim_top_db, frame_length=cfg.n_fft, hop_length=cfg.hop_length
+    )
+    return waveform[start:end], start / cfg.sample_rate
+
+
+def check_speech(waveform: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> None:
+    """Refuse silence and clips too short to carry an emotion, with a message for the user."""
+    if loudest_dbfs(waveform, cfg.sample_rate) < SILENCE_RMS_DBFS:
+        raise MediaError("the audio is silent: no speech to analyse")
+    seconds = waveform.size / cfg.sample_rate
+    if seconds < MIN_SPEECH_SECONDS:
+        raise MediaError(
+            f"only {seconds:.2f} s of sound; at least {MIN_SPEECH_SECONDS:.1f} s of speech is needed"
+        )
+
+
+def spectral_frames(waveform: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> np.ndarray:
+    """Log-mel (or MFCC) frames of a waveform: float32 array (n_frames, n_bins).
+
+    Log-mel values are dB relative to the clip's own peak (so the input level does not matter),
+    floored at FLOOR_DB and scaled to about [-1, 1]. MFCCs are scaled to comparable magnitude.
+    """
+    import librosa
+
+    mel = librosa.feature.melspectrogram(
+        y=waveform, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+        n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, power=2.0,
+    )
+    log_mel = librosa.power_to_db(mel, ref=np.max, top_db=-FLOOR_DB)
+    if cfg.kind == "mfcc":
+        features = librosa.feature.mfcc(S=log_mel, n_mfcc=cfg.n_mfcc) / 100.0
+    else:
+        features = log_mel / (-FLOOR_DB / 2) + 1.0  # [-80, 0] dB -> [-1, 1]
+    return features.T.astype(np.float32)
+
+
+def pad_value(cfg: AudioFeatureConfig = AUDIO_FEATURES) -> float:
+    """The feature value of silence, used to pad short clips."""
+    return -1.0 if cfg.kind == "logmel" else 0.0
+
+
+def window_starts(n_frames: int, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> list[int]:
+    """Start frames of the analysis windows covering `n_frames` frames (at least one window)."""
+    size, hop = cfg.window_frames, cfg.window_hop_frames
+    if n_frames <= size:
+        return [0]
+    starts = list(range(0, n_frames - size + 1, hop))
+    if starts[-1] + size < n_frames:  # cover the tail too
+        starts.append(n_frames - size)
+    return starts
+
+
+def fit_window(frames: np.ndarray, start: int, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> np.ndarray:
+    """One window of exactly cfg.window_frames frames from `start`, centre-padded if short."""
+    size = cfg.window_frames
+    chunk = frames[start : start + size]
+    if len(chunk) == size:
+        return chunk
+    out = np.full((size, frames.shape[1]), pad_value(cfg), dtype=np.float32)
+    offset = (size - len(chunk)) // 2
+    out[offset : offset + len(chunk)] = chunk
+    return out
+
+
+def windows(frames: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Sliding windows over a clip's frames: (n_windows, window_frames, n_bins) and their spans in s."""
+    seconds_per_frame = cfg.hop_length / cfg.sample_rate
+    starts = window_starts(len(frames), cfg)
+    batch = np.stack([fit_window(frames, s, cfg) for s in starts])
+    spans = [
+        (s * seconds_per_frame, min(len(frames), s + cfg.window_frames) * seconds_per_frame)
+        for s in starts
+    ]
+    return batch, spans
+
+
+def change_speed(waveform: np.ndarray, speed: float, sample_rate: int) -> np.ndarray:
+    """Play a waveform `speed` times faster (tempo and pitch together, as in Kaldi's speed perturbation)."""
+    import soxr
+
+    if speed == 1.0:
+        return waveform
+    return soxr.resample(waveform, sample_rate, int(round(sample_rate / speed))).astype(np.float32)
+
+
+def file_features(path: str | Path, cfg: AudioFeatureConfig = AUDIO_FEATURES, speed: float = 1.0) -> np.ndarray:
+    """Frames of a whole audio file after trimming silence (for training; no length limit)."""
+    waveform, _ = load_audio(path, cfg.sample_rate, max_seconds=600.0)
+    speech, _ = trim_silence(waveform, cfg)
+    speech = change_speed(speech if speech.size else waveform, speed, cfg.sample_rate)
+    return spectral_frames(speech, cfg)
+
+
+def _cache_key(path: Path, cfg: AudioFeatureConfig, speed: float) -> str:
+    digest = hashlib.sha1(path.read_bytes())
+    digest.update(json.dumps({**cfg.to_dict(), "speed": speed}, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def extract_features_cached(paths: list[Path], cfg: AudioFeatureConfig = AUDIO_FEATURES,
+                            speeds: tuple[float, ...] = (1.0,), progress: bool = True) -> list[list[np.ndarray]]:
+    """`file_features` of every file at every speed: result[i][j] is file i at speeds[j].
+
+    Cached on disk by file content, feature parameters and speed, so a second training run
+    skips extraction. Shows a progress bar.
+    """
+    from tqdm import tqdm
+
+    folder = cache_dir() / "audio-features"
+    folder.mkdir(parents=True, exist_ok=True)
+    result = []
+    for path in tqdm(paths, desc=f"audio features ({cfg.kind})", unit="clip", disable=not progress):
+        variants = []
+        for speed in speeds:
+            cached = folder / f"{_cache_key(Path(path), cfg, speed)}.npy"
+            if cached.exists():
+                variants.append(np.load(cached))
+                continue
+            frames = file_features(path, cfg, speed)
+            np.save(cached, frames)
+            variants.append(frames)
+        result.append(variants)
+    return result

@@ -1,0 +1,116 @@
+"""The single source of truth for avemo's label set, feature parameters, limits and paths.
+
+Training, inference, the app and the tests all import these names; nothing else in the
+project spells out an emotion list, a sample rate or a window length.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# The product's label set: the 8 RAVDESS emotions, in RAVDESS code order (01..08).
+# SAVEE has no "calm"; FER2013 (the face backbone) has no "calm" either.
+EMOTIONS: tuple[str, ...] = (
+    "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
+)
+
+# One colour per emotion, shared by every plot in the app and in the model cards.
+EMOTION_COLOURS: dict[str, str] = {
+    "neutral": "#9e9e9e", "calm": "#64b5f6", "happy": "#ffb300", "sad": "#3949ab",
+    "angry": "#e53935", "fearful": "#8e24aa", "disgust": "#43a047", "surprised": "#fb8c00",
+}
+
+MODALITIES: tuple[str, ...] = ("audio", "video")
+
+
+@dataclass(frozen=True)
+class AudioFeatureConfig:
+    """How a waveform becomes the audio model's input. Saved beside the weights.
+
+    Frames are 16 ms apart; one analysis window is `window_seconds` long, and clips longer
+    than that are covered by windows `window_hop_seconds` apart whose outputs are combined.
+    """
+
+    sample_rate: int = 16_000  # Hz; every input is resampled to this, mono
+    n_fft: int = 512           # 32 ms analysis frame
+    hop_length: int = 256      # 16 ms between frames
+    n_mels: int = 64           # log-mel bands (also the input of the MFCC transform)
+    n_mfcc: int = 40           # used when kind == "mfcc"
+    fmin: float = 40.0
+    fmax: float = 8_000.0
+    kind: str = "logmel"       # "logmel" or "mfcc" (the model card's ablation compares both)
+    trim_top_db: float = 45.0  # leading/trailing silence quieter than this (dB below peak) is cut
+    window_seconds: float = 2.5      # RAVDESS speech is ~2 s once trimmed; SAVEE ~3.8 s
+    window_hop_seconds: float = 1.25
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_mels if self.kind == "logmel" else self.n_mfcc
+
+    @property
+    def window_frames(self) -> int:
+        return int(round(self.window_seconds * self.sample_rate / self.hop_length))
+
+    @property
+    def window_hop_frames(self) -> int:
+        return int(round(self.window_hop_seconds * self.sample_rate / self.hop_length))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AudioFeatureConfig":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+AUDIO_FEATURES = AudioFeatureConfig()
+
+
+@dataclass(frozen=True)
+class VideoFeatureConfig:
+    """How a video becomes the face model's input. Saved beside the video weights."""
+
+    frames_per_window: int = 16    # frames sampled evenly from each window of the clip
+    window_seconds: float = 4.0
+    crop_size: int = 64            # the FER2013 backbone's input: 64x64 grayscale
+    crop_margin: float = 0.25      # extra border around the landmark box, as a share of its size
+    max_faces: int = 3             # several faces: the largest one is analysed
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VideoFeatureConfig":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+VIDEO_FEATURES = VideoFeatureConfig()
+
+# Limits on what one request may ask of the machine. Longer clips are analysed up to the
+# limit (with a note); shorter ones or silent ones are refused with a clear message.
+MIN_SPEECH_SECONDS = 0.5
+MAX_ANALYSIS_SECONDS = 60.0
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+SILENCE_RMS_DBFS = -55.0  # a clip whose loudest 50 ms stays below this is treated as silence
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".weba")
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v")
+MEDIA_EXTENSIONS = AUDIO_EXTENSIONS + VIDEO_EXTENSIONS
+
+# Paths. The repository root holds the bundled weights; data and caches live outside the package.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS_DIR = Path(os.environ.get("AVEMO_WEIGHTS", REPO_ROOT / "weights"))
+MODEL_NAMES: tuple[str, ...] = ("audio", "video", "fusion")
+
+
+def data_dir(override: str | os.PathLike | None = None) -> Path:
+    """Where the corpora live: `override`, else $AVEMO_DATA, else ../shared/data beside the repo."""
+    if override:
+        return Path(override)
+    return Path(os.environ.get("AVEMO_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def cache_dir() -> Path:
+    """Where extracted features are cached between runs ($AVEMO_CACHE, default ./cache)."""
+    return Path(os.environ.get("AVEMO_CACHE", REPO_ROOT / "cache"))

@@ -1,0 +1,151 @@
+"""Readers for the emotion corpora as released: RAVDESS (speech audio and video) and SAVEE.
+
+Each reader yields `Clip`s (path, emotion, speaker, corpus). Files whose names do not parse
+are counted in a `ScanReport`, never silently dropped.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import EMOTIONS
+
+RAVDESS_EMOTION_CODES = {f"{i + 1:02d}": name for i, name in enumerate(EMOTIONS)}
+SAVEE_EMOTION_CODES = {
+    "a": "angry", "d": "disgust", "f": "fearful", "h": "happy",
+    "n": "neutral", "sa": "sad", "su": "surprised",
+}
+SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
+
+# modality-channel-emotion-intensity-statement-repetition-actor
+_RAVDESS_NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
+_SAVEE_NAME = re.compile(r"^(DC|JE|JK|KL)_(sa|su|a|d|f|h|n)(\d{2})$")
+
+
+class CorpusError(RuntimeError):
+    """A corpus folder is missing, empty or unusable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    emotion: str
+    speaker: str   # globally unique: "ravdess-01", "savee-DC"
+    corpus: str    # "ravdess" or "savee"
+
+    @property
+    def label(self) -> int:
+        return EMOTIONS.index(self.emotion)
+
+
+@dataclass
+class ScanReport:
+    corpus: str
+    folder: Path
+    clips: list[Clip] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"{self.corpus}: {len(self.clips)} clips from {self.folder}"
+        if self.skipped:
+            text += f", {len(self.skipped)} files skipped (first: {self.skipped[0][0].name}: {self.skipped[0][1]})"
+        return text
+
+
+def parse_ravdess_name(stem: str) -> dict | None:
+    """Fields of a RAVDESS file name such as '03-01-05-02-01-01-12', or None if it does not parse."""
+    match = _RAVDESS_NAME.match(stem)
+    if not match:
+        return None
+    modality, channel, emotion, intensity, statement, repetition, actor = match.groups()
+    if emotion not in RAVDESS_EMOTION_CODES:
+        return None
+    return {
+        "modality": modality, "channel": channel, "emotion": RAVDESS_EMOTION_CODES[emotion],
+        "intensity": intensity, "statement": statement, "repetition": repetition, "actor": int(actor),
+    }
+
+
+def parse_savee_name(stem: str) -> dict | None:
+    """Fields of a SAVEE file name such as 'DC_sa03', or None if it does not parse."""
+    match = _SAVEE_NAME.match(stem)
+    if not match:
+        return None
+    speaker, code, number = match.groups()
+    return {"speaker": speaker, "emotion": SAVEE_EMOTION_CODES[code], "number": int(number)}
+
+
+def _require_folder(folder: Path, corpus: str) -> None:
+    if not folder.is_dir():
+        raise CorpusError(
+            f"{corpus} folder not found: {folder}. Point --data-dir (or AVEMO_DATA) at the folder "
+            f"that holds ravdess/ and savee/ (see ../shared/data/README.md)."
+        )
+
+
+def _scan(folder: Path, corpus: str, pattern: str, make_clip) -> ScanReport:
+    _require_folder(folder, corpus)
+    report = ScanReport(corpus, folder)
+    for path in sorted(folder.glob(pattern)):
+        if not path.is_file():
+            continue
+        clip = make_clip(path)
+        if isinstance(clip, Clip):
+            report.clips.append(clip)
+        else:
+            report.skipped.append((path, clip))
+    if not report.clips:
+        raise CorpusError(f"no {corpus} clips found under {folder} (looked for {pattern}).")
+    return report
+
+
+def scan_ravdess(root: Path, modality: str = "audio") -> ScanReport:
+    """RAVDESS speech clips under `root/ravdess/<modality>/Actor_XX/`.
+
+    modality "audio" reads 03-01-* (audio-only speech); "video" reads 01-01-* (audio-video)
+    and 02-01-* (video-only) mp4 files, laid out as in the official Video_Speech_Actor_XX zips.
+    """
+    wanted = {"audio": {"03"}, "video": {"01", "02"}}[modality]
+    suffixes = {"audio": (".flac", ".wav"), "video": (".mp4",)}[modality]
+
+    def make_clip(path: Path):
+        if path.suffix.lower() not in suffixes:
+            return f"not a {'/'.join(suffixes)} file"
+        fields = parse_ravdess_name(path.stem)
+        if fields is None:
+            return "name does not follow the RAVDESS convention"
+        if fields["modality"] not in wanted or fields["channel"] != "01":
+            return f"modality {fields['modality']}-{fields['channel']} is not {modality} speech"
+        return Clip(path, fields["emotion"], f"ravdess-{fields['actor']:02d}", "ravdess")
+
+    return _scan(Path(root) / "ravdess" / modality, "RAVDESS " + modality, "Actor_*/*", make_clip)
+
+
+def scan_savee(root: Path) -> ScanReport:
+    """SAVEE audio clips under `root/savee/audio/`."""
+
+    def make_clip(path: Path):
+        if path.suffix.lower() not in (".flac", ".wav"):
+            return "not a .flac/.wav file"
+        fields = parse_savee_name(path.stem)
+        if fields is None:
+            return "name does not follow the SAVEE convention"
+        return Clip(path, fields["emotion"], f"savee-{fields['speaker']}", "savee")
+
+    return _scan(Path(root) / "savee" / "audio", "SAVEE", "*", make_clip)
+
+
+def speaker_folds(clips: list[Clip], n_folds: int) -> list[int]:
+    """Assign every clip a fold so that whole speakers are held out together.
+
+    Speakers of each corpus are dealt round-robin, in sorted order, to the folds, so every fold
+    holds out some RAVDESS actors *and* (with 4 folds) exactly one SAVEE speaker: one set of
+    trainings gives RAVDESS grouped k-fold and SAVEE leave-one-speaker-out at once.
+    """
+    fold_of_speaker: dict[str, int] = {}
+    for corpus in sorted({c.corpus for c in clips}):
+        speakers = sorted({c.speaker for c in clips if c.corpus == corpus})
+        for i, speaker in enumerate(speakers):
+            fold_of_speaker[speaker] = i % n_folds
+    return [fold_of_speaker[c.speaker] for c in clips]

@@ -1,0 +1,170 @@
+"""Media I/O at the edge: checking an input file, probing it, and decoding its audio track.
+
+Everything here turns a path into arrays or into a `MediaError` whose message is fit to show
+a user as it is ("no audio track", "not a media file", ...). Nothing below this module needs
+to know about files.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES, MEDIA_EXTENSIONS
+
+log = logging.getLogger(__name__)
+
+
+class MediaError(ValueError):
+    """An input that avemo cannot analyse. The message is one clear line for the user."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: Path
+    duration: float           # seconds, as the container reports it (0 if unknown)
+    has_audio: bool
+    has_video: bool
+    video_fps: float = 0.0
+    video_size: tuple[int, int] = (0, 0)   # width, height as stored
+    rotation: int = 0                      # degrees the player rotates the picture
+
+
+def check_input_file(path: str | os.PathLike, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+    """Refuse paths that cannot be media before any decoder sees them."""
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"file not found: {path}")
+    if path.is_dir():
+        raise MediaError(f"{path} is a folder, not a media file")
+    if not os.access(path, os.R_OK):
+        raise MediaError(f"cannot read {path}: permission denied")
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError("the file is empty")
+    if size > max_bytes:
+        raise MediaError(
+            f"the file is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB"
+        )
+    return path
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """What a media file holds, read by ffmpeg (through moviepy) without decoding it."""
+    from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
+
+    path = check_input_file(path)
+    try:
+        info = ffmpeg_parse_infos(str(path))
+    except (OSError, IndexError, KeyError, ValueError) as error:
+        log.debug("ffmpeg could not parse %s: %s", path, error)
+        raise MediaError("not a readable audio or video file (corrupt, truncated or unsupported)") from None
+    has_video = bool(info.get("video_found"))
+    has_audio = bool(info.get("audio_found"))
+    if not has_video and not has_audio:
+        raise MediaError("the file holds neither audio nor video")
+    size = info.get("video_size") or (0, 0)
+    return MediaInfo(
+        path=path,
+        duration=float(info.get("duration") or 0.0),
+        has_audio=has_audio,
+        has_video=has_video,
+        video_fps=float(info.get("video_fps") or 0.0),
+        video_size=(int(size[0]), int(size[1])),
+        rotation=int(info.get("video_rotation") or 0),
+    )
+
+
+def load_audio(
+    path: str | os.PathLike,
+    sample_rate: int,
+    max_seconds: float = MAX_ANALYSIS_SECONDS,
+) -> tuple[np.ndarray, bool]:
+    """Decode up to `max_seconds` of a file's audio track as mono float32 at `sample_rate`.
+
+    Returns (waveform, truncated). Plain audio files go through libsndfile (fast, exact);
+    anything else (mp4, webm, m4a, ...) through ffmpeg via moviepy, which also extracts the
+    audio track of a video. Memory is bounded by `max_seconds`, whatever the file's length.
+    """
+    path = check_input_file(path)
+    try:
+        return _load_with_soundfile(path, sample_rate, max_seconds)
+    except _NotForSoundfile:
+        pass
+    info = probe(path)
+    if not info.has_audio:
+        raise MediaError("the file has no audio track")
+    return _load_with_moviepy(path, sample_rate, max_seconds, info.duration)
+
+
+class _NotForSoundfile(Exception):
+    pass
+
+
+def _load_with_soundfile(path: Path, sample_rate: int, max_seconds: float):
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+        limit = int(max_seconds * info.samplerate)
+        data, rate = sf.read(str(path), frames=limit, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        raise _NotForSoundfile from None
+    truncated = info.frames > limit
+    return _to_mono_at_rate(data, rate, sample_rate), truncated
+
+
+def _load_with_moviepy(path: Path, sample_rate: int, max_seconds: float, duration: float):
+    from moviepy import AudioFileClip
+
+    try:
+        clip = AudioFileClip(str(path), fps=sample_rate)
+    except (OSError, KeyError, IndexError, ValueError, AttributeError):
+        raise MediaError("could not decode the audio track (corrupt or unsupported)") from None
+    try:
+        duration = clip.duration or duration
+        truncated = duration > max_seconds
+        if truncated:
+            clip = clip.subclipped(0, max_seconds)
+        data = clip.to_soundarray(fps=sample_rate, quantize=False)
+    except (OSError, IOError, ValueError, IndexError) as error:
+        log.debug("moviepy failed on %s: %s", path, error)
+        raise MediaError("could not decode the audio track (corrupt or truncated)") from None
+    finally:
+        clip.close()
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[:, None]
+    return _to_mono_at_rate(data, sample_rate, sample_rate), truncated
+
+
+def _to_mono_at_rate(data: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+    mono = data.mean(axis=1).astype(np.float32)
+    if rate != sample_rate:
+        import soxr
+
+        mono = soxr.resample(mono, rate, sample_rate).astype(np.float32)
+    return mono
+
+
+def is_media_path(path: Path) -> bool:
+    return path.suffix.lower() in MEDIA_EXTENSIONS
+
+
+def expand_inputs(paths: list[str | os.PathLike]) -> list[Path]:
+    """Files as given, and media files found recursively in given folders (sorted).
+
+    A folder without media is returned as itself, so that the caller reports it as an error.
+    """
+    expanded: list[Path] = []
+    for item in paths:
+        item = Path(item)
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.is_file() and is_media_path(p))
+            expanded.extend(found or [item])
+        else:
+            expanded.append(item)
+    return expanded

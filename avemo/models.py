@@ -1,0 +1,117 @@
+"""Keras model definitions and the on-disk format of a model folder.
+
+A model folder (weights/audio, weights/video) holds `model.keras`, `labels.json` (the class
+order of the outputs), `config.json` (feature parameters and the calibration temperature) and a
+model card `README.md`. Models output logits; `predict_proba` turns them into calibrated
+probabilities with the folder's temperature.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
+
+from .config import EMOTIONS
+
+
+def conv_block(x, filters: int, pool: tuple[int, int], dropout: float, name: str):
+    """Conv 3x3 -> batch norm -> ReLU -> max pool -> spatial dropout."""
+    from keras import layers
+
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.Activation("relu", name=f"{name}_relu")(x)
+    x = layers.MaxPooling2D(pool, name=f"{name}_pool")(x)
+    return layers.SpatialDropout2D(dropout, name=f"{name}_drop")(x) if dropout else x
+
+
+def build_audio_cnn(n_frames: int, n_bins: int, n_classes: int = len(EMOTIONS),
+                    filters: tuple[int, ...] = (32, 64, 96, 128), dropout: float = 0.3):
+    """2-D CNN over (time, frequency) frames with mean+max pooling over time; outputs logits.
+
+    The time axis is kept until the end, so the model sees how pitch and energy move rather
+    than a clip average; pooling over time makes it tolerant to where speech sits in a window.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((n_frames, n_bins), name="frames")
+    x = layers.Reshape((n_frames, n_bins, 1))(inputs)
+    for i, f in enumerate(filters):
+        x = conv_block(x, f, pool=(2, 2), dropout=0.1 if i else 0.0, name=f"block{i + 1}")
+    # Average over what is left of the frequency axis (plain layers, so the saved model loads
+    # in Keras's safe mode: no Lambda, no custom code).
+    _, t_out, f_out, channels = x.shape
+    x = layers.AveragePooling2D((1, f_out), name="mean_over_frequency")(x)
+    x = layers.Reshape((t_out, channels), name="time_sequence")(x)
+    x = layers.Concatenate(name="time_pool")(
+        [layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)]
+    )
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(128, activation="relu", name="embedding")(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="avemo_audio_cnn")
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+@dataclass
+class ModelFolder:
+    """A loaded model folder: the Keras model, its class order and its configuration."""
+
+    path: Path
+    model: object
+    labels: list[str]
+    config: dict = field(default_factory=dict)
+
+    @property
+    def temperature(self) -> float:
+        return float(self.config.get("temperature", 1.0))
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model(batch, training=False))
+
+    def calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """Temperature-scaled probabilities of some logits, in the product's EMOTIONS order."""
+        return to_product_order(softmax(logits, self.temperature), self.labels)
+
+
+def to_product_order(probs: np.ndarray, labels: list[str]) -> np.ndarray:
+    """Reorder (and zero-fill) probabilities from a model's label order into EMOTIONS order."""
+    out = np.zeros(probs.shape[:-1] + (len(EMOTIONS),), dtype=np.float32)
+    for i, name in enumerate(labels):
+        out[..., EMOTIONS.index(name)] += probs[..., i]
+    return out
+
+
+def save_model_folder(folder: Path, model, labels: list[str], config: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model.keras")
+    (folder / "labels.json").write_text(json.dumps(list(labels), indent=1) + "\n")
+    (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+
+
+def load_model_folder(folder: Path) -> ModelFolder:
+    """Load a model folder written by `save_model_folder`. Raises FileNotFoundError if absent."""
+    import keras
+
+    folder = Path(folder)
+    model_file = folder / "model.keras"
+    if not model_file.exists():
+        raise FileNotFoundError(f"no model at {model_file}")
+    # Safe mode (the default) refuses Lambda layers and arbitrary code: weights may come from the Hub.
+    model = keras.saving.load_model(model_file, compile=False)
+    labels = json.loads((folder / "labels.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
+    return ModelFolder(folder, model, labels, config)

@@ -1,0 +1,157 @@
+"""Training the audio CNN: hyper-parameters, on-the-fly augmentation, and clip-level scoring.
+
+Augmentation works on cached feature frames, so an epoch costs no audio decoding:
+- speed perturbation (0.9x / 1.1x resampled copies, extracted once and cached),
+- a random crop (or random placement, for short clips) of the analysis window,
+- SpecAugment frequency and time masks,
+- mixup between clips, with label smoothing,
+and classes are weighted to equal total weight (neutral has half as many clips as the others).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .audio import fit_window, pad_value, windows
+from .config import EMOTIONS, AudioFeatureConfig
+
+
+@dataclass(frozen=True)
+class AudioTrainingConfig:
+    seed: int = 1234
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.05
+    mixup_alpha: float = 0.2
+    freq_masks: int = 2
+    freq_mask_width: int = 8
+    time_masks: int = 2
+    time_mask_width: int = 20
+    speeds: tuple[float, ...] = (1.0, 0.9, 1.1)
+    filters: tuple[int, ...] = (16, 32, 64, 128)
+    dropout: float = 0.3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def class_weights(labels: np.ndarray, n_classes: int = len(EMOTIONS)) -> np.ndarray:
+    """Per-sample weights giving every class present the same total weight (mean weight 1)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    per_class = np.where(counts > 0, len(labels) / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0)
+    return per_class[labels].astype(np.float32)
+
+
+def random_window(frames: np.ndarray, rng: np.random.Generator, cfg: AudioFeatureConfig) -> np.ndarray:
+    """A window at a random position: a random crop of a long clip, a random offset for a short one."""
+    size = cfg.window_frames
+    if len(frames) >= size:
+        return fit_window(frames, int(rng.integers(0, len(frames) - size + 1)), cfg)
+    out = np.full((size, frames.shape[1]), pad_value(cfg), dtype=np.float32)
+    offset = int(rng.integers(0, size - len(frames) + 1))
+    out[offset : offset + len(frames)] = frames
+    return out
+
+
+def spec_augment(window: np.ndarray, rng: np.random.Generator, hp: AudioTrainingConfig) -> np.ndarray:
+    """Mask a few random bands of frequency and spans of time (filled with the window's mean)."""
+    window = window.copy()
+    fill = window.mean()
+    n_frames, n_bins = window.shape
+    for _ in range(hp.freq_masks):
+        width = int(rng.integers(0, hp.freq_mask_width + 1))
+        start = int(rng.integers(0, max(1, n_bins - width)))
+        window[:, start : start + width] = fill
+    for _ in range(hp.time_masks):
+        width = int(rng.integers(0, hp.time_mask_width + 1))
+        start = int(rng.integers(0, max(1, n_frames - width)))
+        window[start : start + width, :] = fill
+    return window
+
+
+def make_batches(variants: list[list[np.ndarray]], labels: np.ndarray, hp: AudioTrainingConfig,
+                 cfg: AudioFeatureConfig):
+    """A Keras PyDataset that yields augmented (windows, soft labels, weights) batches."""
+    import keras
+
+    n_classes = len(EMOTIONS)
+    weights = class_weights(labels)
+    one_hot = np.eye(n_classes, dtype=np.float32)[labels]
+    smooth = one_hot * (1 - hp.label_smoothing) + hp.label_smoothing / n_classes
+
+    class AugmentedWindows(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(hp.seed)
+            self.order = self.rng.permutation(len(labels))
+
+        def __len__(self):
+            return math.ceil(len(labels) / hp.batch_size)
+
+        def __getitem__(self, index):
+            ids = self.order[index * hp.batch_size : (index + 1) * hp.batch_size]
+            x = np.stack([
+                spec_augment(random_window(variants[i][self.rng.integers(len(variants[i]))], self.rng, cfg),
+                             self.rng, hp)
+                for i in ids
+            ])
+            y, w = smooth[ids], weights[ids]
+            if hp.mixup_alpha > 0:
+                lam = self.rng.beta(hp.mixup_alpha, hp.mixup_alpha, size=len(ids)).astype(np.float32)
+                lam = np.maximum(lam, 1 - lam)  # the first clip stays dominant
+                partner = self.rng.permutation(len(ids))
+                x = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[partner]
+                y = lam[:, None] * y + (1 - lam[:, None]) * y[partner]
+            return x, y, w
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(labels))
+
+    return AugmentedWindows()
+
+
+def train_audio_model(variants: list[list[np.ndarray]], labels: np.ndarray, hp: AudioTrainingConfig,
+                      cfg: AudioFeatureConfig, verbose: int = 2):
+    """Train a fresh audio CNN on clips (each a list of speed variants of its frames)."""
+    import keras
+    import tensorflow as tf
+
+    from .models import build_audio_cnn
+
+    keras.utils.set_random_seed(hp.seed)
+    tf.config.experimental.enable_op_determinism()
+    data = make_batches(variants, np.asarray(labels), hp, cfg)
+    steps = len(data) * hp.epochs
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, steps - len(data) * hp.warmup_epochs), warmup_target=hp.learning_rate,
+        warmup_steps=len(data) * hp.warmup_epochs,
+    )
+    model = build_audio_cnn(cfg.window_frames, cfg.n_bins, filters=hp.filters, dropout=hp.dropout)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=hp.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        weighted_metrics=["accuracy"],
+    )
+    model.fit(data, epochs=hp.epochs, verbose=verbose)
+    return model
+
+
+def clip_logits(model, clips: list[np.ndarray], cfg: AudioFeatureConfig, batch_size: int = 256) -> np.ndarray:
+    """Clip-level logits: the mean of the logits of the sliding windows covering each clip."""
+    batches, owners = [], []
+    for i, frames in enumerate(clips):
+        batch, _ = windows(frames, cfg)
+        batches.append(batch)
+        owners.extend([i] * len(batch))
+    all_windows = np.concatenate(batches)
+    logits = np.concatenate([
+        np.asarray(model(all_windows[s : s + batch_size], training=False))
+        for s in range(0, len(all_windows), batch_size)
+    ])
+    owners = np.asarray(owners)
+    return np.stack([logits[owners == i].mean(axis=0) for i in range(len(clips))])

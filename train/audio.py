@@ -1,0 +1,168 @@
+"""Train and evaluate the audio emotion CNN on RAVDESS speech + SAVEE, speaker-independently.
+
+    python -m train.audio evaluate [--kind logmel|mfcc]   # 4-fold CV by speaker, resumable per fold
+    python -m train.audio final    [--kind logmel]        # the product model on all data -> weights/audio
+
+Protocol: every speaker of each corpus is dealt to one of 4 folds (avemo.corpora.speaker_folds),
+so each fold holds out 5-6 whole RAVDESS actors and exactly one SAVEE speaker: one set of
+trainings gives RAVDESS grouped 4-fold CV and SAVEE leave-one-speaker-out together. Each fold's
+out-of-fold logits are saved under runs/ and later fit the calibration temperature.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from avemo.config import AUDIO_FEATURES, EMOTIONS, REPO_ROOT, WEIGHTS_DIR, data_dir
+from avemo.corpora import scan_ravdess, scan_savee, speaker_folds
+
+N_FOLDS = 4
+RUNS_DIR = REPO_ROOT / "runs"
+
+
+def load_corpus(root: Path):
+    reports = [scan_ravdess(root), scan_savee(root)]
+    for report in reports:
+        print(report.summary(), flush=True)
+    return [clip for report in reports for clip in report.clips]
+
+
+def fold_file(kind: str, fold: int) -> Path:
+    return RUNS_DIR / f"audio-{kind}" / f"fold-{fold}.npz"
+
+
+def evaluate(root: Path, kind: str, hp) -> None:
+    from avemo.audio import extract_features_cached
+    from avemo.training import clip_logits, train_audio_model
+
+    cfg = replace(AUDIO_FEATURES, kind=kind)
+    clips = load_corpus(root)
+    labels = np.array([c.label for c in clips])
+    folds = np.array(speaker_folds(clips, N_FOLDS))
+    variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
+    for fold in range(N_FOLDS):
+        out = fold_file(kind, fold)
+        if out.exists():
+            print(f"fold {fold}: done earlier ({out}), skipped", flush=True)
+            continue
+        train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        held_out = sorted({clips[i].speaker for i in test})
+        print(f"fold {fold}: training on {len(train)} clips, holding out {', '.join(held_out)}", flush=True)
+        started = time.time()
+        model = train_audio_model([variants[i] for i in train], labels[train], hp, cfg)
+        logits = clip_logits(model, [variants[i][0] for i in test], cfg)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            out, logits=logits, labels=labels[test], index=test,
+            corpus=np.array([clips[i].corpus for i in test]),
+            speaker=np.array([clips[i].speaker for i in test]),
+            seconds=time.time() - started, hparams=json.dumps(hp.to_dict()), features=json.dumps(cfg.to_dict()),
+        )
+        print(f"fold {fold}: accuracy {np.mean(logits.argmax(1) == labels[test]):.3f} "
+              f"in {time.time() - started:.0f} s", flush=True)
+    print(json.dumps(summarise(kind)["summary"], indent=1))
+
+
+def summarise(kind: str) -> dict:
+    """Speaker-independent metrics from the saved out-of-fold logits of one feature kind."""
+    from avemo.evaluation import classification_report, mean_and_std
+
+    parts = [np.load(fold_file(kind, f)) for f in range(N_FOLDS)]
+    result = {"kind": kind, "folds": [], "summary": {}}
+    for corpus in ("ravdess", "savee"):
+        fold_reports = []
+        all_true, all_pred = [], []
+        for part in parts:
+            mask = part["corpus"] == corpus
+            logits = part["logits"][mask].copy()
+            if corpus == "savee":  # SAVEE has no 'calm': score over the 7 emotions it defines
+                logits[:, EMOTIONS.index("calm")] = -np.inf
+            pred, true = logits.argmax(1), part["labels"][mask]
+            fold_reports.append(classification_report(true, pred))
+            all_true.append(true)
+            all_pred.append(pred)
+        pooled = classification_report(np.concatenate(all_true), np.concatenate(all_pred))
+        summary = {key: mean_and_std(fold_reports, key) for key in ("accuracy", "macro_f1", "uar")}
+        result["summary"][corpus] = {"fold_mean_std": summary, "pooled": pooled,
+                                     "fold_accuracy": [r["accuracy"] for r in fold_reports]}
+    result["seconds"] = float(sum(float(p["seconds"]) for p in parts))
+    result["hparams"] = json.loads(str(parts[0]["hparams"]))
+    result["features"] = json.loads(str(parts[0]["features"]))
+    return result
+
+
+def out_of_fold(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = [np.load(fold_file(kind, f)) for f in range(N_FOLDS)]
+    return (np.concatenate([p["logits"] for p in parts]), np.concatenate([p["labels"] for p in parts]),
+            np.concatenate([p["corpus"] for p in parts]))
+
+
+def final(root: Path, kind: str, hp, out_dir: Path) -> None:
+    from avemo.audio import extract_features_cached
+    from avemo.cards import write_audio_card
+    from avemo.evaluation import expected_calibration_error, fit_temperature, reliability_bins
+    from avemo.models import save_model_folder, softmax
+    from avemo.training import train_audio_model
+
+    cfg = replace(AUDIO_FEATURES, kind=kind)
+    clips = load_corpus(root)
+    labels = np.array([c.label for c in clips])
+    variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
+
+    # Calibration and the reported figures come from the speaker-independent out-of-fold outputs.
+    evaluations = {k: summarise(k) for k in ("logmel", "mfcc") if fold_file(k, N_FOLDS - 1).exists()}
+    if kind not in evaluations:
+        raise SystemExit(f"run `python -m train.audio evaluate --kind {kind}` first (make evaluate)")
+    oof_logits, oof_labels, _ = out_of_fold(kind)
+    temperature = fit_temperature(oof_logits, oof_labels)
+    calibration = {
+        "temperature": temperature,
+        "ece_before": expected_calibration_error(softmax(oof_logits), oof_labels),
+        "ece_after": expected_calibration_error(softmax(oof_logits, temperature), oof_labels),
+        "bins_before": reliability_bins(softmax(oof_logits), oof_labels),
+        "bins_after": reliability_bins(softmax(oof_logits, temperature), oof_labels),
+    }
+    print(f"temperature {temperature:.3f}: ECE {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
+
+    started = time.time()
+    model = train_audio_model(variants, labels, hp, cfg)
+    training_seconds = time.time() - started
+    config = {"features": cfg.to_dict(), "temperature": temperature, "hparams": hp.to_dict(),
+              "trained_on": {"ravdess_clips": int(sum(c.corpus == "ravdess" for c in clips)),
+                             "savee_clips": int(sum(c.corpus == "savee" for c in clips))}}
+    save_model_folder(out_dir, model, list(EMOTIONS), config)
+    report = {"evaluations": evaluations, "chosen": kind, "calibration": calibration,
+              "final_training_seconds": training_seconds, "config": config}
+    (out_dir / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_audio_card(out_dir, report)
+    print(f"wrote {out_dir} in {training_seconds:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from avemo.training import AudioTrainingConfig
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=["evaluate", "final", "summary"])
+    parser.add_argument("--data-dir", help="folder holding ravdess/ and savee/ (default: $AVEMO_DATA or ../shared/data)")
+    parser.add_argument("--kind", default=AUDIO_FEATURES.kind, choices=["logmel", "mfcc"])
+    parser.add_argument("--epochs", type=int, default=AudioTrainingConfig.epochs)
+    parser.add_argument("--seed", type=int, default=AudioTrainingConfig.seed)
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / "audio")
+    args = parser.parse_args(argv)
+    hp = AudioTrainingConfig(seed=args.seed, epochs=args.epochs)
+    root = data_dir(args.data_dir)
+    if args.stage == "evaluate":
+        evaluate(root, args.kind, hp)
+    elif args.stage == "final":
+        final(root, args.kind, hp, args.out)
+    else:
+        print(json.dumps(summarise(args.kind)["summary"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
