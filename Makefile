@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export AVEMO_DATA ?= $(abspath ../shared/data)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test install browser evaluate train bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the browser test (Playwright cannot download its own browser here).
+browser:
+	@test -x /usr/bin/chromium || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "warning: could not install chromium; the browser test will be skipped"; }
+
+demo: $(STAMP)
+	$(PY) app.py
+
+test: $(STAMP) browser
+	$(PY) -m pytest -q
+
+# Speaker-independent cross-validation of the audio model (resumable fold by fold).
+evaluate: $(STAMP)
+	$(PY) -m train.audio evaluate --kind logmel
+	$(PY) -m train.audio evaluate --kind mfcc
+
+# The product's models, trained on all the data, with their model cards.
+train: $(STAMP)
+	$(PY) -m train.audio final
+	$(PY) -m train.video default
+	$(PY) -m train.fusion default
+
+bench: $(STAMP)
+	$(PY) -m bench.predict
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,166 @@
+"""The one function every front end calls: a media file in, audio / video / fused emotions out.
+
+    from avemo import predict
+    result = predict("clip.mp4")          # loads the models once, then reuses them
+    result["fused"]["label"]
+
+`Predictor` holds the loaded models (safe to share between threads: Keras inference and the
+per-call state here are read-only). Its result is a plain JSON-ready dict:
+
+    {"path": str,
+     "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
+               "speech_seconds", "reliability"} | None,
+     "video": {... same keys ..., "faces_found", "frames"} | None,
+     "fused": {"label", "probs", "weights": {"audio": w, "video": w}, "agreement", "modalities", "method"} | None,
+     "unavailable": {modality: reason},   # why a modality is missing (no face, no audio track, ...)
+     "notes": [str],                       # e.g. "analysed the first 60 s of 312 s"
+     "error": str | None}                  # set when nothing could be analysed
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .audio import check_speech, spectral_frames, trim_silence, windows
+from .config import AUDIO_FEATURES, EMOTIONS, MAX_ANALYSIS_SECONDS, AudioFeatureConfig
+from .media import MediaError, check_input_file, load_audio, probe
+
+log = logging.getLogger(__name__)
+
+# A modality analysed on less speech than this gets a proportionally smaller fusion weight.
+FULL_RELIABILITY_SPEECH_SECONDS = 1.5
+
+
+def probs_dict(probs: np.ndarray) -> dict[str, float]:
+    return {name: round(float(p), 4) for name, p in zip(EMOTIONS, probs)}
+
+
+def modality_result(clip_probs: np.ndarray, window_probs: np.ndarray, spans: list[tuple[float, float]],
+                    reliability: float, **extra) -> dict:
+    """The JSON shape shared by the audio and video results."""
+    return {
+        "label": EMOTIONS[int(np.argmax(clip_probs))],
+        "confidence": round(float(np.max(clip_probs)), 4),
+        "probs": probs_dict(clip_probs),
+        "timeline": [
+            {"start": round(start, 2), "end": round(end, 2), "probs": probs_dict(p)}
+            for (start, end), p in zip(spans, window_probs)
+        ],
+        "reliability": round(float(reliability), 3),
+        **extra,
+    }
+
+
+class Predictor:
+    """Loaded models plus the analysis of one file at a time."""
+
+    def __init__(self, folders: dict[str, Path] | None = None, origin: str | None = None):
+        from .fusion import load_fusion
+        from .hub import resolve_weights
+        from .models import load_model_folder
+
+        if folders is None:
+            source = resolve_weights()
+            folders, origin = source.folders, source.origin
+        self.origin = origin or "given folders"
+        self.audio_model = load_model_folder(folders["audio"]) if "audio" in folders else None
+        self.audio_cfg = (AudioFeatureConfig.from_dict(self.audio_model.config["features"])
+                          if self.audio_model else AUDIO_FEATURES)
+        self.video_model = None
+        if "video" in folders:
+            from .video import VideoAnalyzer
+
+            self.video_model = VideoAnalyzer.load(folders["video"])
+        self.fusion = load_fusion(folders.get("fusion"))
+        log.info("avemo models loaded from %s: %s", self.origin, ", ".join(sorted(folders)) or "none")
+
+    # -- audio -----------------------------------------------------------------------------
+    def analyse_audio(self, path: Path, max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
+        """Audio result for a file, and notes for the user. Raises MediaError with the reason."""
+        if self.audio_model is None:
+            raise MediaError("no audio model is installed")
+        cfg = self.audio_cfg
+        waveform, truncated = load_audio(path, cfg.sample_rate, max_seconds)
+        notes = [f"audio: analysed the first {max_seconds:.0f} s only"] if truncated else []
+        speech, offset = trim_silence(waveform, cfg)
+        check_speech(speech, cfg)
+        frames = spectral_frames(speech, cfg)
+        batch, spans = windows(frames, cfg)
+        logits = self.audio_model.logits(batch)
+        window_probs = self.audio_model.calibrated(logits)
+        clip_probs = self.audio_model.calibrated(logits.mean(axis=0))
+        seconds = speech.size / cfg.sample_rate
+        spans = [(offset + s, offset + e) for s, e in spans]
+        reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)
+        return modality_result(clip_probs, window_probs, spans, reliability,
+                               speech_seconds=round(seconds, 2)), notes
+
+    # -- one file ----------------------------------------------------------------------------
+    def predict(self, path: str | Path, modality: str = "both",
+                max_seconds: float = MAX_ANALYSIS_SECONDS) -> dict:
+        """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable"."""
+        from .fusion import fuse
+
+        result = {"path": str(path), "audio": None, "video": None, "fused": None,
+                  "unavailable": {}, "notes": [], "error": None}
+        try:
+            path = check_input_file(path)
+            info = probe(path)
+        except MediaError as error:
+            result["error"] = str(error)
+            return result
+        if info.duration > max_seconds:
+            result["notes"].append(f"the clip is {info.duration:.0f} s long; analysed the first {max_seconds:.0f} s")
+
+        wanted = {"audio", "video"} if modality == "both" else {modality}
+        if "audio" in wanted:
+            if not info.has_audio:
+                result["unavailable"]["audio"] = "the file has no audio track"
+            else:
+                self._run(result, "audio", lambda: self.analyse_audio(path, max_seconds))
+        if "video" in wanted:
+            if not info.has_video:
+                result["unavailable"]["video"] = "the file has no video (audio only)"
+            elif self.video_model is None:
+                result["unavailable"]["video"] = "no video model is installed"
+            else:
+                self._run(result, "video", lambda: self.video_model.analyse(path, info, max_seconds))
+
+        result["fused"] = fuse(result["audio"], result["video"], self.fusion)
+        if result["fused"] is None:
+            reasons = "; ".join(f"{m}: {r}" for m, r in result["unavailable"].items())
+            result["error"] = reasons or "nothing could be analysed"
+        return result
+
+    @staticmethod
+    def _run(result: dict, modality: str, analyse) -> None:
+        try:
+            output, notes = analyse()
+            result[modality] = output
+            result["notes"].extend(notes)
+        except MediaError as error:
+            result["unavailable"][modality] = str(error)
+        except Exception as error:  # a decoder or model failure must not take the other modality down
+            log.exception("%s analysis failed", modality)
+            result["unavailable"][modality] = f"{modality} analysis failed ({type(error).__name__})"
+
+
+_default: Predictor | None = None
+_default_lock = threading.Lock()
+
+
+def default_predictor() -> Predictor:
+    """The process-wide Predictor, loaded on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Predictor()
+        return _default
+
+
+def predict(path: str | Path, modality: str = "both") -> dict:
+    """Analyse one media file with the default (bundled or Hub) models. See the module docstring."""
+    return default_predictor().predict(path, modality)
