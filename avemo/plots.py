@@ -62,3 +62,97 @@ def reliability_png(curves: dict[str, list[dict]], out: Path, title: str) -> Pat
 
 def emotion_colours(labels=EMOTIONS) -> list[str]:
     return [EMOTION_COLOURS[name] for name in labels]
+
+
+# -- the app's interactive charts (plotly) ------------------------------------------------------
+PROBABILITY_AXIS = dict(range=[0, 1], tickformat=".0%", title="probability")
+
+
+def _message_figure(title: str, message: str, height: int = 300):
+    """A plot-sized panel that says why there is nothing to plot (same size as the charts it replaces)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=14, color="#555"), align="center")
+    fig.update_layout(title=dict(text=title, x=0.02), height=height, xaxis=dict(visible=False),
+                      yaxis=dict(visible=False), plot_bgcolor="#fafafa",
+                      margin=dict(l=20, r=20, t=50, b=20))
+    return fig
+
+
+def _wrap(text: str, width: int = 34) -> str:
+    """Break a reason into lines for a plot annotation (plotly does not wrap text itself)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width)) or text
+
+
+def probability_bars(probs: dict[str, float] | None, title: str, unavailable: str | None = None,
+                     height: int = 300):
+    """Class probabilities as bars: EMOTIONS order, one colour per emotion, y axis 0..1.
+
+    `probs` None gives a panel that says `unavailable` instead of an empty chart.
+    """
+    import plotly.graph_objects as go
+
+    if probs is None:
+        return _message_figure(title, _wrap(f"Not analysed: {unavailable or 'no result'}"), height)
+    values = [float(probs.get(name, 0.0)) for name in EMOTIONS]
+    top = int(np.argmax(values))
+    fig = go.Figure(go.Bar(
+        x=list(EMOTIONS), y=values, marker_color=emotion_colours(),
+        marker_line=dict(width=[2.5 if i == top else 0 for i in range(len(EMOTIONS))], color="#222"),
+        text=[f"{v:.0%}" if v >= 0.05 else "" for v in values], textposition="outside", cliponaxis=False,
+        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+    ))
+    fig.update_layout(title=dict(text=f"{title}: <b>{EMOTIONS[top]}</b> ({values[top]:.0%})", x=0.02),
+                      height=height, yaxis=PROBABILITY_AXIS, xaxis=dict(tickangle=-35),
+                      showlegend=False, margin=dict(l=50, r=10, t=50, b=60), plot_bgcolor="white",
+                      bargap=0.25)
+    fig.update_yaxes(gridcolor="#eee")
+    return fig
+
+
+def probability_timeline(result: dict, modalities=("audio", "video"), names: dict[str, str] | None = None,
+                         height_per_row: int = 230):
+    """Per-window probabilities over time, one row per analysed modality, one line per emotion.
+
+    Reads `result[m]["timeline"]` = [{"start", "end", "probs"}]; a window is drawn at its middle, with
+    the same colours as the bars. Modalities without a result are named in the title with the reason
+    (`result["unavailable"][m]`); with none at all the panel says why.
+    """
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    names = names or {}
+    rows = [m for m in modalities if (result.get(m) or {}).get("timeline")]
+    missing = [f"{names.get(m, m)}: not analysed ({(result.get('unavailable') or {}).get(m, 'no result')})"
+               for m in modalities if m not in rows]
+    title = "Over time" + (" &nbsp;·&nbsp; " + "; ".join(missing) if missing and rows else "")
+    if not rows:
+        return _message_figure("Over time", _wrap(result.get("error") or "; ".join(missing), 80), 220)
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    end = max(w["end"] for m in rows for w in result[m]["timeline"])
+    for row, m in enumerate(rows, start=1):
+        timeline = result[m]["timeline"]
+        middles = [(w["start"] + w["end"]) / 2 for w in timeline]
+        for name in EMOTIONS:
+            fig.add_trace(go.Scatter(
+                x=middles, y=[w["probs"].get(name, 0.0) for w in timeline], name=name,
+                legendgroup=name, showlegend=row == 1, mode="lines+markers",
+                line=dict(color=EMOTION_COLOURS[name], width=2), marker=dict(size=9),
+                customdata=[[w["start"], w["end"]] for w in timeline],
+                hovertemplate=f"{name}: %{{y:.1%}} (window %{{customdata[0]:.1f}}-%{{customdata[1]:.1f}} s)"
+                              "<extra></extra>",
+            ), row=row, col=1)
+        fig.update_yaxes(range=[0, 1], tickformat=".0%", row=row, col=1, gridcolor="#eee",
+                         title_text=names.get(m, m), title_font=dict(size=14))
+    fig.update_xaxes(range=[0, max(end, 1.0)], gridcolor="#eee")
+    fig.update_xaxes(title_text="seconds into the clip (each point: one analysis window, at its middle)",
+                     row=len(rows), col=1)
+    fig.update_layout(title=dict(text=title, x=0.02), height=height_per_row * len(rows) + 90,
+                      plot_bgcolor="white", margin=dict(l=60, r=10, t=80, b=50),
+                      legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
+                      hovermode="closest")
+    return fig

@@ -1,0 +1,14 @@
+"""avemo's Gradio app (also a Hugging Face Space entry point): `python app.py`, then open the printed URL.
+
+The page and its API live in avemo/ui.py; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT set the address.
+"""
+import logging
+
+from avemo.ui import build_demo, launch_options
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+logging.getLogger("httpx").setLevel(logging.WARNING)
+demo = build_demo()
+
+if __name__ == "__main__":
+    demo.launch(**launch_options())

@@ -1,0 +1,455 @@
+"""The Gradio page: a clip in (upload, webcam, microphone), the voice / face / fused emotions out.
+
+    demo = build_demo()        # loads the models once (Hub or bundled weights), returns gr.Blocks
+    demo.launch(**launch_options())
+
+Every request goes through the one shared `Predictor.predict`; this module only turns its result
+(see avemo.predict) into plots, a summary line and a JSON file. The page never shows a traceback:
+whatever `predict` refuses ends in the same "Could not analyse ..." message.
+
+Besides the page, one API endpoint, `/predict` (a file in, the result dict out), returns what
+`avemo predict --format jsonl` prints, with "path" set to the upload's original file name.
+
+Privacy: an upload is deleted as soon as it has been analysed (the bundled examples excepted), user
+files are never in `allowed_paths`, and what the app writes (result JSON, face-mesh frames) is cleared
+from Gradio's cache after `CACHE_MAX_AGE_SECONDS`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from .config import EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES, MEDIA_EXTENSIONS, REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+EXAMPLES_DIR = REPO_ROOT / "examples"
+TITLE = "avemo: which emotion do you hear, which do you see?"
+MODALITY_NAMES = {"audio": "Voice", "video": "Face", "fused": "Both together"}
+PREVIEW_FRAMES = 6
+CONCURRENCY_LIMIT = 2          # analyses run at once (2 CPU cores on a free Space); others wait in the queue
+QUEUE_SIZE = 32                # visitors who may wait; the next one is told the queue is full
+CACHE_MAX_AGE_SECONDS = 1800   # results and frames drawn for a visitor are deleted after this
+UPLOAD_GRACE_SECONDS = 10.0    # an upload is deleted this long after its analysis (see UploadJanitor)
+
+
+def max_upload_bytes() -> int:
+    """The upload limit: MAX_UPLOAD_BYTES, or less if AVEMO_MAX_UPLOAD_BYTES says so (tests use it)."""
+    try:
+        return min(int(os.environ.get("AVEMO_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES)), MAX_UPLOAD_BYTES)
+    except ValueError:
+        return MAX_UPLOAD_BYTES
+
+
+def example_files() -> dict[str, list[Path]]:
+    """The bundled examples by kind ("video", "audio")."""
+    files = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in MEDIA_EXTENSIONS)
+    return {"video": [p for p in files if p.suffix.lower() in (".mp4", ".webm", ".mov", ".mkv", ".avi")],
+            "audio": [p for p in files if p.suffix.lower() in (".flac", ".wav", ".mp3", ".ogg", ".m4a")]}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# -- turning a result into what the page shows -------------------------------------------------
+def _top(probs: dict[str, float]) -> tuple[str, float]:
+    label = max(probs, key=probs.get)
+    return label, float(probs[label])
+
+
+def summary_markdown(result: dict, name: str) -> str:
+    """One line saying what avemo found (or why it could not), then any notes."""
+    if result.get("error"):
+        return f"### Could not analyse {name}\n{result['error']}"
+    fused = result.get("fused") or {}
+    probs = fused.get("probs") or {}
+    label = fused.get("label") or (_top(probs)[0] if probs else "?")
+    confidence = fused.get("confidence", probs.get(label))
+    used = [m for m in ("audio", "video") if result.get(m)]
+    used = [m for m in (fused.get("modalities") or used) if m in MODALITY_NAMES] or used
+    parts = [f"**{label}**" + (f" ({confidence:.0%})" if isinstance(confidence, (int, float)) else "")
+             + " from " + " and ".join(MODALITY_NAMES[m].lower() for m in used)]
+    if len(used) > 1:
+        parts.append(", ".join(f"{MODALITY_NAMES[m].lower()}: {result[m]['label']} "
+                               f"({_top(result[m]['probs'])[1]:.0%})" for m in used))
+        agreement = fused.get("agreement")
+        if isinstance(agreement, bool):
+            parts.append("voice and face agree" if agreement else "voice and face disagree")
+        elif isinstance(agreement, (int, float)):
+            parts.append(f"agreement {agreement:.2f}")
+        elif isinstance(agreement, str) and agreement:
+            parts.append(agreement)
+        weights = fused.get("weights")
+        if isinstance(weights, dict) and weights:
+            parts.append("weights " + ", ".join(f"{MODALITY_NAMES.get(m, m).lower()} {w:.2f}"
+                                                for m, w in weights.items() if isinstance(w, (int, float))))
+    lines = [f"### {name}: " + " · ".join(parts)]  # e.g. "clip.mp4: **angry** (72%) from voice and face · ..."
+    for modality, reason in (result.get("unavailable") or {}).items():
+        lines.append(f"- {MODALITY_NAMES.get(modality, modality)} not analysed: {reason}")
+    lines += [f"- Note: {note}" for note in result.get("notes") or []]
+    return "\n".join(lines)
+
+
+def figures(result: dict) -> tuple:
+    """The three probability charts (voice, face, both) and the timeline, for any result."""
+    from .plots import probability_bars, probability_timeline
+
+    unavailable = dict(result.get("unavailable") or {})
+    why_not = result.get("error") or "not analysed"
+    bars = []
+    for key in ("audio", "video", "fused"):
+        part = result.get(key)
+        reason = unavailable.get(key) or why_not
+        only = [m for m in ("audio", "video") if result.get(m)]
+        if key == "fused" and part is not None and len(only) == 1:
+            title = f"{MODALITY_NAMES[key]} (= {MODALITY_NAMES[only[0]].lower()} only)"
+        else:
+            title = MODALITY_NAMES[key]
+        bars.append(probability_bars(part.get("probs") if part else None, title, reason))
+    names = {"audio": "Voice", "video": "Face"}
+    return (*bars, probability_timeline(result, names=names))
+
+
+def _without_server_path(result: dict, path: Path) -> dict:
+    """The result with the upload's server path replaced by its name in every message."""
+    def clean(text):
+        return text.replace(str(path), path.name) if isinstance(text, str) else text
+
+    result["error"] = clean(result.get("error"))
+    result["notes"] = [clean(note) for note in result.get("notes") or []]
+    result["unavailable"] = {m: clean(r) for m, r in (result.get("unavailable") or {}).items()}
+    return result
+
+
+def result_file(result: dict, name: str, folder: Path) -> Path:
+    """The full result as a JSON file named after the upload (for the download box)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = Path(name).stem or "clip"
+    out = Path(tempfile.mkdtemp(dir=folder)) / f"avemo-{stem}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return out
+
+
+def _prune(folder: Path, max_age: float = CACHE_MAX_AGE_SECONDS) -> None:
+    """Delete result files older than max_age (the app's own scratch folder only)."""
+    cutoff = time.time() - max_age
+    for path in sorted(folder.glob("*/*"), reverse=True):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                path.parent.rmdir()
+        except OSError:
+            pass
+
+
+class UploadJanitor:
+    """Deletes uploads once analysed, without pulling a file from under a request that still needs it.
+
+    Gradio stores an upload at a path derived from its content, so two visitors (or one API client
+    calling twice) sending the same bytes share one file. A file is therefore deleted only once no
+    running request holds it (`claim`/`release`), no queued request names it (looked up in Gradio's
+    queue, best effort), and `grace` seconds have passed since its last release, which covers a
+    request whose upload is done but which has not yet joined the queue.
+    """
+
+    def __init__(self, protected_hashes: set[str], grace: float = 10.0, queue_lookup=None):
+        import threading
+
+        self.protected_hashes = protected_hashes
+        self.grace = grace
+        self.queue_lookup = queue_lookup or (lambda path: False)
+        self._claims: dict[Path, int] = {}
+        self._due: dict[Path, float] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        threading.Thread(target=self._sweep_forever, name="avemo-upload-janitor", daemon=True).start()
+
+    def claim(self, path: Path) -> None:
+        with self._lock:
+            self._claims[path] = self._claims.get(path, 0) + 1
+            self._due.pop(path, None)
+
+    def release(self, path: Path) -> None:
+        with self._lock:
+            self._claims[path] = self._claims.get(path, 1) - 1
+            if self._claims[path] <= 0:
+                del self._claims[path]
+                self._due[path] = time.monotonic() + self.grace
+        self._wake.set()
+
+    def _sweep_forever(self) -> None:
+        while True:
+            self._wake.wait(timeout=max(0.5, min(self.grace, 5.0)))
+            self._wake.clear()
+            self.sweep()
+
+    def sweep(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [p for p, t in self._due.items() if t <= now and p not in self._claims]
+        for path in due:
+            try:
+                queued = self.queue_lookup(path)
+            except Exception:  # Gradio internals moved: fall back on the grace period alone
+                queued = False
+            with self._lock:
+                if path in self._claims or path not in self._due:
+                    continue
+                if queued:
+                    self._due[path] = now + self.grace
+                    continue
+                del self._due[path]
+            self._delete(path)
+
+    def _delete(self, path: Path) -> None:
+        try:
+            if not path.is_file() or path.resolve().is_relative_to(EXAMPLES_DIR.resolve()):
+                return
+            if path.stat().st_size < 50 * 2**20 and _sha256(path) in self.protected_hashes:
+                return  # Gradio's cached copy of a bundled example: other visitors click it too
+            path.unlink()
+            try:
+                path.parent.rmdir()
+            except OSError:
+                pass
+        except OSError as error:
+            log.warning("could not delete the upload %s: %s", path.name, error)
+
+
+def _queued_in(demo):
+    """A function telling whether any event waiting in `demo`'s queue names a path (Gradio internals)."""
+    def lookup(path: Path) -> bool:
+        queue = getattr(demo, "_queue", None)
+        needle = str(path)
+        for event_queue in getattr(queue, "event_queue_per_concurrency_id", {}).values():
+            for event in list(getattr(event_queue, "queue", [])):
+                body = getattr(getattr(event, "data", None), "data", None)
+                if needle in json.dumps(body, default=str):
+                    return True
+        return False
+    return lookup
+
+
+# -- the app -----------------------------------------------------------------------------------
+class App:
+    """The state shared by every request: the one Predictor, the examples, a scratch folder."""
+
+    def __init__(self, predictor=None):
+        if predictor is None:
+            from .predict import Predictor
+
+            predictor = Predictor()
+        self.predictor = predictor
+        self.examples = example_files()
+        self.example_hashes = {_sha256(p) for kind in self.examples.values() for p in kind}
+        self.scratch = Path(tempfile.mkdtemp(prefix="avemo-results-"))
+        self.limit = max_upload_bytes()
+        grace = float(os.environ.get("AVEMO_UPLOAD_GRACE_SECONDS", UPLOAD_GRACE_SECONDS))
+        self.janitor = UploadJanitor(self.example_hashes, grace)
+
+    # -- the page's status line about the models ----------------------------------------------
+    def missing_models(self) -> list[str]:
+        missing = []
+        if getattr(self.predictor, "audio_model", None) is None:
+            missing.append("the voice model is not installed, so only faces are analysed")
+        if getattr(self.predictor, "video_model", None) is None:
+            missing.append("the face model is not installed, so only voices are analysed")
+        return missing
+
+    def footer(self) -> str:
+        origin = getattr(self.predictor, "origin", "unknown")
+        return (f"Models loaded from: **{origin}**. Emotions: {', '.join(EMOTIONS)}. "
+                f"Clips longer than {MAX_ANALYSIS_SECONDS:.0f} s are analysed up to that point; "
+                f"uploads up to {self.limit / 2**20:.0f} MB, deleted right after the analysis. "
+                "Trained on acted speech (RAVDESS, SAVEE): a research demo, not a judgement of anyone's "
+                "feelings. Non-commercial research use only.")
+
+    # -- one analysis ----------------------------------------------------------------------------
+    def refuse(self, path: Path) -> str | None:
+        """Why an upload is refused before analysis (too big), or None."""
+        size = path.stat().st_size if path.exists() else 0
+        if size > self.limit:
+            return f"the file is {size / 2**20:.0f} MB; the limit is {self.limit / 2**20:.0f} MB"
+        return None
+
+    def run_predict(self, path: str | None, modality: str = "both") -> dict:
+        """`Predictor.predict` on an upload, with "path" = its original name; the upload is then deleted."""
+        if not path:
+            return {"path": None, "audio": None, "video": None, "fused": None, "unavailable": {},
+                    "notes": [], "error": "no file: upload or record a clip first"}
+        path = Path(path)
+        try:
+            reason = self.refuse(path)
+            if reason:
+                result = {"path": str(path), "audio": None, "video": None, "fused": None,
+                          "unavailable": {}, "notes": [], "error": reason}
+            else:
+                result = self.predictor.predict(path, modality=modality)
+        except Exception as error:  # predict does not raise for bad input; anything else is still no traceback
+            log.exception("analysis failed for %s", path.name)
+            result = {"path": str(path), "audio": None, "video": None, "fused": None, "unavailable": {},
+                      "notes": [], "error": f"the analysis failed ({type(error).__name__})"}
+        result["path"] = path.name
+        return _without_server_path(result, path)
+
+    def hold_upload(self, path: str | None) -> None:
+        if path:
+            self.janitor.claim(Path(path))
+
+    def forget_upload(self, path: str | None) -> None:
+        """The analysis of this upload is over: it will be deleted (see UploadJanitor)."""
+        if path:
+            self.janitor.release(Path(path))
+
+    def api_predict(self, path: str | None) -> dict:
+        """The /predict endpoint: the same dict as `avemo predict --format jsonl`."""
+        self.hold_upload(path)
+        try:
+            return self.run_predict(path)
+        finally:
+            self.forget_upload(path)
+
+    def preview(self, path: Path, result: dict) -> list:
+        """Frames with the face mesh drawn, from the video engineer's VideoAnalyzer, when there is one."""
+        video_model = getattr(self.predictor, "video_model", None)
+        if video_model is None or not hasattr(video_model, "preview_frames") or result.get("error"):
+            return []
+        try:
+            from .media import probe
+
+            info = probe(path)
+            if not info.has_video:
+                return []
+            frames = video_model.preview_frames(path, info, PREVIEW_FRAMES)
+            return [(frame, f"frame {i + 1}") for i, frame in enumerate(frames or [])]
+        except Exception as error:  # a preview is a nicety: never fail the analysis for it
+            log.warning("no face-mesh preview for %s: %s", path.name, error)
+            return []
+
+    def analyse(self, path: str | None, progress=None):
+        """Everything the page shows for one clip: summary, 3 charts, timeline, frames, JSON file."""
+        import gradio as gr
+
+        progress = progress or (lambda *a, **k: None)
+        name = Path(path).name if path else "no file"
+        self.hold_upload(path)
+        try:
+            progress(0.05, desc="Checking the file")
+            progress(0.15, desc="Listening to the voice and looking at the face")
+            result = self.run_predict(path)
+            frames = []
+            if path and not result.get("error") and result.get("video") is not None:
+                progress(0.75, desc="Drawing the face mesh on a few frames")
+                frames = self.preview(Path(path), result)
+        finally:
+            self.forget_upload(path)
+        progress(0.9, desc="Drawing the charts")
+        if result.get("error"):
+            gr.Warning(f"Could not analyse {name}: {result['error']}")
+        _prune(self.scratch)
+        json_path = str(result_file(result, name, self.scratch)) if path else None
+        return (summary_markdown(result, name), *figures(result), gr.Gallery(value=frames, visible=bool(frames)),
+                json_path)
+
+
+def build_demo(predictor=None):
+    """The gr.Blocks page (queue configured). `predictor` defaults to a Predictor on resolve_weights()."""
+    import gradio as gr
+
+    app = App(predictor)
+
+    def analyse_video(video, progress=gr.Progress()):
+        return app.analyse(video, progress)
+
+    def analyse_voice(audio, progress=gr.Progress()):
+        return app.analyse(audio, progress)
+
+    with gr.Blocks(title="avemo: audio-visual emotion recognition", delete_cache=(600, CACHE_MAX_AGE_SECONDS),
+                   analytics_enabled=False) as demo:
+        gr.Markdown(
+            f"# {TITLE}\n"
+            "Upload or record a short clip of someone **speaking**. avemo estimates the emotion three ways: "
+            "from the **voice** alone, from the **face** alone, and from **both together**, among eight "
+            f"emotions ({', '.join(EMOTIONS)}), and shows how sure it is and how this changes over the clip.",
+            elem_id="intro")
+        if app.missing_models():
+            gr.Markdown("**Note:** " + "; ".join(app.missing_models()) + ".", elem_id="missing-models")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=340):
+                with gr.Tabs():
+                    with gr.Tab("Video (face + voice)", id="video-tab"):
+                        video_in = gr.Video(label="A clip of one person speaking: upload or record with the webcam",
+                                            sources=["upload", "webcam"], include_audio=True, format=None,
+                                            height=240, elem_id="video-input")
+                        video_button = gr.Button("Analyse the video", variant="primary", elem_id="analyse-video")
+                        video_examples = gr.Column()
+                    with gr.Tab("Voice only", id="voice-tab"):
+                        audio_in = gr.Audio(label="Speech: upload a recording or use the microphone",
+                                            sources=["upload", "microphone"], type="filepath", elem_id="audio-input")
+                        audio_button = gr.Button("Analyse the voice", variant="primary", elem_id="analyse-voice")
+                        audio_examples = gr.Column()
+            with gr.Column(scale=1, min_width=340):
+                summary = gr.Markdown("Results appear here: pick an example or give a clip, then press "
+                                      "**Analyse**.", elem_id="summary", min_height=80)
+                frames = gr.Gallery(label="What the face model looked at (face mesh on sampled frames)", columns=3,
+                                    height=200, elem_id="frames", object_fit="contain", visible=False)
+                result_json = gr.File(label="The full result (JSON)", elem_id="result-json")
+        gr.Markdown("### How sure is avemo? Probability of each emotion, from the voice, the face and both",
+                    elem_id="bars-heading")
+        with gr.Row():
+            audio_plot = gr.Plot(label="Voice", elem_id="plot-audio", show_label=False)
+            video_plot = gr.Plot(label="Face", elem_id="plot-video", show_label=False)
+            fused_plot = gr.Plot(label="Both together", elem_id="plot-fused", show_label=False)
+        timeline = gr.Plot(label="Over time: the probabilities of each analysis window", elem_id="plot-timeline")
+        outputs = [summary, audio_plot, video_plot, fused_plot, timeline, frames, result_json]
+
+        common = dict(outputs=outputs, concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="analysis",
+                      api_visibility="undocumented")
+        video_button.click(analyse_video, inputs=video_in, api_name="analyse_video", **common)
+        audio_button.click(analyse_voice, inputs=audio_in, api_name="analyse_voice", **common)
+
+        if app.examples["video"]:
+            with video_examples:
+                gr.Examples([[str(p)] for p in app.examples["video"]], inputs=video_in, fn=analyse_video,
+                            outputs=outputs, run_on_click=True, cache_examples=False,
+                            label="Examples: a still face with real acted speech (click one to analyse it)")
+        if app.examples["audio"]:
+            with audio_examples:
+                gr.Examples([[str(p)] for p in app.examples["audio"]], inputs=audio_in, fn=analyse_voice,
+                            outputs=outputs, run_on_click=True, cache_examples=False,
+                            label="Examples: acted speech (click one to analyse it)")
+
+        # The API: a file in, the CLI's JSON out. Hidden components: only clients use it.
+        api_file = gr.File(visible=False, type="filepath", label="media file")
+        api_result = gr.JSON(visible=False, label="result")
+        api_button = gr.Button(visible=False)
+        api_button.click(app.api_predict, inputs=api_file, outputs=api_result, api_name="predict",
+                         concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="analysis",
+                         api_description="Analyse one audio or video file; returns the dict of "
+                                         "`avemo predict --format jsonl` (path = the file's name).")
+
+        gr.Markdown(app.footer(), elem_id="footer")
+
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
+    app.janitor.queue_lookup = _queued_in(demo)
+    demo.avemo_app = app  # for tests and the benchmark
+    return demo
+
+
+def launch_options() -> dict:
+    """Keyword arguments for demo.launch(): address from the environment, the upload limit, examples only."""
+    return dict(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        max_file_size=max_upload_bytes(),
+        allowed_paths=[str(EXAMPLES_DIR)],  # the bundled examples; never a user's file
+        show_error=False,
+        footer_links=["api", "gradio"],
+        run_history=False,  # a run would point at uploads that are deleted after the analysis
+    )

@@ -1,0 +1,97 @@
+"""The real page in a real headless Chromium (Debian's /usr/bin/chromium, `make browser`), driven by Playwright.
+
+Uploads a real clip, presses the button, waits for the three charts and the summary, and saves a
+screenshot under tests/artifacts/ for a person to look at.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from avemo.config import EMOTIONS
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+EMOTION_PATTERN = re.compile(r"\b(" + "|".join(EMOTIONS) + r")\b")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` to install it"),
+]
+
+
+@pytest.fixture(scope="module")
+def page(app_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_page_explains_itself(page, app_server):
+    page.goto(app_server.url)
+    page.get_by_role("heading", name=re.compile("which emotion do you hear")).wait_for()
+    page.locator("#analyse-video").wait_for()
+    assert page.title().startswith("avemo")
+    body = page.locator("body").inner_text()
+    assert "from the voice alone, from the face alone, and from both together" in body
+    assert "Models loaded from" in body
+    for label in ("Video (face + voice)", "Voice only", "Analyse the video"):
+        assert label in body
+
+
+def test_upload_analyse_and_show_results(page, app_server, tmp_path):
+    from tests.clips import HAVE_DATA, SKIP_REASON, face_still, ravdess_clip, still_video
+
+    if not HAVE_DATA:
+        pytest.skip(SKIP_REASON)
+    clip = still_video(tmp_path / "browser-angry.mp4", face_still(2), ravdess_clip(actor=2, emotion=5))
+    page.goto(app_server.url)
+    page.locator("#analyse-video").wait_for()
+    page.locator("#video-input input[type=file]").set_input_files(str(clip))
+    page.locator("#video-input video").first.wait_for()  # the upload is shown
+    page.locator("#analyse-video").click()
+
+    summary = page.locator("#summary")
+    summary.filter(has_text="browser-angry.mp4").wait_for(timeout=90_000)
+    for plot in ("#plot-audio", "#plot-video", "#plot-fused", "#plot-timeline"):
+        page.locator(f"{plot} .js-plotly-plot").first.wait_for()
+    page.wait_for_timeout(500)  # let plotly finish drawing for the screenshot
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app-video.png"), full_page=True)
+
+    text = summary.inner_text()
+    assert EMOTION_PATTERN.search(text), text
+    assert "Could not analyse" not in text
+    # The charts say voice / face / both in their titles, and the JSON result can be downloaded.
+    assert page.locator("#plot-audio .gtitle").text_content().startswith("Voice")
+    assert page.locator("#plot-video .gtitle").text_content().startswith("Face")
+    assert page.locator("#plot-fused .gtitle").text_content().startswith("Both together")
+    links = [page.locator("#result-json a").nth(i).get_attribute("href") or ""
+             for i in range(page.locator("#result-json a").count())]
+    assert any(link.endswith("avemo-browser-angry.json") for link in links), links
+
+
+def test_refused_file_shows_the_message(page, app_server, tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video\n" * 50)
+    page.goto(app_server.url)
+    page.locator("#analyse-video").wait_for()
+    page.locator("#video-input input[type=file]").set_input_files(str(bad))
+    page.locator("#analyse-video").click()
+    summary = page.locator("#summary")
+    summary.filter(has_text="Could not analyse").wait_for(timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app-refused.png"), full_page=True)
+    assert "not a readable audio or video file" in summary.inner_text()
+    assert "Traceback" not in page.locator("body").inner_text()
