@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 EXAMPLES_DIR = REPO_ROOT / "examples"
 TITLE = "avemo: which emotion do you hear, which do you see?"
 MODALITY_NAMES = {"audio": "Voice", "video": "Face", "fused": "Both together"}
-PREVIEW_FRAMES = 6
+PREVIEW_FRAMES = 4
 CONCURRENCY_LIMIT = 2          # analyses run at once (2 CPU cores on a free Space); others wait in the queue
 QUEUE_SIZE = 32                # visitors who may wait; the next one is told the queue is full
 CACHE_MAX_AGE_SECONDS = 1800   # results and frames drawn for a visitor are deleted after this
@@ -66,14 +66,14 @@ def _top(probs: dict[str, float]) -> tuple[str, float]:
 def summary_markdown(result: dict, name: str) -> str:
     """One line saying what avemo found (or why it could not), then any notes."""
     if result.get("error"):
-        return f"### Could not analyse {name}\n{result['error']}"
+        return f"**Could not analyse {name}:** {result['error']}"
     fused = result.get("fused") or {}
     probs = fused.get("probs") or {}
     label = fused.get("label") or (_top(probs)[0] if probs else "?")
     confidence = fused.get("confidence", probs.get(label))
     used = [m for m in ("audio", "video") if result.get(m)]
     used = [m for m in (fused.get("modalities") or used) if m in MODALITY_NAMES] or used
-    parts = [f"**{label}**" + (f" ({confidence:.0%})" if isinstance(confidence, (int, float)) else "")
+    parts = [f"**{name} → {label}**" + (f" ({confidence:.0%})" if isinstance(confidence, (int, float)) else "")
              + " from " + " and ".join(MODALITY_NAMES[m].lower() for m in used)]
     if len(used) > 1:
         parts.append(", ".join(f"{MODALITY_NAMES[m].lower()}: {result[m]['label']} "
@@ -89,7 +89,7 @@ def summary_markdown(result: dict, name: str) -> str:
         if isinstance(weights, dict) and weights:
             parts.append("weights " + ", ".join(f"{MODALITY_NAMES.get(m, m).lower()} {w:.2f}"
                                                 for m, w in weights.items() if isinstance(w, (int, float))))
-    lines = [f"### {name}: " + " · ".join(parts)]  # e.g. "clip.mp4: **angry** (72%) from voice and face · ..."
+    lines = [" · ".join(parts)]  # e.g. "**clip.mp4 → angry** (72%) from voice and face · ..."
     for modality, reason in (result.get("unavailable") or {}).items():
         lines.append(f"- {MODALITY_NAMES.get(modality, modality)} not analysed: {reason}")
     lines += [f"- Note: {note}" for note in result.get("notes") or []]
@@ -397,8 +397,8 @@ def build_demo(predictor=None):
             with gr.Column(scale=1, min_width=340):
                 summary = gr.Markdown("Results appear here: pick an example or give a clip, then press "
                                       "**Analyse**.", elem_id="summary", min_height=80)
-                frames = gr.Gallery(label="What the face model looked at (face mesh on sampled frames)", columns=3,
-                                    height=200, elem_id="frames", object_fit="contain", visible=False)
+                frames = gr.Gallery(label="What the face model looked at (face mesh on sampled frames)", columns=4,
+                                    height=170, elem_id="frames", object_fit="contain", visible=False)
                 result_json = gr.File(label="The full result (JSON)", elem_id="result-json")
         gr.Markdown("### How sure is avemo? Probability of each emotion, from the voice, the face and both",
                     elem_id="bars-heading")

@@ -125,7 +125,7 @@ def test_refused_inputs_get_the_clear_message(client, media, predictor, clip, me
     from gradio_client import handle_file
 
     summary, *_ = client.predict(handle_file(str(media[clip])), api_name="/analyse_voice")
-    assert summary.startswith(f"### Could not analyse {media[clip].name}")
+    assert summary.startswith(f"**Could not analyse {media[clip].name}:**")
     assert expected["error"] in summary
 
 
@@ -191,7 +191,7 @@ def test_page_endpoint_returns_summary_charts_and_json(client, media, predictor)
     summary, audio, video, fused, timeline, frames, result_file = client.predict(
         handle_file(str(media["mp4"])), api_name="/analyse_video")
     expected = predictor.predict(media["mp4"])
-    assert summary.startswith(f"### {media['mp4'].name}: **{expected['fused']['label']}**")
+    assert summary.startswith(f"**{media['mp4'].name} → {expected['fused']['label']}**")
     for plot in (audio, video, fused, timeline):
         assert plot["type"] == "plotly" and json.loads(plot["plot"])["data"] is not None
     import httpx
