@@ -35,11 +35,10 @@ HUB_REVISION = "v0.1.0"  # a tag made by train/push.py; a 40-hex commit id pins 
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
-# What a model folder must hold to be loadable. A name not listed needs only config.json.
+# What a model folder must hold to be loadable. Any other folder (fusion) needs one JSON file or more.
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "audio": ("model.keras", "labels.json", "config.json"),
     "video": ("model.keras", "labels.json", "config.json"),
-    "fusion": ("config.json",),
 }
 
 
@@ -104,9 +103,11 @@ def check_model_folder(folder: Path, name: str) -> None:
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{name}: no folder")
-    for required in REQUIRED_FILES.get(name, ("config.json",)):
+    for required in REQUIRED_FILES.get(name, ()):
         if not (folder / required).is_file():
             raise ValueError(f"{name}: {required} is missing")
+    if name not in REQUIRED_FILES and not any(folder.glob("*.json")):
+        raise ValueError(f"{name}: no .json file")
     for path in sorted(folder.iterdir()):
         if not path.is_file():
             continue

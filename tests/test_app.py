@@ -58,10 +58,11 @@ def media(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def predictor():
     """The library itself, in this process, on the same bundled weights as the server."""
-    os.environ["AVEMO_OFFLINE"] = "1"
     from avemo.predict import Predictor
 
-    return Predictor()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AVEMO_OFFLINE", "1")
+        return Predictor()
 
 
 def api_predict(client, path: Path) -> dict:

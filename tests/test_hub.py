@@ -187,3 +187,18 @@ def test_push_refuses_a_broken_folder(served, tmp_path):
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "config.json is missing" in out.stderr
+
+
+def test_predictor_loads_its_models_from_the_hub(served, hub_env, tmp_path):
+    """The whole chain: Predictor() -> resolve_weights() -> the stand-in -> Keras loads the cached files."""
+    from avemo.predict import Predictor
+
+    with HubStandin(served, REPO, hub.HUB_REVISION) as standin:
+        hub_env(standin.url)
+        predictor = Predictor()
+    assert predictor.origin.startswith(f"Hugging Face Hub {REPO}@{hub.HUB_REVISION}")
+    if (served / "audio").is_dir():
+        assert predictor.audio_model is not None
+        assert str(tmp_path / "hf-home") in str(predictor.audio_model.path)
+    if (served / "video").is_dir():
+        assert predictor.video_model is not None
