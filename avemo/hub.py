@@ -14,6 +14,7 @@ The bundled `weights/` are used instead, and the reason goes into `origin` and t
 revision does not exist; or a downloaded folder fails `check_model_folder` (a file missing, a JSON
 file that does not parse, a `model.keras` that is not a sound Keras archive). Models are taken all
 from the Hub or all from `weights/`, never mixed: the fusion is calibrated on one audio/video pair.
+Pickle files (`UNSAFE_PATTERNS`, e.g. a trained fusion's trained.joblib) are never downloaded.
 Nothing here raises: a failure of any kind ends in the bundled weights.
 """
 from __future__ import annotations
@@ -35,11 +36,15 @@ HUB_REVISION = "v0.1.0"  # a tag made by train/push.py; a 40-hex commit id pins 
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
-# What a model folder must hold to be loadable. Any other folder (fusion) needs one JSON file or more.
+# What a model folder must hold to be loadable (avemo.models.load_model_folder, avemo.fusion.load_fusion).
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "audio": ("model.keras", "labels.json", "config.json"),
     "video": ("model.keras", "labels.json", "config.json"),
+    "fusion": ("config.json",),
 }
+# Never downloaded: unpickling runs arbitrary code, and Hub files are not ours until checked.
+# (Keras archives load in safe mode; a fusion folder without its trained.joblib uses the default rule.)
+UNSAFE_PATTERNS = ("*.joblib", "*.pkl", "*.pickle")
 
 
 @dataclass(frozen=True)
@@ -103,11 +108,9 @@ def check_model_folder(folder: Path, name: str) -> None:
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{name}: no folder")
-    for required in REQUIRED_FILES.get(name, ()):
+    for required in REQUIRED_FILES.get(name, ("config.json",)):
         if not (folder / required).is_file():
             raise ValueError(f"{name}: {required} is missing")
-    if name not in REQUIRED_FILES and not any(folder.glob("*.json")):
-        raise ValueError(f"{name}: no .json file")
     for path in sorted(folder.iterdir()):
         if not path.is_file():
             continue
@@ -156,6 +159,7 @@ def _download(repo: str, revision: str, names: tuple[str, ...], timeout: float) 
         commit = info.sha
         local = snapshot_download(
             repo, revision=commit, allow_patterns=[f"{name}/*" for name in names],
+            ignore_patterns=[f"*/{pattern}" for pattern in UNSAFE_PATTERNS],
             endpoint=endpoint, cache_dir=cache_dir, etag_timeout=timeout, max_workers=4,
         )
     except (httpx2.HTTPError, HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as error:

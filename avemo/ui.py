@@ -85,6 +85,8 @@ def summary_markdown(result: dict, name: str) -> str:
             parts.append(f"agreement {agreement:.2f}")
         elif isinstance(agreement, str) and agreement:
             parts.append(agreement)
+        elif isinstance(agreement, dict) and (agreement.get("message") or agreement.get("verdict")):
+            parts.append(str(agreement.get("message") or f"voice and face {agreement['verdict']}"))
         weights = fused.get("weights")
         if isinstance(weights, dict) and weights:
             parts.append("weights " + ", ".join(f"{MODALITY_NAMES.get(m, m).lower()} {w:.2f}"

@@ -202,3 +202,18 @@ def test_predictor_loads_its_models_from_the_hub(served, hub_env, tmp_path):
         assert str(tmp_path / "hf-home") in str(predictor.audio_model.path)
     if (served / "video").is_dir():
         assert predictor.video_model is not None
+
+
+def test_pickles_are_never_downloaded(served, hub_env, tmp_path):
+    def add_fusion(folder: Path) -> None:
+        (folder / "fusion").mkdir(exist_ok=True)
+        (folder / "fusion" / "config.json").write_text('{"confusions": {}}\n')
+        (folder / "fusion" / "trained.joblib").write_bytes(b"\x80\x04 not to be unpickled")
+
+    with HubStandin(serve_variant(served, tmp_path, add_fusion), REPO, hub.HUB_REVISION) as standin:
+        hub_env(standin.url)
+        source = hub.resolve_weights()
+    assert source.origin.startswith("Hugging Face Hub"), source.origin
+    assert (source.folders["fusion"] / "config.json").is_file()
+    assert not (source.folders["fusion"] / "trained.joblib").exists()
+    assert not [r for r in standin.requests if r[1].endswith("trained.joblib")]

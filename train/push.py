@@ -6,7 +6,8 @@ cards to the Hugging Face Hub, in one commit, and tag that commit with the revis
 
 The repository is `AVEMO_HUB_REPO` (default avemo.hub.HUB_REPO); the tag defaults to
 avemo.hub.HUB_REVISION, the revision the app downloads. A folder that fails
-avemo.hub.check_model_folder (a file missing or corrupt) is refused before anything is sent.
+avemo.hub.check_model_folder (a file missing or corrupt) is refused before anything is sent;
+pickle files (avemo.hub.UNSAFE_PATTERNS) are left out, as the app would not download them.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import sys
 from pathlib import Path
 
 from avemo.config import MODEL_NAMES, WEIGHTS_DIR
-from avemo.hub import HUB_REVISION, check_model_folder, hub_repo
+from avemo.hub import HUB_REVISION, UNSAFE_PATTERNS, check_model_folder, hub_repo
 
 REPO_CARD = """---
 license: cc-by-nc-sa-4.0
@@ -49,8 +50,13 @@ def files_to_push(weights: Path = WEIGHTS_DIR, names: tuple[str, ...] = MODEL_NA
             print(f"skip {name}: no folder {folder}", file=sys.stderr)
             continue
         check_model_folder(folder, name)  # raises ValueError with the reason
-        files += [(f"{name}/{p.relative_to(folder).as_posix()}", p)
-                  for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+        for path in sorted(folder.rglob("*")):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            if any(path.match(pattern) for pattern in UNSAFE_PATTERNS):
+                print(f"skip {name}/{path.name}: pickle files are never loaded from the Hub", file=sys.stderr)
+                continue
+            files.append((f"{name}/{path.relative_to(folder).as_posix()}", path))
     return files
 
 
