@@ -1,0 +1,401 @@
+"""The video branch: sampled frames -> aligned face crops -> an LRCN (a per-frame CNN, then a
+temporal part over the frames of a window) -> emotion probabilities per window and per clip.
+
+    analyser = VideoAnalyzer.load(Path("weights/video"))
+    result, notes = analyser.analyse(path, probe(path), max_seconds=60)
+    frames = analyser.preview_frames(path, probe(path), n=4)   # RGB images with the mesh drawn
+
+Sampling: the analysed part of a clip (at most `max_seconds`) is cut into windows of about
+`VIDEO_FEATURES.window_seconds`; `frames_per_window` frames are taken evenly from each window.
+Frames are decoded one at a time with OpenCV (grab, and decode to pixels only the sampled
+ones), so memory does not grow with the file: each sampled frame is reduced to its 64x64
+face crop at once. Portrait phone videos are turned upright from their rotation metadata.
+
+The model (a Keras model folder, see `avemo.models`) takes two inputs per window:
+`frames` (batch, T, 64, 64, 1) face crops in [-1, 1] and `frame_weights` (batch, T), each
+row non-negative and summing to 1 (a frame without a face has weight 0); it outputs logits.
+Two models share that interface: `build_pooling_model` (the pretrained FER2013 frame CNN and a
+parameter-free, weighted mean of per-frame log-probabilities: the shipped model) and
+`build_temporal_model` (the same frame CNN and a trained recurrent head; see train/video.py).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402  (after the log level: TensorFlow reads it on import)
+from keras import layers  # noqa: E402
+
+from .config import EMOTIONS, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
+from .media import MediaError, MediaInfo
+
+log = logging.getLogger(__name__)
+
+# FER2013's classes in the backbone's output order, and their names in the product's label set.
+FER_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+FER_TO_EMOTION: dict[str, str] = {
+    "angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy",
+    "sad": "sad", "surprise": "surprised", "neutral": "neutral",
+}
+POOLING_LABELS: list[str] = [FER_TO_EMOTION[name] for name in FER_CLASSES]  # no "calm"
+
+# A face in fewer than this share of the sampled frames earns a note to the user.
+FEW_FACES_SHARE = 0.5
+
+
+# -- sampling ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SamplingPlan:
+    """Where to take frames: one row of target times (seconds) per window."""
+
+    spans: list[tuple[float, float]]
+    targets: np.ndarray  # (n_windows, frames_per_window), increasing
+
+    @property
+    def end(self) -> float:
+        return self.spans[-1][1]
+
+
+def sampling_plan(duration: float, max_seconds: float = MAX_ANALYSIS_SECONDS,
+                  cfg: VideoFeatureConfig = VIDEO_FEATURES) -> SamplingPlan:
+    """Windows covering the first min(duration, max_seconds) seconds, frames evenly inside each.
+
+    The analysed length is split into round(length / window_seconds) equal windows (at least
+    one), and each window's frames sit at the centres of frames_per_window equal slices. An
+    unknown duration (0) plans windows of window_seconds up to max_seconds; the reader then
+    drops the targets past the end of the stream.
+    """
+    length = min(duration, max_seconds) if duration > 0 else max_seconds
+    n_windows = max(1, round(length / cfg.window_seconds))
+    edges = np.linspace(0.0, length, n_windows + 1)
+    slots = (np.arange(cfg.frames_per_window) + 0.5) / cfg.frames_per_window
+    targets = edges[:-1, None] + slots[None, :] * np.diff(edges)[:, None]
+    return SamplingPlan([(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:])], targets)
+
+
+def open_video(path: Path):
+    """An OpenCV capture that turns frames upright from the container's rotation metadata."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        capture.release()
+        raise MediaError("could not open the video stream (corrupt or unsupported)")
+    # OpenCV's own default for this differs between builds; the pip wheel leaves it off.
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    return capture
+
+
+def read_frames_at(path: Path, times: np.ndarray) -> Iterator[tuple[float, np.ndarray, list[int]]]:
+    """Decode the frames shown at `times` (seconds, increasing), one at a time.
+
+    Yields (frame time, RGB frame, indices into `times` that this frame serves). Each target
+    gets the first frame whose timestamp reaches it less half a frame (the nearest frame), so a
+    low or variable frame rate serves several targets with one frame. Frames in between are grabbed but not
+    converted; decoding stops after the last target. Targets past the end of the stream get the
+    last decoded frame (yielded again with frame None: reuse its result) if they lie within two
+    frames of it, and are dropped otherwise.
+    """
+    import cv2
+
+    times = np.asarray(times, dtype=float)
+    capture = open_video(path)
+    try:
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        frame_interval = 1.0 / fps if 0 < fps < 1000 else 0.04
+        tolerance = frame_interval / 2
+        next_target, index = 0, 0
+        last_time = None
+        while next_target < len(times) and capture.grab():
+            msec = capture.get(cv2.CAP_PROP_POS_MSEC)
+            t = msec / 1000.0 if (msec > 0 or index == 0) else index * frame_interval
+            index += 1
+            if t + tolerance < times[next_target]:
+                continue
+            ok, frame = capture.retrieve()
+            if not ok or frame is None:
+                continue
+            served = []
+            while next_target < len(times) and times[next_target] <= t + tolerance:
+                served.append(next_target)
+                next_target += 1
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            last_time = t
+            yield t, rgb, served
+        if last_time is not None and next_target < len(times):
+            rest = [i for i in range(next_target, len(times)) if times[i] <= last_time + 2 * frame_interval]
+            if rest:
+                yield last_time, None, rest  # the caller reuses the last frame's result
+    finally:
+        capture.release()
+
+
+# -- faces over a clip ---------------------------------------------------------------------------
+@dataclass
+class ClipFaces:
+    """The face observations of a clip's sampled frames, arranged by window for the model."""
+
+    plan: SamplingPlan
+    crops: np.ndarray            # (n_windows, T, size, size, 1) float32 in [-1, 1]; 0 where no face
+    weights: np.ndarray          # (n_windows, T) quality of each slot's frame; 0 where no face/frame
+    served: np.ndarray           # (n_windows, T) bool: a frame was decoded for this slot
+    frames: int = 0              # distinct frames decoded and searched for a face
+    faces_found: int = 0         # of which held a face
+    quality_sum: float = 0.0     # sum of the quality of those frames
+    several_faces: int = 0       # frames where the mesh saw more than one face
+    dark: int = 0
+    small: int = 0
+    last_time: float = 0.0       # timestamp of the last decoded frame, seconds
+
+
+def observe_faces(path: Path, plan: SamplingPlan, cfg: VideoFeatureConfig = VIDEO_FEATURES) -> ClipFaces:
+    """Decode the planned frames of a video and find the largest face in each (streaming)."""
+    from .face import face_mesh, find_face
+
+    n_windows, per_window = plan.targets.shape
+    size = cfg.crop_size
+    result = ClipFaces(
+        plan,
+        crops=np.zeros((n_windows, per_window, size, size, 1), dtype=np.float32),
+        weights=np.zeros((n_windows, per_window), dtype=np.float32),
+        served=np.zeros((n_windows, per_window), dtype=bool),
+    )
+    face = None
+    with face_mesh(cfg) as mesh:
+        for t, rgb, slots in read_frames_at(path, plan.targets.ravel()):
+            if rgb is not None:
+                face = find_face(mesh, rgb, cfg)
+                result.frames += 1
+                result.last_time = t
+                if face is not None:
+                    result.faces_found += 1
+                    result.quality_sum += face.quality
+                    result.several_faces += face.n_faces > 1
+                    result.dark += face.is_dark
+                    result.small += face.is_small
+            for slot in slots:
+                w, k = divmod(slot, per_window)
+                result.served[w, k] = True
+                if face is not None:
+                    result.crops[w, k, :, :, 0] = face.crop
+                    result.weights[w, k] = face.quality
+    return result
+
+
+def window_inputs(faces: ClipFaces) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The model's inputs for the windows that hold a face, and those windows' indices."""
+    totals = faces.weights.sum(axis=1)
+    keep = np.flatnonzero(totals > 0)
+    weights = faces.weights[keep] / totals[keep, None]
+    return {"frames": faces.crops[keep], "frame_weights": weights.astype(np.float32)}, keep
+
+
+# -- models --------------------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="avemo")
+class FramewiseDistributed(keras.layers.TimeDistributed):
+    """TimeDistributed that folds time into the batch: one call of the wrapped layer on all
+    (batch x time) frames instead of Keras's one call per time step (much slower on CPU).
+    Registered with Keras, so a saved model using it loads in safe mode once avemo.video is imported."""
+
+    def call(self, inputs, training=None, mask=None):
+        shape = keras.ops.shape(inputs)
+        flat = keras.ops.reshape(inputs, (-1,) + tuple(inputs.shape[2:]))
+        out = self.layer(flat, training=training)
+        return keras.ops.reshape(out, (shape[0], shape[1]) + tuple(out.shape[1:]))
+
+
+def backbone_parts(backbone):
+    """(frame logits model, frame embedding model) from the FER2013 mini-Xception.
+
+    `backbone` is the released network (ending in global average pooling and a softmax) or the
+    frame CNN of a saved avemo video model (the same network without the softmax). The logits
+    model stops before any softmax. The embedding model gives the 128-channel feature map before
+    the last convolution, averaged over space, concatenated with the 7 logits (135 values per frame).
+    """
+    last = backbone.layers[-1]
+    is_softmax = isinstance(last, layers.Activation) and "softmax" in str(last.get_config().get("activation"))
+    logits = last.input if is_softmax else backbone.outputs[0]
+    logits_model = keras.Model(backbone.inputs, logits, name="fer_frame_logits")
+    last_conv = next(l for l in reversed(backbone.layers) if isinstance(l, layers.Conv2D))
+    pooled = layers.GlobalAveragePooling2D(name="fer_feature_pool")(last_conv.input)
+    embedding = layers.Concatenate(name="fer_embedding")([pooled, logits])
+    embed_model = keras.Model(backbone.inputs, embedding, name="fer_frame_embedding")
+    return logits_model, embed_model
+
+
+def frame_cnn(model):
+    """The per-frame network inside a video LRCN built here (the layer named "frame_cnn")."""
+    return model.get_layer("frame_cnn").layer
+
+
+def _lrcn_inputs(crop_size: int):
+    frames = keras.Input((None, crop_size, crop_size, 1), name="frames")
+    weights = keras.Input((None,), name="frame_weights")
+    return frames, weights
+
+
+def _weighted_mean_over_frames(per_frame, weights, n_classes: int, name: str):
+    """sum_t weights[:, t] * per_frame[:, t, :], with built-in layers only (safe-mode loadable)."""
+
+    w = layers.Reshape((-1, 1), name=f"{name}_weights")(weights)
+    pooled = layers.Dot(axes=1, name=name)([w, per_frame])  # (batch, 1, n_classes)
+    return layers.Reshape((n_classes,), name="logits")(pooled)
+
+
+def build_pooling_model(backbone, cfg: VideoFeatureConfig = VIDEO_FEATURES):
+    """The shipped LRCN: TimeDistributed(FER2013 CNN) -> per-frame log-probabilities -> their
+    weighted mean over the window's frames (no trained temporal parameters). Outputs logits
+    (a normalised geometric mean of the frame probabilities after softmax) in POOLING_LABELS order.
+    """
+
+    frame_logits, _ = backbone_parts(backbone)
+    frames, weights = _lrcn_inputs(cfg.crop_size)
+    per_frame = FramewiseDistributed(frame_logits, name="frame_cnn")(frames)
+    log_probs = layers.Activation("log_softmax", name="frame_log_probs")(per_frame)
+    logits = _weighted_mean_over_frames(log_probs, weights, len(FER_CLASSES), "quality_weighted_mean")
+    return keras.Model([frames, weights], logits, name="avemo_video_lrcn_pooling")
+
+
+def build_temporal_head(embedding_size: int, n_classes: int = len(EMOTIONS), units: int = 32,
+                        dropout: float = 0.3):
+    """The trainable temporal part: per-frame projection, a bidirectional GRU over the window's
+    frames, per-frame class logits, and their weighted mean over frames (weights as the model's)."""
+
+    embeddings = keras.Input((None, embedding_size), name="frame_embeddings")
+    weights = keras.Input((None,), name="frame_weights")
+    x = layers.Dropout(dropout, name="head_input_dropout")(embeddings)
+    x = layers.Dense(64, activation="relu", name="frame_projection")(x)
+    x = layers.Bidirectional(layers.GRU(units, return_sequences=True), name="temporal_gru")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    per_frame = layers.Dense(n_classes, name="frame_logits")(x)
+    logits = _weighted_mean_over_frames(per_frame, weights, n_classes, "weighted_mean")
+    return keras.Model([embeddings, weights], logits, name="temporal_head")
+
+
+def build_temporal_model(backbone, head, cfg: VideoFeatureConfig = VIDEO_FEATURES):
+    """The trained LRCN: TimeDistributed(FER2013 embedding CNN) -> `head` (built above)."""
+
+    _, embed = backbone_parts(backbone)
+    frames, weights = _lrcn_inputs(cfg.crop_size)
+    per_frame = FramewiseDistributed(embed, name="frame_cnn")(frames)
+    return keras.Model([frames, weights], head([per_frame, weights]), name="avemo_video_lrcn_trained")
+
+
+# -- the analyser ---------------------------------------------------------------------------------
+@dataclass
+class VideoAnalyzer:
+    """A loaded video model folder; `analyse` may be called from several threads at once
+    (each call makes its own face mesh; Keras inference is read-only)."""
+
+    folder: object  # avemo.models.ModelFolder
+    cfg: VideoFeatureConfig = VIDEO_FEATURES
+    infer: object = None  # the model as one traced TensorFlow graph (see `load`)
+
+    @classmethod
+    def load(cls, folder: Path) -> "VideoAnalyzer":
+        """Load a video model folder and trace its graph once (about a second), so that each later
+        call runs as one graph: eager Keras would cost some 0.1 s per call in Python overhead."""
+        import tensorflow as tf
+
+        from .models import load_model_folder
+
+        loaded = load_model_folder(Path(folder))
+        cfg = VideoFeatureConfig.from_dict(loaded.config.get("features", {}))
+        size = cfg.crop_size
+        infer = tf.function(
+            lambda frames, weights: loaded.model({"frames": frames, "frame_weights": weights}, training=False),
+            input_signature=[tf.TensorSpec((None, None, size, size, 1), tf.float32),
+                             tf.TensorSpec((None, None), tf.float32)],
+            autograph=False,
+        )
+        analyser = cls(loaded, cfg, infer)
+        analyser.window_logits({"frames": np.zeros((1, 1, size, size, 1), np.float32),
+                                "frame_weights": np.ones((1, 1), np.float32)})
+        return analyser
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.folder.labels)
+
+    def window_logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Logits (windows, classes) in `labels` order for the model's two inputs."""
+        return np.asarray(self.infer(np.asarray(inputs["frames"], np.float32),
+                                     np.asarray(inputs["frame_weights"], np.float32)))
+
+    def analyse(self, path: Path, info: MediaInfo, max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
+        """Video result (see avemo.predict.modality_result) and notes. Raises MediaError."""
+        from .predict import modality_result
+
+        if not info.has_video:
+            raise MediaError("the file has no video (audio only)")
+        plan = sampling_plan(info.duration, max_seconds, self.cfg)
+        faces = observe_faces(Path(path), plan, self.cfg)
+        if faces.frames == 0:
+            raise MediaError("could not decode any video frame (corrupt or unsupported)")
+        if faces.faces_found == 0:
+            raise MediaError(f"no face found in any of the {faces.frames} frames sampled")
+        inputs, kept = window_inputs(faces)
+        logits = self.window_logits(inputs)
+        # Clip level: windows weighted by the face evidence they hold (for the pooling model this
+        # equals pooling every sampled frame of the clip at once).
+        evidence = faces.weights[kept].sum(axis=1)
+        clip_logits = (logits * evidence[:, None]).sum(axis=0) / evidence.sum()
+        window_probs = self.folder.calibrated(logits)
+        clip_probs = self.folder.calibrated(clip_logits)
+        spans = [self._served_span(faces, w) for w in kept]
+        reliability = faces.quality_sum / faces.frames
+        return (modality_result(clip_probs, window_probs, spans, reliability,
+                                faces_found=int(faces.faces_found), frames=int(faces.frames)),
+                self._notes(faces))
+
+    @staticmethod
+    def _served_span(faces: ClipFaces, window: int) -> tuple[float, float]:
+        start, end = faces.plan.spans[window]
+        if faces.served[window].all():
+            return start, end
+        return start, min(end, max(start, faces.last_time))
+
+    @staticmethod
+    def _notes(faces: ClipFaces) -> list[str]:
+        notes = []
+        if faces.faces_found < FEW_FACES_SHARE * faces.frames:
+            notes.append(f"video: a face was found in only {faces.faces_found} of {faces.frames} frames")
+        if faces.several_faces:
+            notes.append("video: several faces are visible; the largest one was analysed")
+        if faces.dark > faces.faces_found / 2:
+            notes.append("video: the picture is very dark; the face was brightened and weighs less")
+        if faces.small > faces.faces_found / 2:
+            notes.append("video: the face is small in the picture; its expression weighs less")
+        return notes
+
+    def preview_frames(self, path: Path, info: MediaInfo, n: int = 4,
+                       max_seconds: float = MAX_ANALYSIS_SECONDS) -> list[np.ndarray]:
+        """Up to `n` RGB frames spread over the analysed part, with the face mesh drawn (for the
+        app; these images never go into the JSON result). Frames without a face come back plain."""
+        from .face import detect_faces, draw_mesh, face_mesh
+
+        length = min(info.duration, max_seconds) if info.duration > 0 else min(max_seconds, 4.0)
+        times = (np.arange(n) + 0.5) / n * length
+        images = []
+        with face_mesh(self.cfg, stills=True) as mesh:
+            for _, rgb, _ in read_frames_at(Path(path), times):
+                if rgb is None:
+                    continue
+                faces = detect_faces(mesh, rgb)
+                images.append(draw_mesh(rgb, faces) if faces else rgb)
+        return images
+
+
+def clip_windows(path: Path, duration: float, cfg: VideoFeatureConfig = VIDEO_FEATURES,
+                 max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict[str, np.ndarray], ClipFaces]:
+    """The model inputs of every window of a clip that holds a face (for training and tests)."""
+    faces = observe_faces(Path(path), sampling_plan(duration, max_seconds, cfg), cfg)
+    inputs, _ = window_inputs(faces)
+    return inputs, faces
+

@@ -1,0 +1,108 @@
+"""Latency of the video branch on a 4 s 1280x720 clip (a RAVDESS face still with speech).
+
+    python -m bench.video [--runs 10] [--model weights/video]
+
+Prints frames decoded and sampled, and the median over warm runs of: decoding (grab every frame,
+convert the sampled ones), face mesh + aligned crops, the model, and the whole
+`VideoAnalyzer.analyse` call (run separately, so the parts need not add up exactly).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from avemo.config import WEIGHTS_DIR
+
+CLIP_SECONDS = 4.0
+CLIP_SIZE = (1280, 720)
+
+
+def build_clip(folder: Path) -> Path:
+    from tests import clips
+
+    if not clips.HAVE_DATA:
+        raise SystemExit(clips.SKIP_REASON)
+    return clips.still_video(folder / "bench.mp4", clips.face_still(1), clips.ravdess_clip(1),
+                             seconds=CLIP_SECONDS, size=CLIP_SIZE)
+
+
+def timed_parts(analyser, path: Path, info) -> dict:
+    """One pass through the pipeline with each stage timed separately (milliseconds)."""
+    import cv2
+
+    from avemo.face import face_mesh, find_face
+    from avemo.video import read_frames_at, sampling_plan
+
+    plan = sampling_plan(info.duration, cfg=analyser.cfg)
+    decode = face = 0.0
+    sampled, crops = 0, []
+    capture = cv2.VideoCapture(str(path))
+    decoded = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    with face_mesh(analyser.cfg) as mesh:
+        frames = read_frames_at(path, plan.targets.ravel())
+        while True:
+            start = time.perf_counter()
+            item = next(frames, None)
+            decode += time.perf_counter() - start
+            if item is None:
+                break
+            if item[1] is None:
+                continue
+            sampled += 1
+            start = time.perf_counter()
+            found = find_face(mesh, item[1], analyser.cfg)
+            face += time.perf_counter() - start
+            if found is not None:
+                crops.append(found.crop)
+    per_window = plan.targets.shape[1]
+    batch = np.zeros((len(plan.spans), per_window) + crops[0].shape + (1,), np.float32)
+    start = time.perf_counter()
+    analyser.window_logits({"frames": batch, "frame_weights": np.full(batch.shape[:2], 1 / per_window, np.float32)})
+    model = time.perf_counter() - start
+    return {"frames_decoded": decoded, "frames_sampled": sampled,
+            "decode_ms": decode * 1e3, "face_ms": face * 1e3, "model_ms": model * 1e3}
+
+
+def run_benchmark(model_folder: Path = WEIGHTS_DIR / "video", runs: int = 10) -> dict:
+    from avemo.media import probe
+    from avemo.video import VideoAnalyzer
+
+    analyser = VideoAnalyzer.load(model_folder)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = build_clip(Path(tmp))
+        info = probe(path)
+        analyser.analyse(path, info)  # warm-up: graph tracing, mediapipe start-up
+        timed_parts(analyser, path, info)
+        parts, totals = [], []
+        for _ in range(runs):
+            parts.append(timed_parts(analyser, path, info))
+            start = time.perf_counter()
+            analyser.analyse(path, info)
+            totals.append((time.perf_counter() - start) * 1e3)
+    result = {key: float(np.median([p[key] for p in parts])) for key in ("decode_ms", "face_ms", "model_ms")}
+    return {"clip": f"{CLIP_SECONDS:.0f} s {CLIP_SIZE[0]}x{CLIP_SIZE[1]} 25 fps H.264", "runs": runs,
+            "frames_decoded": parts[0]["frames_decoded"], "frames_sampled": parts[0]["frames_sampled"],
+            **result, "total_ms": float(np.median(totals)), "total_ms_max": float(np.max(totals))}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--model", type=Path, default=WEIGHTS_DIR / "video")
+    args = parser.parse_args(argv)
+    result = run_benchmark(args.model, args.runs)
+    print(f"clip: {result['clip']}")
+    print(f"frames decoded {result['frames_decoded']}, sampled {result['frames_sampled']}")
+    for key in ("decode_ms", "face_ms", "model_ms", "total_ms"):
+        print(f"{key[:-3]:>8}: {result[key]:7.1f} ms (median of {result['runs']} warm runs)")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
