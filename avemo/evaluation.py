@@ -12,11 +12,15 @@ from .config import EMOTIONS
 
 
 def classification_report(y_true, y_pred, labels: tuple[str, ...] = EMOTIONS) -> dict:
-    """Metrics over the classes present in y_true (SAVEE has no 'calm', so it is left out there)."""
+    """Metrics over the classes present in y_true (SAVEE has no 'calm', so it is left out there).
+
+    The confusion matrix covers the true classes and every predicted class, so it sums to n.
+    """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     present = sorted(set(y_true.tolist()))
+    shown = sorted(set(present) | set(y_pred.tolist()))  # every prediction lands in the matrix
     recalls = recall_score(y_true, y_pred, labels=present, average=None, zero_division=0)
     return {
         "n": int(len(y_true)),
@@ -24,8 +28,8 @@ def classification_report(y_true, y_pred, labels: tuple[str, ...] = EMOTIONS) ->
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
         "uar": float(recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
         "per_class_recall": {labels[c]: float(r) for c, r in zip(present, recalls)},
-        "labels": [labels[c] for c in present],
-        "confusion": confusion_matrix(y_true, y_pred, labels=present).tolist(),
+        "labels": [labels[c] for c in shown],
+        "confusion": confusion_matrix(y_true, y_pred, labels=shown).tolist(),
     }
 
 

@@ -1,0 +1,149 @@
+"""Model cards (the README.md of a model folder, Hugging Face format) written from measured reports."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .plots import confusion_matrix_png, reliability_png
+
+ATTRIBUTION = """\
+- **RAVDESS**: Livingstone & Russo (2018), *The Ryerson Audio-Visual Database of Emotional Speech and
+  Song*, PLoS ONE 13(5): e0196391, CC BY-NC-SA 4.0 (Zenodo record 1188976).
+- **SAVEE**: Haq & Jackson, *Surrey Audio-Visual Expressed Emotion* database, University of Surrey,
+  free for research use."""
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def pm(mean_std) -> str:
+    mean, std = mean_std
+    return f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+
+def metrics_table(evaluations: dict) -> str:
+    lines = ["| features | corpus | accuracy (fold mean ± std) | macro-F1 | UAR | pooled accuracy | per-fold accuracy |",
+             "|---|---|---|---|---|---|---|"]
+    for kind, ev in evaluations.items():
+        for corpus, s in ev["summary"].items():
+            f = s["fold_mean_std"]
+            folds = ", ".join(f"{100 * a:.1f}" for a in s["fold_accuracy"])
+            lines.append(f"| {kind} | {corpus.upper()} | {pm(f['accuracy'])} | {pm(f['macro_f1'])} | "
+                         f"{pm(f['uar'])} | {pct(s['pooled']['accuracy'])} | {folds} |")
+    return "\n".join(lines)
+
+
+def recall_table(pooled: dict) -> str:
+    names = pooled["labels"]
+    head = "| " + " | ".join(names) + " |"
+    return "\n".join([head, "|" + "---|" * len(names),
+                      "| " + " | ".join(pct(pooled["per_class_recall"][n]) for n in names) + " |"])
+
+
+def write_audio_card(folder: Path, report: dict) -> Path:
+    """weights/audio/README.md with confusion matrices and a reliability diagram beside it."""
+    kind = report["chosen"]
+    ev = report["evaluations"][kind]
+    cal = report["calibration"]
+    hp = report["config"]["hparams"]
+    feats = report["config"]["features"]
+    images = {}
+    for corpus, s in ev["summary"].items():
+        images[corpus] = confusion_matrix_png(
+            s["pooled"]["confusion"], s["pooled"]["labels"], folder / f"confusion_{corpus}.png",
+            f"{corpus.upper()} speaker-independent ({kind}), pooled over folds")
+    reliability_png({"before (T=1)": cal["bins_before"], f"after (T={cal['temperature']:.2f})": cal["bins_after"]},
+                    folder / "reliability.png", "Audio model, out-of-fold")
+    r, s = ev["summary"]["ravdess"], ev["summary"]["savee"]
+    card = f"""---
+license: cc-by-nc-sa-4.0
+library_name: keras
+tags: [audio-classification, speech-emotion-recognition, keras, avemo]
+datasets: [RAVDESS, SAVEE]
+metrics: [accuracy, f1, recall]
+model-index:
+- name: avemo-audio
+  results:
+  - task: {{type: audio-classification, name: speech emotion recognition (8 classes)}}
+    dataset: {{name: RAVDESS speech (22 actors), type: ravdess}}
+    metrics:
+    - {{type: accuracy, value: {r['fold_mean_std']['accuracy'][0]:.4f}, name: speaker-independent 4-fold accuracy}}
+    - {{type: f1, value: {r['fold_mean_std']['macro_f1'][0]:.4f}, name: macro-F1}}
+    - {{type: recall, value: {r['fold_mean_std']['uar'][0]:.4f}, name: unweighted average recall}}
+  - task: {{type: audio-classification, name: speech emotion recognition (7 classes)}}
+    dataset: {{name: SAVEE, type: savee}}
+    metrics:
+    - {{type: accuracy, value: {s['fold_mean_std']['accuracy'][0]:.4f}, name: leave-one-speaker-out accuracy}}
+    - {{type: f1, value: {s['fold_mean_std']['macro_f1'][0]:.4f}, name: macro-F1}}
+    - {{type: recall, value: {s['fold_mean_std']['uar'][0]:.4f}, name: unweighted average recall}}
+---
+
+# avemo audio: speech emotion CNN
+
+Hears one of 8 emotions in speech: neutral, calm, happy, sad, angry, fearful, disgust, surprised.
+Part of [avemo](../../README.md); `avemo.predict(path)` uses it.
+
+## Model
+A 2-D CNN ({len(hp['filters'])} conv blocks, {' / '.join(map(str, hp['filters']))} filters, batch norm, global
+average pooling, dropout {hp['dropout']}) over **{kind}** frames of speech: {feats['n_mels']} mel bands,
+{feats['n_fft']}-sample frames every {feats['hop_length']} samples at {feats['sample_rate']} Hz, leading and
+trailing silence trimmed ({feats['trim_top_db']} dB below peak). One window is {feats['window_seconds']} s;
+longer clips are covered by windows every {feats['window_hop_seconds']} s whose logits are averaged (the app
+plots the per-window probabilities as a timeline). Outputs are calibrated by temperature scaling
+(T = {cal['temperature']:.3f}, fitted on the out-of-fold outputs below). Files: `model.keras` (Keras 3, loads in
+safe mode), `labels.json`, `config.json` (feature parameters, temperature, hyper-parameters), `evaluation.json`
+(every figure on this card).
+
+## Training data
+RAVDESS speech audio, actors 1-20, 23, 24 (1,320 clips; actors 21 and 22 are kept aside, unseen, as a
+test set) and all of SAVEE (480 clips, 4 male speakers; SAVEE has no *calm*), 16 kHz mono.
+
+{ATTRIBUTION}
+
+## Training procedure
+Seed {hp['seed']}; {hp['epochs']} epochs, batch {hp['batch_size']}, AdamW (peak learning rate {hp['learning_rate']},
+weight decay {hp['weight_decay']}), {hp['warmup_epochs']} warm-up epochs then cosine decay; class-balanced sample
+weights; label smoothing {hp['label_smoothing']}. Augmentation on cached features: speed perturbation
+({', '.join(map(str, hp['speeds']))}x), a random crop or placement of the window (time shift), SpecAugment
+({hp['freq_masks']} frequency masks up to {hp['freq_mask_width']} bands, {hp['time_masks']} time masks up to
+{hp['time_mask_width']} frames) and mixup (alpha {hp['mixup_alpha']}). The final model trains on all of the data
+above in {report['final_training_seconds'] / 60:.1f} min on a 2-core CPU.
+
+## Evaluation: speaker-independent
+Never a random clip split (it leaks the speaker and inflates accuracy by 10-30 points). Each RAVDESS actor
+and each SAVEE speaker is dealt to one of 4 folds; each fold's model is trained on the other three and
+scored on the held-out speakers it never heard. This is RAVDESS grouped 4-fold by actor and SAVEE
+leave-one-speaker-out in one set of trainings. SAVEE is scored over the 7 emotions it defines (the *calm*
+output is ignored there). Clip-level decision: the mean of the window logits.
+
+{metrics_table(report['evaluations'])}
+
+Chosen: **{kind}**. The table is the feature ablation (log-mel against MFCC, same network and recipe).
+Total cross-validation time: {ev['seconds'] / 60:.0f} min on this CPU.
+
+Per-class recall, RAVDESS (pooled over folds):
+
+{recall_table(r['pooled'])}
+
+Per-class recall, SAVEE (pooled over folds):
+
+{recall_table(s['pooled'])}
+
+![RAVDESS confusion matrix](confusion_ravdess.png)
+![SAVEE confusion matrix](confusion_savee.png)
+
+### Calibration
+Expected calibration error of the out-of-fold probabilities (15 bins): **{cal['ece_before']:.3f}** before and
+**{cal['ece_after']:.3f}** after temperature scaling (T = {cal['temperature']:.3f}).
+
+![Reliability diagram](reliability.png)
+
+## Intended use and limits
+For trying emotion recognition on short clips of acted English speech, in research and demos. Both corpora
+are acted, by few speakers (24 + 4), mostly young adults with North American or British accents; expect
+lower accuracy on spontaneous speech, other languages, noisy rooms and children's voices. Not for decisions
+about people (hiring, health, security).
+"""
+    out = folder / "README.md"
+    out.write_text(card)
+    return out

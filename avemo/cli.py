@@ -1,0 +1,89 @@
+"""Command line: `avemo predict PATH...` (files or folders, recursively).
+
+Prints a readable table, or with `--format jsonl` one JSON object per input (the same dict as
+`avemo.predict`). A bad input gets its error and the run goes on; the exit code is non-zero
+only if every input failed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from .config import MAX_ANALYSIS_SECONDS
+
+
+def _cell(result: dict | None, reason: str | None) -> str:
+    if result is None:
+        return f"- ({reason})" if reason else "-"
+    return f"{result['label']} {result['confidence']:.0%}"
+
+
+def format_table(results: list[dict]) -> str:
+    """A fixed-width table: one row per input with audio, video and fused verdicts."""
+    header = ("input", "audio", "video", "fused", "note")
+    rows = []
+    for r in results:
+        if r["error"]:
+            rows.append((r["path"], "", "", "", f"error: {r['error']}"))
+            continue
+        fused = r["fused"]
+        note = "; ".join(r["notes"])
+        if fused and fused.get("agreement") and fused["agreement"]["verdict"] != "agree":
+            note = "; ".join(filter(None, [fused["agreement"]["message"], note]))
+        rows.append((
+            r["path"],
+            _cell(r["audio"], r["unavailable"].get("audio")),
+            _cell(r["video"], r["unavailable"].get("video")),
+            _cell(fused, None),
+            note,
+        ))
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    widths[-1] = 0  # the note column is not padded
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * max(w, 4) for w in widths).rstrip())
+    return "\n".join(lines)
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .media import expand_inputs
+    from .predict import Predictor
+
+    inputs = expand_inputs(args.paths)
+    predictor = Predictor()
+    results = []
+    for path in tqdm(inputs, desc="analysing", unit="file", disable=args.format == "jsonl" or len(inputs) < 2,
+                     file=sys.stderr):
+        if path.is_dir():
+            result = {"path": str(path), "audio": None, "video": None, "fused": None, "unavailable": {},
+                      "notes": [], "error": "the folder holds no audio or video files"}
+        else:
+            result = predictor.predict(path, modality=args.modality, max_seconds=args.max_seconds)
+        results.append(result)
+        if args.format == "jsonl":
+            print(json.dumps(result), flush=True)
+    if args.format == "table":
+        print(format_table(results))
+    return 0 if any(r["error"] is None for r in results) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="avemo", description="Audio-visual emotion recognition.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    predict = commands.add_parser("predict", help="analyse media files or folders")
+    predict.add_argument("paths", nargs="+", help="audio/video files, or folders searched recursively")
+    predict.add_argument("--format", choices=["table", "jsonl"], default="table")
+    predict.add_argument("--modality", choices=["both", "audio", "video"], default="both")
+    predict.add_argument("--max-seconds", type=float, default=MAX_ANALYSIS_SECONDS,
+                         help="analyse at most this much of each clip (default %(default)s)")
+    predict.add_argument("-v", "--verbose", action="store_true", help="log model loading and failures")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    return predict_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
