@@ -138,8 +138,9 @@ def bundled_weights(names: tuple[str, ...] = MODEL_NAMES, reason: str = "") -> W
         except ValueError as error:
             missing[name] = str(error)
     origin = f"bundled {WEIGHTS_DIR.name}/" + (f" ({reason})" if reason else "")
-    if missing:
-        origin += "; not installed: " + ", ".join(sorted(missing))
+    not_installed = sorted(set(missing) - {"fusion"})  # without its folder the fusion uses its default rule
+    if not_installed:
+        origin += "; not installed: " + ", ".join(not_installed)
     return WeightsSource(folders, origin, missing)
 
 

@@ -142,6 +142,9 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
                 x=middles, y=[w["probs"].get(name, 0.0) for w in timeline], name=name,
                 legendgroup=name, showlegend=row == 1, mode="lines+markers",
                 line=dict(color=EMOTION_COLOURS[name], width=2), marker=dict(size=9),
+                # A single window: show the stretch of the clip it covers as a horizontal bar.
+                error_x=dict(type="data", array=[(w["end"] - w["start"]) / 2 for w in timeline],
+                             visible=len(timeline) == 1, color=EMOTION_COLOURS[name], thickness=1.5, width=4),
                 customdata=[[w["start"], w["end"]] for w in timeline],
                 hovertemplate=f"{name}: %{{y:.1%}} (window %{{customdata[0]:.1f}}-%{{customdata[1]:.1f}} s)"
                               "<extra></extra>",
