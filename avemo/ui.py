@@ -16,10 +16,12 @@ from Gradio's cache after `CACHE_MAX_AGE_SECONDS`.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -118,10 +120,10 @@ def figures(result: dict) -> tuple:
     return (*bars, probability_timeline(result, names=names))
 
 
-def _without_server_path(result: dict, path: Path) -> dict:
+def _without_server_path(result: dict, path: Path, name: str | None = None) -> dict:
     """The result with the upload's server path replaced by its name in every message."""
     def clean(text):
-        return text.replace(str(path), path.name) if isinstance(text, str) else text
+        return text.replace(str(path), name or path.name) if isinstance(text, str) else text
 
     result["error"] = clean(result.get("error"))
     result["notes"] = [clean(note) for note in result.get("notes") or []]
@@ -280,8 +282,8 @@ class App:
             return f"the file is {size / 2**20:.0f} MB; the limit is {self.limit / 2**20:.0f} MB"
         return None
 
-    def run_predict(self, path: str | None, modality: str = "both") -> dict:
-        """`Predictor.predict` on an upload, with "path" = its original name; the upload is then deleted."""
+    def run_predict(self, path: str | None, modality: str = "both", target: Path | None = None) -> dict:
+        """`Predictor.predict` on an upload (or on `target`, its repaired copy), "path" = the upload's name."""
         if not path:
             return {"path": None, "audio": None, "video": None, "fused": None, "unavailable": {},
                     "notes": [], "error": "no file: upload or record a clip first"}
@@ -292,13 +294,55 @@ class App:
                 result = {"path": str(path), "audio": None, "video": None, "fused": None,
                           "unavailable": {}, "notes": [], "error": reason}
             else:
-                result = self.predictor.predict(path, modality=modality)
+                with (contextlib.nullcontext(target) if target else self.analysable(path)) as target:
+                    result = _without_server_path(self.predictor.predict(target, modality=modality),
+                                                  target, path.name)
         except Exception as error:  # predict does not raise for bad input; anything else is still no traceback
             log.exception("analysis failed for %s", path.name)
             result = {"path": str(path), "audio": None, "video": None, "fused": None, "unavailable": {},
                       "notes": [], "error": f"the analysis failed ({type(error).__name__})"}
         result["path"] = path.name
         return _without_server_path(result, path)
+
+    def repair_recording(self, path: Path) -> Path | None:
+        """A remuxed copy of a browser recording that ffmpeg cannot probe, or None if none is needed.
+
+        Chromium's MediaRecorder (the webcam and microphone tabs) writes WebM with no duration in
+        its header; a stream copy (no re-encoding, milliseconds) writes a complete one.
+        """
+        if path.suffix.lower() not in (".webm", ".mkv", ".weba"):
+            return None
+        from .media import MediaError, probe
+
+        try:
+            probe(path)
+            return None
+        except MediaError:
+            pass
+        import subprocess
+
+        import imageio_ffmpeg
+
+        out = Path(tempfile.mkdtemp(dir=self.scratch)) / path.name
+        try:
+            subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(path),
+                            "-c", "copy", str(out)], check=True, capture_output=True, timeout=60)
+            probe(out)
+        except (subprocess.SubprocessError, OSError, MediaError):
+            shutil.rmtree(out.parent, ignore_errors=True)
+            return None
+        log.info("remuxed a recording without a complete header: %s", path.name)
+        return out
+
+    @contextlib.contextmanager
+    def analysable(self, path: Path):
+        """The file to analyse for an upload: itself, or its repaired copy (deleted afterwards)."""
+        repaired = self.repair_recording(path) if path.is_file() else None
+        try:
+            yield repaired or path
+        finally:
+            if repaired:
+                shutil.rmtree(repaired.parent, ignore_errors=True)
 
     def hold_upload(self, path: str | None) -> None:
         if path:
@@ -343,12 +387,16 @@ class App:
         self.hold_upload(path)
         try:
             progress(0.05, desc="Checking the file")
-            progress(0.15, desc="Listening to the voice and looking at the face")
-            result = self.run_predict(path)
             frames = []
-            if path and not result.get("error") and result.get("video") is not None:
-                progress(0.75, desc="Drawing the face mesh on a few frames")
-                frames = self.preview(Path(path), result)
+            if not path:
+                result = self.run_predict(path)
+            else:
+                with self.analysable(Path(path)) as target:
+                    progress(0.15, desc="Listening to the voice and looking at the face")
+                    result = self.run_predict(path, target=target)
+                    if not result.get("error") and result.get("video") is not None:
+                        progress(0.75, desc="Drawing the face mesh on a few frames")
+                        frames = self.preview(target, result)
         finally:
             self.forget_upload(path)
         progress(0.9, desc="Drawing the charts")
