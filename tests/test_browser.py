@@ -136,3 +136,53 @@ def test_webcam_recording_with_sound(playwright, app_server):
     assert not result["error"] or "not a readable" not in result["error"], result
     assert result["unavailable"].get("audio") != "the file has no audio track", result
     assert result["path"].endswith(".webm")
+
+
+def test_examples_run_in_one_click_and_stay_available(page, app_server):
+    """Clicking an example analyses it; it can be clicked again after uploads were cleaned up."""
+    page.goto(app_server.url)
+    page.locator("#analyse-video").wait_for()
+    summary = page.locator("#summary")
+    examples = page.locator("#video-input").locator("xpath=ancestor::div[contains(@class,'tabitem')][1]") \
+        .locator("button.gallery-item")
+    examples.nth(0).click()
+    summary.filter(has_text="ravdess-actor01-angry.mp4").wait_for(timeout=90_000)
+    examples.nth(1).click()
+    summary.filter(has_text="ravdess-actor08-sad.mp4").wait_for(timeout=90_000)
+    page.wait_for_timeout(3000)  # longer than the server's upload grace period: the janitor has run
+    examples.nth(0).click()
+    summary.filter(has_text="ravdess-actor01-angry.mp4").wait_for(timeout=90_000)
+    assert "Could not analyse" not in summary.inner_text()
+
+    page.get_by_role("tab", name="Voice only").click()
+    page.locator("button.gallery-item", has_text="savee-KL-surprised.flac").click()
+    summary.filter(has_text="savee-KL-surprised.flac").wait_for(timeout=90_000)
+    assert "Could not analyse" not in summary.inner_text() or "no audio model" in summary.inner_text()
+
+
+def test_microphone_recording(playwright, app_server):
+    """Chromium's fake microphone (a beep) in the Voice tab: the recording reaches the analysis."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                         args=CHROMIUM_ARGS + ["--use-fake-device-for-media-stream",
+                                                               "--use-fake-ui-for-media-stream"])
+    context = browser.new_context(permissions=["microphone"])
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(app_server.url)
+        page.locator("#analyse-video").wait_for()
+        page.get_by_role("tab", name="Voice only").click()
+        page.locator("#audio-input").get_by_label("Record audio").click()
+        page.locator("#audio-input button.record-button").click()
+        page.wait_for_timeout(2000)
+        page.locator("#audio-input button.stop-button").click()
+        page.locator("#audio-input audio").first.wait_for(state="attached")
+        page.wait_for_timeout(1000)
+        page.locator("#analyse-voice").click()
+        page.locator("#result-json a").first.wait_for(timeout=90_000)
+        result = page.request.get(page.locator("#result-json a").first.get_attribute("href")).json()
+    finally:
+        context.close()
+        browser.close()
+    assert not result["error"] or "not a readable" not in result["error"], result
+    assert result["unavailable"].get("audio") != "the file has no audio track", result
