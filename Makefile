@@ -35,7 +35,7 @@ evaluate: $(STAMP)
 
 # The product's models, trained on all the data, with their model cards.
 train: $(STAMP)
-	$(PY) -m train.audio final
+	$(PY) -m train.audio final   # picks the better feature kind of the evaluation
 	$(PY) -m train.video default
 	$(PY) -m train.fusion default
 

@@ -23,7 +23,7 @@ class AudioTrainingConfig:
     seed: int = 1234
     epochs: int = 30
     batch_size: int = 32
-    learning_rate: float = 3e-3
+    learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     warmup_epochs: int = 2
     label_smoothing: float = 0.05

@@ -1,0 +1,71 @@
+"""Audio decoding and features on real clips in every common format; the pure helpers on arrays."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avemo.audio import check_speech, loudest_dbfs, spectral_frames, trim_silence, window_starts, windows
+from avemo.config import AUDIO_FEATURES as CFG
+from avemo.media import MediaError, load_audio
+
+try:
+    from tests import clips
+except ImportError:
+    import clips
+
+needs_data = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
+
+
+def test_windows_cover_a_long_clip_and_pad_a_short_one():
+    assert window_starts(10) == [0]
+    long = window_starts(CFG.window_frames * 3)
+    assert long[0] == 0 and long[-1] + CFG.window_frames == CFG.window_frames * 3
+    assert all(b - a <= CFG.window_hop_frames for a, b in zip(long, long[1:]))
+    short = np.zeros((10, CFG.n_bins), dtype=np.float32)
+    batch, spans = windows(short)
+    assert batch.shape == (1, CFG.window_frames, CFG.n_bins) and len(spans) == 1
+    assert (batch == -1.0).sum() > 0  # padded with the value of silence
+
+
+def test_silence_and_too_short_speech_are_refused():
+    silence = np.zeros(CFG.sample_rate * 2, dtype=np.float32)
+    assert loudest_dbfs(silence, CFG.sample_rate) < -100
+    with pytest.raises(MediaError, match="silent"):
+        check_speech(silence)
+    t = np.arange(int(0.2 * CFG.sample_rate)) / CFG.sample_rate
+    with pytest.raises(MediaError, match="at least"):
+        check_speech((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32))
+
+
+@needs_data
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "ogg", "m4a", "webm"])
+def test_common_formats_decode_to_the_same_features(tmp_path, fmt):
+    source = clips.ravdess_clip(actor=2, emotion=3)
+    reference, _ = load_audio(source, CFG.sample_rate)
+    out = tmp_path / f"clip.{fmt}"
+    codec = {"wav": ["-ar", "44100", "-ac", "2"], "mp3": ["-ar", "22050"], "ogg": ["-c:a", "libvorbis"],
+             "m4a": ["-c:a", "aac"], "webm": ["-c:a", "libopus", "-ar", "48000"]}[fmt]
+    clips.run_ffmpeg("-i", str(source), *codec, str(out))
+    decoded, truncated = load_audio(out, CFG.sample_rate)
+    assert not truncated and decoded.dtype == np.float32 and decoded.ndim == 1
+    assert abs(len(decoded) - len(reference)) < 0.1 * CFG.sample_rate  # codecs pad a little
+    a = spectral_frames(trim_silence(reference)[0])
+    b = spectral_frames(trim_silence(decoded)[0])
+    n = min(len(a), len(b))
+    assert np.corrcoef(a[:n].ravel(), b[:n].ravel())[0, 1] > 0.9
+
+
+@needs_data
+def test_long_input_is_read_only_up_to_the_limit(tmp_path):
+    long = clips.long_audio(tmp_path / "long.ogg", clips.savee_clip("DC_a01"), seconds=600)
+    waveform, truncated = load_audio(long, CFG.sample_rate, max_seconds=20)
+    assert truncated and len(waveform) == 20 * CFG.sample_rate
+
+
+@needs_data
+def test_trimming_keeps_the_speech():
+    waveform, _ = load_audio(clips.ravdess_clip(actor=1, emotion=5), CFG.sample_rate)
+    speech, offset = trim_silence(waveform)
+    assert 0.8 < len(speech) / CFG.sample_rate < len(waveform) / CFG.sample_rate
+    assert offset > 0.1  # RAVDESS clips open with silence
+    check_speech(speech)

@@ -1,0 +1,112 @@
+"""`avemo predict` end to end: the bundled weights on real clips, and every bad input."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from avemo.config import EMOTIONS, REPO_ROOT
+
+try:
+    from tests import clips
+except ImportError:
+    import clips
+
+pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AVEMO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "avemo", "predict", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cli")
+    bad = folder / "bad"
+    bad.mkdir()
+    paths = {
+        "ravdess": clips.ravdess_clip(actor=23, emotion=5, intensity=2),
+        "savee": clips.savee_clip("KL_su05"),
+        "video": clips.still_video(folder / "face.mp4", clips.face_still(7), clips.ravdess_clip(actor=7, emotion=3)),
+        "not_media": bad / "notes.mp4",
+        "empty": bad / "empty.wav",
+        "truncated": clips.truncated_copy(bad / "cut.m4a", clips.still_video(
+            folder / "whole.m4a", clips.face_still(2), clips.ravdess_clip(actor=2), codec="libx264")),
+        "silence": clips.tone_or_silence(bad / "silence.wav", 3.0),
+        "short": clips.run_ffmpeg("-i", str(clips.ravdess_clip(actor=9, emotion=5)), "-ss", "1.2", "-t", "0.2",
+                                  str(bad / "short.wav")) or bad / "short.wav",
+        "long": clips.long_audio(folder / "ten-minutes.ogg", clips.savee_clip("JK_a03"), seconds=600),
+        "missing": folder / "no-such-file.wav",
+        "empty_dir": folder / "empty-folder",
+    }
+    paths["not_media"].write_text("plain text, not media\n" * 20)
+    paths["empty"].write_bytes(b"")
+    paths["empty_dir"].mkdir()
+    return paths
+
+
+def test_jsonl_gives_one_object_per_input_with_the_documented_fields(inputs):
+    order = ["ravdess", "savee", "video"]
+    proc = run_cli("--format", "jsonl", *(str(inputs[k]) for k in order))
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["path"] for r in results] == [str(inputs[k]) for k in order]
+    for r in results:
+        assert set(r) >= {"path", "audio", "video", "fused", "error"} and r["error"] is None
+        assert set(r["audio"]["probs"]) == set(EMOTIONS)
+        assert abs(sum(r["audio"]["probs"].values()) - 1) < 1e-3
+        assert r["audio"]["timeline"] and {"start", "end", "probs"} <= set(r["audio"]["timeline"][0])
+        assert r["fused"]["label"] in EMOTIONS
+    audio_only = results[0]
+    assert audio_only["video"] is None and audio_only["fused"]["probs"] == audio_only["audio"]["probs"]
+    video = results[2]
+    assert video["video"] is not None and video["video"]["faces_found"] > 0
+    assert video["fused"]["modalities"] == ["audio", "video"]
+
+
+def test_bad_inputs_get_one_clear_line_each_and_the_run_goes_on(inputs):
+    bad = ["not_media", "empty", "truncated", "silence", "short", "missing", "empty_dir"]
+    proc = run_cli("--format", "jsonl", *(str(inputs[k]) for k in bad), str(inputs["savee"]))
+    assert proc.returncode == 0, proc.stderr  # one input succeeded
+    assert "Traceback" not in proc.stderr + proc.stdout
+    results = {Path(r["path"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
+    expected = {"notes.mp4": "not a readable", "empty.wav": "empty", "cut.m4a": "", "silence.wav": "silent",
+                "short.wav": "at least", "no-such-file.wav": "not found", "empty-folder": "no audio or video"}
+    for name, phrase in expected.items():
+        error = results[name]["error"]
+        assert error and phrase in error and "\n" not in error, (name, error)
+    assert results["KL_su05.flac"]["error"] is None
+
+
+def test_every_input_failing_exits_non_zero(inputs):
+    proc = run_cli(str(inputs["not_media"]), str(inputs["missing"]))
+    assert proc.returncode == 1
+    assert "error: not a readable audio or video file" in proc.stdout
+    assert "error: file not found" in proc.stdout
+
+
+def test_a_ten_minute_clip_is_analysed_up_to_the_limit(inputs):
+    proc = run_cli("--format", "jsonl", "--max-seconds", "30", str(inputs["long"]))
+    result = json.loads(proc.stdout)
+    assert result["error"] is None
+    assert any("first 30 s" in note for note in result["notes"])
+    assert result["audio"]["timeline"][-1]["end"] <= 30.5
+
+
+def test_table_and_folder_input(inputs, tmp_path):
+    folder = tmp_path / "nested" / "deeper"
+    folder.mkdir(parents=True)
+    (folder / "a.flac").write_bytes(inputs["ravdess"].read_bytes())
+    (tmp_path / "nested" / "readme.txt").write_text("not media")
+    proc = run_cli(str(tmp_path / "nested"), "--modality", "audio")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:4] == ["input", "audio", "video", "fused"]
+    assert len(lines) == 3 and "a.flac" in lines[2] and "readme" not in proc.stdout
+    assert any(e in lines[2] for e in EMOTIONS)
