@@ -234,3 +234,46 @@ def test_page_names_the_model_source(app_server):
     config = httpx.get(app_server.url + "config", timeout=30).text
     assert "Models loaded from" in config and "AVEMO_OFFLINE=1" in config
     assert "model weights: bundled" in app_server.log_text()
+
+
+# -- the page's pieces, on hand-made results ---------------------------------------------------------
+def _part(label: str, p: float = 0.6) -> dict:
+    probs = {e: (p if e == label else (1 - p) / (len(EMOTIONS) - 1)) for e in EMOTIONS}
+    return {"label": label, "confidence": p, "probs": probs,
+            "timeline": [{"start": 0.0, "end": 2.5, "probs": probs}, {"start": 1.25, "end": 3.75, "probs": probs}]}
+
+
+def test_summary_survives_a_fused_result_without_optional_keys():
+    from avemo.ui import figures, summary_markdown
+
+    result = {"path": "x.mp4", "audio": _part("angry"), "video": _part("neutral"),
+              "fused": {"label": "angry", "probs": _part("angry", 0.5)["probs"]},
+              "unavailable": {}, "notes": ["the clip is 75 s long; analysed the first 60 s"], "error": None}
+    text = summary_markdown(result, "x.mp4")
+    assert text.startswith("**x.mp4 → angry** (50%) from voice and face")
+    assert "voice: angry (60%), face: neutral (60%)" in text and "analysed the first 60 s" in text
+    result["fused"].update(weights={"audio": 0.7, "video": 0.3},
+                           agreement={"verdict": "disagree", "message": "voice and face disagree strongly"})
+    text = summary_markdown(result, "x.mp4")
+    assert "voice and face disagree strongly" in text and "weights voice 0.70, face 0.30" in text
+    assert len(figures(result)) == 4
+
+
+def test_a_missing_modality_panel_says_why():
+    from avemo.ui import figures
+
+    result = {"path": "x.flac", "audio": _part("sad"), "video": None, "fused": _part("sad"),
+              "unavailable": {"video": "the file has no video (audio only)"}, "notes": [], "error": None}
+    audio, video, fused, timeline = figures(result)
+    assert tuple(audio.data[0].marker.color) == tuple(emotion_colours())
+    assert tuple(audio.layout.yaxis.range) == (0, 1) and list(audio.data[0].x) == list(EMOTIONS)
+    assert not video.data
+    assert "the file has no video (audio only)" in video.layout.annotations[0].text.replace("<br>", " ")
+    assert "voice only" in fused.layout.title.text
+    assert len(timeline.data) == len(EMOTIONS) and "Face: not analysed" in timeline.layout.title.text
+
+
+def emotion_colours():
+    from avemo.config import EMOTION_COLOURS
+
+    return [EMOTION_COLOURS[e] for e in EMOTIONS]
