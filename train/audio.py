@@ -2,6 +2,7 @@
 
     python -m train.audio evaluate [--kind logmel|mfcc]   # 4-fold CV by speaker, resumable per fold
     python -m train.audio final    [--kind logmel]        # the product model on all data -> weights/audio
+    python -m train.audio card                            # rewrite its card from all evaluations so far
 
 Protocol: every speaker of each corpus is dealt to one of 4 folds (avemo.corpora.speaker_folds),
 so each fold holds out 5-6 whole RAVDESS actors and exactly one SAVEE speaker: one set of
@@ -103,51 +104,69 @@ def out_of_fold(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def final(root: Path, kind: str, hp, out_dir: Path) -> None:
+    """Train the product model on all the data and write it with its report and card."""
     from avemo.audio import extract_features_cached
-    from avemo.cards import write_audio_card
-    from avemo.evaluation import expected_calibration_error, fit_temperature, reliability_bins
-    from avemo.models import save_model_folder, softmax
+    from avemo.models import save_model_folder
     from avemo.training import train_audio_model
 
+    if not fold_file(kind, N_FOLDS - 1).exists():
+        raise SystemExit(f"run `python -m train.audio evaluate --kind {kind}` first (make evaluate)")
     cfg = replace(AUDIO_FEATURES, kind=kind)
     clips = load_corpus(root)
     labels = np.array([c.label for c in clips])
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
-
-    # Calibration and the reported figures come from the speaker-independent out-of-fold outputs.
-    evaluations = {k: summarise(k) for k in ("logmel", "mfcc") if fold_file(k, N_FOLDS - 1).exists()}
-    if kind not in evaluations:
-        raise SystemExit(f"run `python -m train.audio evaluate --kind {kind}` first (make evaluate)")
-    oof_logits, oof_labels, _ = out_of_fold(kind)
-    temperature = fit_temperature(oof_logits, oof_labels)
-    calibration = {
-        "temperature": temperature,
-        "ece_before": expected_calibration_error(softmax(oof_logits), oof_labels),
-        "ece_after": expected_calibration_error(softmax(oof_logits, temperature), oof_labels),
-        "bins_before": reliability_bins(softmax(oof_logits), oof_labels),
-        "bins_after": reliability_bins(softmax(oof_logits, temperature), oof_labels),
-    }
-    print(f"temperature {temperature:.3f}: ECE {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
-
     started = time.time()
     model = train_audio_model(variants, labels, hp, cfg)
     training_seconds = time.time() - started
-    config = {"features": cfg.to_dict(), "temperature": temperature, "hparams": hp.to_dict(),
+    config = {"features": cfg.to_dict(), "temperature": calibration_from_folds(kind)["temperature"],
+              "hparams": hp.to_dict(),
               "trained_on": {"ravdess_clips": int(sum(c.corpus == "ravdess" for c in clips)),
                              "savee_clips": int(sum(c.corpus == "savee" for c in clips))}}
     save_model_folder(out_dir, model, list(EMOTIONS), config)
+    write_report(out_dir, kind, config, training_seconds)
+    print(f"wrote {out_dir}; final training took {training_seconds:.0f} s")
+
+
+def calibration_from_folds(kind: str) -> dict:
+    """Temperature scaling fitted on the speaker-independent out-of-fold logits, with ECE before/after."""
+    from avemo.evaluation import expected_calibration_error, fit_temperature, reliability_bins
+    from avemo.models import softmax
+
+    logits, labels, _ = out_of_fold(kind)
+    temperature = fit_temperature(logits, labels)
+    return {
+        "temperature": temperature,
+        "ece_before": expected_calibration_error(softmax(logits), labels),
+        "ece_after": expected_calibration_error(softmax(logits, temperature), labels),
+        "bins_before": reliability_bins(softmax(logits), labels),
+        "bins_after": reliability_bins(softmax(logits, temperature), labels),
+    }
+
+
+def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float) -> None:
+    """evaluation.json and the model card, from every feature kind evaluated so far (the ablation)."""
+    from avemo.cards import write_audio_card
+
+    evaluations = {k: summarise(k) for k in ("logmel", "mfcc") if fold_file(k, N_FOLDS - 1).exists()}
+    calibration = calibration_from_folds(kind)
+    print(f"temperature {calibration['temperature']:.3f}: ECE {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
     report = {"evaluations": evaluations, "chosen": kind, "calibration": calibration,
               "final_training_seconds": training_seconds, "config": config}
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
     write_audio_card(out_dir, report)
-    print(f"wrote {out_dir} in {training_seconds:.0f} s")
+
+
+def refresh_card(out_dir: Path) -> None:
+    """Rewrite evaluation.json and the card of the shipped model (e.g. after a new ablation run)."""
+    previous = json.loads((out_dir / "evaluation.json").read_text())
+    write_report(out_dir, previous["chosen"], previous["config"], previous["final_training_seconds"])
 
 
 def main(argv: list[str] | None = None) -> None:
     from avemo.training import AudioTrainingConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["evaluate", "final", "summary"])
+    parser.add_argument("stage", choices=["evaluate", "final", "card", "summary"])
     parser.add_argument("--data-dir", help="folder holding ravdess/ and savee/ (default: $AVEMO_DATA or ../shared/data)")
     parser.add_argument("--kind", choices=["logmel", "mfcc"],
                         help="feature kind (evaluate: default logmel; final: the better one in the evaluation)")
@@ -161,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
         evaluate(root, args.kind or AUDIO_FEATURES.kind, hp)
     elif args.stage == "final":
         final(root, args.kind or best_kind(), hp, args.out)
+    elif args.stage == "card":
+        refresh_card(args.out)
     else:
         print(json.dumps(summarise(args.kind or AUDIO_FEATURES.kind)["summary"], indent=1))
 

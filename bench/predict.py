@@ -1,0 +1,76 @@
+"""Benchmark of `avemo.predict` on the audio path: prints figures, asserts nothing.
+
+    python -m bench.predict [--runs 30] [--clip PATH]
+
+Model load time, feature extraction per clip (decode + trim + log-mel), warm end-to-end predict on a
+3-4 s clip (median and 90th percentile of many runs), fusion overhead, and peak resident memory.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("AVEMO_OFFLINE", "1")
+
+
+def median_ms(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p90 = ordered[int(0.9 * (len(ordered) - 1))]
+    return f"median {1000 * statistics.median(samples):7.1f} ms   p90 {1000 * p90:7.1f} ms   (n={len(samples)})"
+
+
+def timed(fn, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def main() -> None:
+    from avemo.config import data_dir
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--clip", type=Path,
+                        default=data_dir() / "ravdess" / "audio" / "Actor_01" / "03-01-05-02-01-01-01.flac")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    from avemo.predict import Predictor
+    predictor = Predictor()
+    load_seconds = time.perf_counter() - start
+
+    from avemo.audio import spectral_frames, trim_silence
+    from avemo.fusion import fuse
+    from avemo.media import load_audio
+
+    cfg = predictor.audio_cfg
+
+    def extract():
+        waveform, _ = load_audio(args.clip, cfg.sample_rate)
+        return spectral_frames(trim_silence(waveform, cfg)[0], cfg)
+
+    frames = extract()
+    predictor.predict(args.clip)  # warm-up: first call traces the model
+    result = predictor.predict(args.clip)
+    audio = result["audio"]
+    duration = load_audio(args.clip, cfg.sample_rate)[0].size / cfg.sample_rate
+
+    print(f"clip: {args.clip.name} ({duration:.2f} s, {len(frames)} frames, {len(audio['timeline'])} window(s))")
+    print(f"weights: {predictor.origin}")
+    print(f"model load (import + audio/video/fusion models): {load_seconds:6.2f} s")
+    print(f"feature extraction per clip:  {median_ms(timed(extract, args.runs))}")
+    print(f"warm predict, audio only:     {median_ms(timed(lambda: predictor.predict(args.clip, 'audio'), args.runs))}")
+    print(f"fusion step alone:            {median_ms(timed(lambda: fuse(audio, audio, predictor.fusion), args.runs * 10))}")
+    print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
