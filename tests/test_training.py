@@ -1,0 +1,56 @@
+"""The audio training path on a handful of real clips: it runs, is deterministic given a seed, and
+writes a model folder that the Predictor loads and uses (accuracy is the model card's business)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avemo.config import AUDIO_FEATURES, EMOTIONS
+
+try:
+    from tests import clips
+except ImportError:
+    import clips
+
+pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory, monkeypatch_module):
+    from avemo.audio import extract_features_cached
+    from avemo.corpora import scan_ravdess
+
+    monkeypatch_module.setenv("AVEMO_CACHE", str(tmp_path_factory.mktemp("cache")))
+    chosen = [c for c in scan_ravdess(clips.DATA).clips if c.speaker in ("ravdess-01", "ravdess-02")][::5]
+    variants = extract_features_cached([c.path for c in chosen], AUDIO_FEATURES, speeds=(1.0, 1.1), progress=False)
+    again = extract_features_cached([c.path for c in chosen], AUDIO_FEATURES, speeds=(1.0, 1.1), progress=False)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(variants, again))  # second run: from the cache
+    return variants, np.array([c.label for c in chosen])
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_path):
+    from avemo.models import save_model_folder
+    from avemo.predict import Predictor
+    from avemo.training import AudioTrainingConfig, clip_logits, train_audio_model
+
+    variants, labels = tiny_set
+    hp = AudioTrainingConfig(epochs=2, batch_size=8, filters=(8, 8, 16, 16))
+    first = train_audio_model(variants, labels, hp, AUDIO_FEATURES, verbose=0)
+    second = train_audio_model(variants, labels, hp, AUDIO_FEATURES, verbose=0)
+    probe_clips = [v[0] for v in variants[:4]]
+    a, b = clip_logits(first, probe_clips, AUDIO_FEATURES), clip_logits(second, probe_clips, AUDIO_FEATURES)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+    folder = tmp_path / "audio"
+    save_model_folder(folder, first, list(EMOTIONS), {"features": AUDIO_FEATURES.to_dict(), "temperature": 1.5})
+    predictor = Predictor({"audio": folder})
+    result = predictor.predict(clips.ravdess_clip(actor=3, emotion=2))
+    assert result["error"] is None and result["video"] is None
+    assert set(result["audio"]["probs"]) == set(EMOTIONS)
+    assert result["fused"]["label"] == result["audio"]["label"]
