@@ -408,6 +408,15 @@ class App:
                 json_path)
 
 
+def _keep_examples_in_cache(examples, component) -> None:
+    """Exempt Gradio's copies of the example files from `delete_cache`, which would otherwise remove
+    them after CACHE_MAX_AGE_SECONDS and break the examples (Gradio keeps only the thumbnails)."""
+    for sample in getattr(examples, "non_none_processed_examples", {}).values():
+        for value in sample:
+            if isinstance(value, dict) and value.get("path"):
+                component.keep_in_cache.add(value["path"])
+
+
 def build_demo(predictor=None):
     """The gr.Blocks page (queue configured). `predictor` defaults to a Predictor on resolve_weights()."""
     import gradio as gr
@@ -464,16 +473,18 @@ def build_demo(predictor=None):
         video_button.click(analyse_video, inputs=video_in, api_name="analyse_video", **common)
         audio_button.click(analyse_voice, inputs=audio_in, api_name="analyse_voice", **common)
 
-        if app.examples["video"]:
-            with video_examples:
-                gr.Examples([[str(p)] for p in app.examples["video"]], inputs=video_in, fn=analyse_video,
-                            outputs=outputs, run_on_click=True, cache_examples=False,
-                            label="Examples: a still face with real acted speech (click one to analyse it)")
-        if app.examples["audio"]:
-            with audio_examples:
-                gr.Examples([[str(p)] for p in app.examples["audio"]], inputs=audio_in, fn=analyse_voice,
-                            outputs=outputs, run_on_click=True, cache_examples=False,
-                            label="Examples: acted speech (click one to analyse it)")
+        example_sets = [
+            (video_examples, video_in, analyse_video, app.examples["video"],
+             "Examples: a still face with real acted speech (click one to analyse it)"),
+            (audio_examples, audio_in, analyse_voice, app.examples["audio"],
+             "Examples: acted speech (click one to analyse it)"),
+        ]
+        for column, component, fn, files, label in example_sets:
+            if files:
+                with column:
+                    examples = gr.Examples([[str(p)] for p in files], inputs=component, fn=fn, outputs=outputs,
+                                           run_on_click=True, cache_examples=False, label=label)
+                _keep_examples_in_cache(examples, component)
 
         # The API: a file in, the CLI's JSON out. Hidden components: only clients use it.
         api_file = gr.File(visible=False, type="filepath", label="media file")

@@ -277,3 +277,26 @@ def emotion_colours():
     from avemo.config import EMOTION_COLOURS
 
     return [EMOTION_COLOURS[e] for e in EMOTIONS]
+
+
+def test_examples_survive_gradio_cache_cleaning(predictor, tmp_path, monkeypatch):
+    """delete_cache removes old files from Gradio's cache; the examples' copies must stay clickable."""
+    from avemo.ui import build_demo, example_files
+
+    try:
+        from tests.conftest import free_port
+    except ImportError:
+        from conftest import free_port
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    demo = build_demo(predictor)
+    demo.delete_cache = (1, 1)  # every second, anything older than a second
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        names = {p.name for kind in example_files().values() for p in kind}
+        copies = [p for p in (tmp_path / "gradio").rglob("*") if p.name in names]
+        assert {p.name for p in copies} == names
+        time.sleep(3.5)
+        assert all(p.exists() for p in copies), [p.name for p in copies if not p.exists()]
+    finally:
+        demo.close()
