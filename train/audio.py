@@ -37,7 +37,7 @@ def fold_file(kind: str, fold: int) -> Path:
     return RUNS_DIR / f"audio-{kind}" / f"fold-{fold}.npz"
 
 
-def evaluate(root: Path, kind: str, hp) -> None:
+def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> None:
     from avemo.audio import extract_features_cached
     from avemo.training import clip_logits, train_audio_model
 
@@ -46,7 +46,7 @@ def evaluate(root: Path, kind: str, hp) -> None:
     labels = np.array([c.label for c in clips])
     folds = np.array(speaker_folds(clips, N_FOLDS))
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
-    for fold in range(N_FOLDS):
+    for fold in only_folds if only_folds is not None else range(N_FOLDS):
         out = fold_file(kind, fold)
         if out.exists():
             print(f"fold {fold}: done earlier ({out}), skipped", flush=True)
@@ -69,12 +69,18 @@ def evaluate(root: Path, kind: str, hp) -> None:
     print(json.dumps(summarise(kind)["summary"], indent=1))
 
 
-def summarise(kind: str) -> dict:
-    """Speaker-independent metrics from the saved out-of-fold logits of one feature kind."""
+def folds_done(kind: str) -> list[int]:
+    return [f for f in range(N_FOLDS) if fold_file(kind, f).exists()]
+
+
+def summarise(kind: str, folds: list[int] | None = None) -> dict:
+    """Speaker-independent metrics from the saved out-of-fold logits of one feature kind
+    (over the given folds, default every fold done so far)."""
     from avemo.evaluation import classification_report, mean_and_std
 
-    parts = [np.load(fold_file(kind, f)) for f in range(N_FOLDS)]
-    result = {"kind": kind, "folds": [], "summary": {}}
+    folds = folds_done(kind) if folds is None else folds
+    parts = [np.load(fold_file(kind, f)) for f in folds]
+    result = {"kind": kind, "folds": folds, "summary": {}}
     for corpus in ("ravdess", "savee"):
         fold_reports = []
         all_true, all_pred = [], []
@@ -147,7 +153,13 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     """evaluation.json and the model card, from every feature kind evaluated so far (the ablation)."""
     from avemo.cards import write_audio_card
 
-    evaluations = {k: summarise(k) for k in ("logmel", "mfcc") if fold_file(k, N_FOLDS - 1).exists()}
+    evaluations = {kind: summarise(kind)}
+    for other in ("logmel", "mfcc"):
+        shared = [f for f in folds_done(other) if f in folds_done(kind)]
+        if other != kind and shared:
+            # The ablation compares both kinds on the folds both have run (the same held-out speakers).
+            evaluations[f"{kind} (folds {','.join(map(str, shared))})"] = summarise(kind, shared)
+            evaluations[f"{other} (folds {','.join(map(str, shared))})"] = summarise(other, shared)
     calibration = calibration_from_folds(kind)
     print(f"temperature {calibration['temperature']:.3f}: ECE {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
     report = {"evaluations": evaluations, "chosen": kind, "calibration": calibration,
@@ -170,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", help="folder holding ravdess/ and savee/ (default: $AVEMO_DATA or ../shared/data)")
     parser.add_argument("--kind", choices=["logmel", "mfcc"],
                         help="feature kind (evaluate: default logmel; final: the better one in the evaluation)")
+    parser.add_argument("--folds", help="evaluate only these folds, e.g. 0,1 (default: all %d)" % N_FOLDS)
     parser.add_argument("--epochs", type=int, default=AudioTrainingConfig.epochs)
     parser.add_argument("--seed", type=int, default=AudioTrainingConfig.seed)
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / "audio")
@@ -177,7 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     hp = AudioTrainingConfig(seed=args.seed, epochs=args.epochs)
     root = data_dir(args.data_dir)
     if args.stage == "evaluate":
-        evaluate(root, args.kind or AUDIO_FEATURES.kind, hp)
+        only = [int(f) for f in args.folds.split(",")] if args.folds else None
+        evaluate(root, args.kind or AUDIO_FEATURES.kind, hp, only)
     elif args.stage == "final":
         final(root, args.kind or best_kind(), hp, args.out)
     elif args.stage == "card":
@@ -189,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
 def best_kind() -> str:
     """The feature kind with the higher speaker-independent RAVDESS macro-F1 (the ablation's winner)."""
     scores = {kind: summarise(kind)["summary"]["ravdess"]["fold_mean_std"]["macro_f1"][0]
-              for kind in ("logmel", "mfcc") if fold_file(kind, N_FOLDS - 1).exists()}
+              for kind in ("logmel", "mfcc") if len(folds_done(kind)) == N_FOLDS}
     if not scores:
         raise SystemExit("no cross-validation results yet: run `make evaluate` first")
     return max(scores, key=scores.get)
