@@ -152,6 +152,20 @@ def _prune(folder: Path, max_age: float = CACHE_MAX_AGE_SECONDS) -> None:
             pass
 
 
+def load_predictor():
+    """The Predictor on resolve_weights(); if those models fail to load (a Hub file that passed the
+    checks but that Keras refuses), the Predictor on the bundled weights instead."""
+    from .hub import bundled_weights
+    from .predict import Predictor
+
+    try:
+        return Predictor()
+    except Exception as error:
+        log.exception("the models failed to load; falling back on the bundled weights")
+        source = bundled_weights(reason=f"the first models failed to load: {type(error).__name__}")
+        return Predictor(source.folders, source.origin)
+
+
 class UploadJanitor:
     """Deletes uploads once analysed, without pulling a file from under a request that still needs it.
 
@@ -245,11 +259,7 @@ class App:
     """The state shared by every request: the one Predictor, the examples, a scratch folder."""
 
     def __init__(self, predictor=None):
-        if predictor is None:
-            from .predict import Predictor
-
-            predictor = Predictor()
-        self.predictor = predictor
+        self.predictor = predictor or load_predictor()
         self.examples = example_files()
         self.example_hashes = {_sha256(p) for kind in self.examples.values() for p in kind}
         self.scratch = Path(tempfile.mkdtemp(prefix="avemo-results-"))

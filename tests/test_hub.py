@@ -217,3 +217,22 @@ def test_pickles_are_never_downloaded(served, hub_env, tmp_path):
     assert (source.folders["fusion"] / "config.json").is_file()
     assert not (source.folders["fusion"] / "trained.joblib").exists()
     assert not [r for r in standin.requests if r[1].endswith("trained.joblib")]
+
+
+def test_a_model_keras_refuses_is_replaced_by_the_bundled_models(served, hub_env, tmp_path):
+    """A sound zip that is not a Keras model passes the archive checks; the app still starts, on weights/."""
+    import zipfile
+
+    from avemo.ui import load_predictor
+
+    def fake_model(folder: Path) -> None:
+        with zipfile.ZipFile(_first_model(folder), "w") as archive:
+            archive.writestr("config.json", '{"class_name": "NotAModel"}')
+            archive.writestr("metadata.json", "{}")
+            archive.writestr("model.weights.h5", b"not hdf5")
+
+    with HubStandin(serve_variant(served, tmp_path, fake_model), REPO, hub.HUB_REVISION) as standin:
+        hub_env(standin.url)
+        assert hub.resolve_weights().origin.startswith("Hugging Face Hub")  # the checks pass...
+        predictor = load_predictor()                                       # ...Keras does not
+    assert predictor.origin.startswith(f"bundled {WEIGHTS_DIR.name}/ (the first models failed to load")
