@@ -6,8 +6,10 @@ to know about files.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,7 @@ class MediaInfo:
     video_fps: float = 0.0
     video_size: tuple[int, int] = (0, 0)   # width, height as stored
     rotation: int = 0                      # degrees the player rotates the picture
+    streamed: bool = False                 # header without a duration (a browser recording)
 
 
 def check_input_file(path: str | os.PathLike, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
@@ -53,13 +56,11 @@ def check_input_file(path: str | os.PathLike, max_bytes: int = MAX_UPLOAD_BYTES)
 
 
 def probe(path: str | os.PathLike) -> MediaInfo:
-    """What a media file holds, read by ffmpeg (through moviepy) without decoding it."""
-    from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
-
+    """What a media file holds, read by ffmpeg (through moviepy), decoding only if it must."""
     path = check_input_file(path)
     try:
-        info = ffmpeg_parse_infos(str(path))
-    except (OSError, IndexError, KeyError, ValueError) as error:
+        info, streamed = _parse_infos(path)
+    except (OSError, IndexError, KeyError, ValueError, AttributeError) as error:
         log.debug("ffmpeg could not parse %s: %s", path, error)
         raise MediaError("not a readable audio or video file (corrupt, truncated or unsupported)") from None
     has_video = bool(info.get("video_found"))
@@ -75,7 +76,46 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         video_fps=float(info.get("video_fps") or 0.0),
         video_size=(int(size[0]), int(size[1])),
         rotation=int(info.get("video_rotation") or 0),
+        streamed=streamed,
     )
+
+
+def _parse_infos(path: Path) -> tuple[dict, bool]:
+    """ffmpeg's description of a file, and whether it had to be decoded to find its duration."""
+    from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
+
+    try:
+        return ffmpeg_parse_infos(str(path)), False
+    except OSError:
+        pass
+    # A browser's webcam recording (MediaRecorder WebM) is written as a stream: its header has no
+    # duration, and moviepy cannot parse it. Decoding the file once finds it (bounded by the upload
+    # size limit); a file that is not media fails here as well.
+    return ffmpeg_parse_infos(str(path), decode_file=True), True
+
+
+@contextlib.contextmanager
+def complete_header(path: Path, info: MediaInfo) -> Iterator[Path]:
+    """The path to analyse: the file itself, or, for a streamed recording (no duration in its
+    header, so neither moviepy nor OpenCV can seek in it), a stream copy with a complete header,
+    made in milliseconds without re-encoding and deleted afterwards."""
+    if not info.streamed:
+        yield path
+        return
+    import shutil
+    import subprocess
+    import tempfile
+
+    from moviepy.config import FFMPEG_BINARY
+
+    folder = Path(tempfile.mkdtemp(prefix="avemo-remux-"))
+    copy = folder / f"recording{path.suffix}"
+    try:
+        done = subprocess.run([FFMPEG_BINARY, "-nostdin", "-y", "-v", "error", "-i", str(path), "-c", "copy",
+                               str(copy)], capture_output=True, timeout=120)
+        yield copy if done.returncode == 0 and copy.exists() else path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_audio(
@@ -97,6 +137,8 @@ def load_audio(
     info = probe(path)
     if not info.has_audio:
         raise MediaError("the file has no audio track")
+    if info.streamed:  # moviepy cannot open a container without a duration in its header
+        return _load_with_ffmpeg(path, sample_rate, max_seconds, info.duration)
     return _load_with_moviepy(path, sample_rate, max_seconds, info.duration)
 
 
@@ -139,6 +181,21 @@ def _load_with_moviepy(path: Path, sample_rate: int, max_seconds: float, duratio
     if data.ndim == 1:
         data = data[:, None]
     return _to_mono_at_rate(data, sample_rate, sample_rate), truncated
+
+
+def _load_with_ffmpeg(path: Path, sample_rate: int, max_seconds: float, duration: float):
+    """The audio track decoded by moviepy's ffmpeg binary directly, for what moviepy cannot open."""
+    import subprocess
+
+    from moviepy.config import FFMPEG_BINARY
+
+    command = [FFMPEG_BINARY, "-nostdin", "-v", "error", "-i", str(path), "-t", str(max_seconds),
+               "-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"]
+    done = subprocess.run(command, capture_output=True, timeout=120)
+    data = np.frombuffer(done.stdout, dtype=np.float32)
+    if done.returncode != 0 or data.size == 0:
+        raise MediaError("could not decode the audio track (corrupt or unsupported)")
+    return data.copy(), duration > max_seconds
 
 
 def _to_mono_at_rate(data: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:

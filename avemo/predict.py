@@ -26,7 +26,7 @@ import numpy as np
 
 from .audio import check_speech, spectral_frames, trim_silence, windows
 from .config import AUDIO_FEATURES, EMOTIONS, MAX_ANALYSIS_SECONDS, AudioFeatureConfig
-from .media import MediaError, check_input_file, load_audio, probe
+from .media import MediaError, check_input_file, complete_header, load_audio, probe
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,6 @@ class Predictor:
     def predict(self, path: str | Path, modality: str = "both",
                 max_seconds: float = MAX_ANALYSIS_SECONDS) -> dict:
         """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable"."""
-        from .fusion import fuse
-
         result = {"path": str(path), "audio": None, "video": None, "fused": None,
                   "unavailable": {}, "notes": [], "error": None}
         try:
@@ -114,6 +112,12 @@ class Predictor:
             return result
         if info.duration > max_seconds:
             result["notes"].append(f"the clip is {info.duration:.0f} s long; analysed the first {max_seconds:.0f} s")
+        with complete_header(path, info) as readable:
+            self._analyse(result, readable, info, modality, max_seconds)
+        return result
+
+    def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float) -> None:
+        from .fusion import fuse
 
         wanted = {"audio", "video"} if modality == "both" else {modality}
         if "audio" in wanted:
@@ -133,7 +137,6 @@ class Predictor:
         if result["fused"] is None:
             reasons = "; ".join(f"{m}: {r}" for m, r in result["unavailable"].items())
             result["error"] = reasons or "nothing could be analysed"
-        return result
 
     @staticmethod
     def _run(result: dict, modality: str, analyse) -> None:

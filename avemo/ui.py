@@ -314,45 +314,21 @@ class App:
         result["path"] = path.name
         return _without_server_path(result, path)
 
-    def repair_recording(self, path: Path) -> Path | None:
-        """A remuxed copy of a browser recording that ffmpeg cannot probe, or None if none is needed.
-
-        Chromium's MediaRecorder (the webcam and microphone tabs) writes WebM with no duration in
-        its header; a stream copy (no re-encoding, milliseconds) writes a complete one.
-        """
-        if path.suffix.lower() not in (".webm", ".mkv", ".weba"):
-            return None
-        from .media import MediaError, probe
-
-        try:
-            probe(path)
-            return None
-        except MediaError:
-            pass
-        import subprocess
-
-        import imageio_ffmpeg
-
-        out = Path(tempfile.mkdtemp(dir=self.scratch)) / path.name
-        try:
-            subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-v", "error", "-i", str(path),
-                            "-c", "copy", str(out)], check=True, capture_output=True, timeout=60)
-            probe(out)
-        except (subprocess.SubprocessError, OSError, MediaError):
-            shutil.rmtree(out.parent, ignore_errors=True)
-            return None
-        log.info("remuxed a recording without a complete header: %s", path.name)
-        return out
-
     @contextlib.contextmanager
     def analysable(self, path: Path):
-        """The file to analyse for an upload: itself, or its repaired copy (deleted afterwards)."""
-        repaired = self.repair_recording(path) if path.is_file() else None
+        """The file to analyse for an upload: itself, or for a browser recording without a complete
+        header (Chromium's MediaRecorder WebM) a stream copy that can be seeked (deleted afterwards)."""
+        from .media import MediaError, complete_header, probe
+
         try:
-            yield repaired or path
-        finally:
-            if repaired:
-                shutil.rmtree(repaired.parent, ignore_errors=True)
+            info = probe(path) if path.is_file() else None
+        except MediaError:
+            info = None  # predict reports it
+        if info is None:
+            yield path
+            return
+        with complete_header(path, info) as target:
+            yield target
 
     def hold_upload(self, path: str | None) -> None:
         if path:

@@ -166,3 +166,13 @@ def noisy_video(out: Path, image: Path, seconds: float, size: tuple[int, int] = 
                "-vf", f"scale={size[0]}:{size[1]},noise=alls=25:allf=t,format=yuv420p",
                "-c:v", "libx264", "-preset", "ultrafast", "-qp", str(qp), str(out))
     return out
+
+
+def streamed_webm(out: Path, image: Path, audio: Path, fps: int = 10) -> Path:
+    """A WebM written as a stream, as a browser's MediaRecorder does: no duration in its header."""
+    command = [ffmpeg_exe(), "-nostdin", "-v", "error", "-loop", "1", "-framerate", str(fps), "-i", str(image),
+               "-i", str(audio), "-shortest", "-vf", "format=yuv420p", "-c:v", "libvpx", "-deadline", "realtime",
+               "-cpu-used", "8", "-c:a", "libopus", "-f", "webm", "-"]
+    with open(out, "wb") as sink:
+        subprocess.run(command, check=True, stdout=sink)
+    return out

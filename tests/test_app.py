@@ -36,19 +36,6 @@ def client(app_server):
     return Client(app_server.url, verbose=False, download_files=False)
 
 
-def streamed_webm(out: Path, image: Path, audio: Path) -> Path:
-    """A WebM written as a stream, as a browser's MediaRecorder writes it: no duration in its header."""
-    import subprocess
-
-    with out.open("wb") as sink:
-        subprocess.run([clips.ffmpeg_exe(), "-nostdin", "-v", "error", "-loop", "1", "-framerate", "25",
-                        "-i", str(image), "-i", str(audio), "-shortest",
-                        "-vf", "format=yuv420p,pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libvpx",
-                        "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus", "-f", "webm", "pipe:1"],
-                       stdout=sink, check=True)
-    return out
-
-
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> dict[str, Path]:
     """Real clips, built once: RAVDESS / SAVEE speech, a still RAVDESS face with and without speech."""
@@ -62,7 +49,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
         "webm": clips.still_video(folder / "webcam.webm", clips.face_still(6),
                                   clips.ravdess_clip(actor=6, emotion=3, intensity=2), codec="libvpx"),
         "silent": clips.tone_or_silence(folder / "silence.wav", 3.0),
-        "recorded": streamed_webm(folder / "sample.webm", clips.face_still(7),
+        "recorded": clips.streamed_webm(folder / "sample.webm", clips.face_still(7),
                                   clips.ravdess_clip(actor=7, emotion=6, intensity=2)),
     }
     (folder / "notes.mp4").write_text("these are notes, not a video\n" * 40)
@@ -127,7 +114,7 @@ def test_videos(client, media, predictor, clip):
 
 
 def test_browser_recording_without_a_duration_is_analysed(client, media, predictor):
-    """The webcam tab's recordings (MediaRecorder WebM, no duration in the header) are remuxed, then analysed."""
+    """The webcam tab's recordings (MediaRecorder WebM, no duration in the header) are analysed."""
     got = api_predict(client, media["recorded"])
     assert got["path"] == "sample.webm"
     assert not got["error"] or "not a readable" not in got["error"], got["error"]

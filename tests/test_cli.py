@@ -34,6 +34,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         "ravdess": clips.ravdess_clip(actor=23, emotion=5, intensity=2),
         "savee": clips.savee_clip("KL_su05"),
         "video": clips.still_video(folder / "face.mp4", clips.face_still(7), clips.ravdess_clip(actor=7, emotion=3)),
+        "recording": clips.streamed_webm(folder / "webcam.webm", clips.face_still(8), clips.ravdess_clip(actor=8)),
         "not_media": bad / "notes.mp4",
         "empty": bad / "empty.wav",
         "truncated": clips.truncated_copy(bad / "cut.m4a", clips.still_video(
@@ -82,6 +83,14 @@ def test_bad_inputs_get_one_clear_line_each_and_the_run_goes_on(inputs):
         error = results[name]["error"]
         assert error and phrase in error and "\n" not in error, (name, error)
     assert results["KL_su05.flac"]["error"] is None
+
+
+def test_a_browser_recording_without_duration_is_analysed_like_any_clip(inputs):
+    proc = run_cli("--format", "jsonl", str(inputs["recording"]))
+    result = json.loads(proc.stdout)
+    assert result["error"] is None, result
+    assert result["audio"]["label"] in EMOTIONS and result["video"]["faces_found"] > 0
+    assert result["audio"]["timeline"][-1]["end"] > 2.0
 
 
 def test_every_input_failing_exits_non_zero(inputs):
