@@ -148,7 +148,7 @@ def extract_features_cached(paths: list[Path], cfg: AudioFeatureConfig = AUDIO_F
     folder = cache_dir() / "audio-features"
     folder.mkdir(parents=True, exist_ok=True)
     result = []
-    for path in tqdm(paths, desc=f"audio features ({cfg.kind})", unit="clip", disable=not progress):
+    for path in tqdm(paths, desc=f"audio features ({cfg.kind})", unit="clip", disable=not progress, mininterval=5):
         variants = []
         for speed in speeds:
             cached = folder / f"{_cache_key(Path(path), cfg, speed)}.npy"

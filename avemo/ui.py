@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES, MEDIA_EXTENSIONS, REPO_ROOT
+from .config import (AUDIO_EXTENSIONS, EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES, MEDIA_EXTENSIONS,
+                     REPO_ROOT, VIDEO_EXTENSIONS)
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,8 @@ def max_upload_bytes() -> int:
 def example_files() -> dict[str, list[Path]]:
     """The bundled examples by kind ("video", "audio")."""
     files = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix.lower() in MEDIA_EXTENSIONS)
-    return {"video": [p for p in files if p.suffix.lower() in (".mp4", ".webm", ".mov", ".mkv", ".avi")],
-            "audio": [p for p in files if p.suffix.lower() in (".flac", ".wav", ".mp3", ".ogg", ".m4a")]}
+    return {"video": [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS],
+            "audio": [p for p in files if p.suffix.lower() in AUDIO_EXTENSIONS]}
 
 
 def _sha256(path: Path) -> str:

@@ -164,6 +164,9 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     print(f"temperature {calibration['temperature']:.3f}: ECE {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}")
     report = {"evaluations": evaluations, "chosen": kind, "calibration": calibration,
               "final_training_seconds": training_seconds, "config": config}
+    baseline = RUNS_DIR / "baseline.json"  # python -m train.baseline: MFCC statistics + SVM, same folds
+    if baseline.exists():
+        report["baseline"] = json.loads(baseline.read_text())
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
     write_audio_card(out_dir, report)
 
