@@ -199,7 +199,7 @@ def write_fusion_card(folder: Path, config: dict, calibration: dict | None, comp
             images.append(f"![{name}](confusion_{slug}.png)")
         comparison_text = (
             f"Measured on {comparison['n_clips']} paired clips from {comparison['n_actors']} actors, "
-            f"out-of-fold by actor (GroupKFold). Note: the shipped audio model was trained on the RAVDESS "
+            f"out-of-fold, grouped by actor (GroupKFold: no actor in both training and test). Note: the shipped audio model was trained on the RAVDESS "
             f"actors 1-20, 23, 24, so on those actors its outputs are optimistic.\n\n"
             f"{comparison_table(comparison['reports'])}\n\n" + "\n".join(images))
     sources = config.get("sources", {})

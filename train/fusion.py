@@ -108,6 +108,7 @@ def paired_outputs(root: Path, predictor) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def fusion_candidates(n_samples: int) -> dict:
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.neural_network import MLPClassifier
@@ -117,7 +118,8 @@ def fusion_candidates(n_samples: int) -> dict:
 
     return {
         "LR": make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)),
-        "SVM": make_pipeline(StandardScaler(), SVC(C=1.0, probability=True, random_state=0)),
+        # Platt-calibrated probabilities, as SVC(probability=True) gave (deprecated in scikit-learn 1.9).
+        "SVM": make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(C=1.0), ensemble=False, cv=2)),
         "KNN": make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=max(1, min(15, n_samples // 10)))),
         "MLP": make_pipeline(StandardScaler(), MLPClassifier((32,), alpha=1e-3, max_iter=2000, random_state=0)),
     }
