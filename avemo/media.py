@@ -30,9 +30,6 @@ class MediaInfo:
     duration: float           # seconds, as the container reports it (0 if unknown)
     has_audio: bool
     has_video: bool
-    video_fps: float = 0.0
-    video_size: tuple[int, int] = (0, 0)   # width, height as stored
-    rotation: int = 0                      # degrees the player rotates the picture
     streamed: bool = False                 # header without a duration (a browser recording)
 
 
@@ -67,15 +64,11 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     has_audio = bool(info.get("audio_found"))
     if not has_video and not has_audio:
         raise MediaError("the file holds neither audio nor video")
-    size = info.get("video_size") or (0, 0)
     return MediaInfo(
         path=path,
         duration=float(info.get("duration") or 0.0),
         has_audio=has_audio,
         has_video=has_video,
-        video_fps=float(info.get("video_fps") or 0.0),
-        video_size=(int(size[0]), int(size[1])),
-        rotation=int(info.get("video_rotation") or 0),
         streamed=streamed,
     )
 
