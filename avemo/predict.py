@@ -83,8 +83,7 @@ class Predictor:
         if self.audio_model is None:
             raise MediaError("no audio model is installed")
         cfg = self.audio_cfg
-        waveform, truncated = load_audio(path, cfg.sample_rate, max_seconds)
-        notes = [f"audio: analysed the first {max_seconds:.0f} s only"] if truncated else []
+        waveform, _ = load_audio(path, cfg.sample_rate, max_seconds)  # predict() notes a truncation
         speech, offset = trim_silence(waveform, cfg)
         check_speech(speech, cfg)
         frames = spectral_frames(speech, cfg)
@@ -96,7 +95,7 @@ class Predictor:
         spans = [(offset + s, offset + e) for s, e in spans]
         reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)
         return modality_result(clip_probs, window_probs, spans, reliability,
-                               speech_seconds=round(seconds, 2)), notes
+                               speech_seconds=round(seconds, 2)), []
 
     # -- one file ----------------------------------------------------------------------------
     def predict(self, path: str | Path, modality: str = "both",
@@ -135,8 +134,10 @@ class Predictor:
 
         result["fused"] = fuse(result["audio"], result["video"], self.fusion)
         if result["fused"] is None:
-            reasons = "; ".join(f"{m}: {r}" for m, r in result["unavailable"].items())
-            result["error"] = reasons or "nothing could be analysed"
+            # Name what failed in what the file holds; "no video" is no news for an audio file.
+            held = {m for m, present in (("audio", info.has_audio), ("video", info.has_video)) if present}
+            reasons = {m: r for m, r in result["unavailable"].items() if m in held} or result["unavailable"]
+            result["error"] = "; ".join(f"{m}: {r}" for m, r in reasons.items()) or "nothing could be analysed"
 
     @staticmethod
     def _run(result: dict, modality: str, analyse) -> None:
