@@ -84,17 +84,20 @@ def _parse_infos(path: Path) -> tuple[dict, bool]:
     # A browser's webcam recording (MediaRecorder WebM) is written as a stream: its header has no
     # duration, and moviepy cannot parse it. Decoding the file once finds it (bounded by the upload
     # size limit); a file that is not media fails here as well.
-    return ffmpeg_parse_infos(str(path), decode_file=True), True
+    try:
+        return ffmpeg_parse_infos(str(path), decode_file=True), True
+    except OSError:
+        pass
+    # A recording cut short (its last cluster incomplete) can defeat that parse too; a stream copy
+    # keeps what is whole. Still nothing readable: an OSError, which probe reports.
+    with stream_copy(path) as copy:
+        return ffmpeg_parse_infos(str(copy)), True
 
 
 @contextlib.contextmanager
-def complete_header(path: Path, info: MediaInfo) -> Iterator[Path]:
-    """The path to analyse: the file itself, or, for a streamed recording (no duration in its
-    header, so neither moviepy nor OpenCV can seek in it), a stream copy with a complete header,
-    made in milliseconds without re-encoding and deleted afterwards."""
-    if not info.streamed:
-        yield path
-        return
+def stream_copy(path: Path) -> Iterator[Path]:
+    """A copy of a media file with a complete header, written by ffmpeg without re-encoding
+    (milliseconds) into a temporary folder that is deleted afterwards. OSError if ffmpeg fails."""
     import shutil
     import subprocess
     import tempfile
@@ -106,9 +109,22 @@ def complete_header(path: Path, info: MediaInfo) -> Iterator[Path]:
     try:
         done = subprocess.run([FFMPEG_BINARY, "-nostdin", "-y", "-v", "error", "-i", str(path), "-c", "copy",
                                str(copy)], capture_output=True, timeout=120)
-        yield copy if done.returncode == 0 and copy.exists() else path
+        if done.returncode != 0 or not copy.exists():
+            raise OSError(f"ffmpeg could not copy {path.name}")
+        yield copy
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def complete_header(path: Path, info: MediaInfo) -> Iterator[Path]:
+    """The path to analyse: the file itself, or, for a streamed recording (no duration in its
+    header, so neither moviepy nor OpenCV can seek in it), a stream copy with a complete header."""
+    if not info.streamed:
+        yield path
+        return
+    with stream_copy(path) as copy:
+        yield copy
 
 
 def load_audio(

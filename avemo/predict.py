@@ -111,8 +111,11 @@ class Predictor:
             return result
         if info.duration > max_seconds:
             result["notes"].append(f"the clip is {info.duration:.0f} s long; analysed the first {max_seconds:.0f} s")
-        with complete_header(path, info) as readable:
-            self._analyse(result, readable, info, modality, max_seconds)
+        try:
+            with complete_header(path, info) as readable:
+                self._analyse(result, readable, info, modality, max_seconds)
+        except OSError:  # a streamed recording that ffmpeg cannot even copy
+            result["error"] = "could not read the recording (corrupt or truncated)"
         return result
 
     def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float) -> None:
