@@ -244,5 +244,5 @@ emotions, with Jensen-Shannon divergence ≥ 0.5 bit or both at least 50% confid
     return out
 
 
-ASSUMED_NOTE = ("weighted as 20 clips of evidence per class, a weak prior that a measured matrix "
-                "(from `train.fusion fit`) replaces.")
+ASSUMED_NOTE = ("weighted as 20 clips of evidence per class: a weak prior, to be replaced by the video "
+                "model's measured confusion matrix once it is evaluated on labelled face video.")
