@@ -34,7 +34,7 @@ def conv_block(x, filters: int, pool: tuple[int, int], name: str):
 
 
 def build_audio_cnn(n_frames: int, n_bins: int, n_classes: int = len(EMOTIONS),
-                    filters: tuple[int, ...] = (32, 64, 96, 128), dropout: float = 0.3):
+                    filters: tuple[int, ...] = (16, 32, 64, 128), dropout: float = 0.3):
     """2-D CNN over (time, frequency) frames, global average pooling, outputs logits.
 
     The convolutions see the time axis (how pitch and energy move), unlike a clip-average
