@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +157,10 @@ def extract_features_cached(paths: list[Path], cfg: AudioFeatureConfig = AUDIO_F
                 variants.append(np.load(cached))
                 continue
             frames = file_features(path, cfg, speed)
-            np.save(cached, frames)
+            # Write then rename, so a second run reading the cache never sees a half-written file.
+            partial = cached.with_suffix(f".{os.getpid()}.partial.npy")
+            np.save(partial, frames)
+            os.replace(partial, cached)
             variants.append(frames)
         result.append(variants)
     return result
