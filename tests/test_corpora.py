@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from avemo.config import EMOTIONS
-from avemo.corpora import CorpusError, parse_ravdess_name, parse_savee_name, scan_ravdess, scan_savee, speaker_folds
+from avemo.corpora import CorpusError, parse_ravdess_name, parse_savee_name, scan_ravdess, scan_savee, speaker_folds, speaker_sex
 
 try:
     from tests import clips
@@ -52,7 +52,7 @@ def test_missing_folder_and_unparsable_names_are_reported(tmp_path):
 
 
 @needs_data
-def test_folds_hold_out_whole_speakers_and_one_savee_speaker_each():
+def test_folds_hold_out_whole_speakers_of_both_sexes_and_one_savee_speaker_each():
     all_clips = scan_ravdess(clips.DATA).clips + scan_savee(clips.DATA).clips
     folds = speaker_folds(all_clips, 4)
     speaker_fold = {}
@@ -62,3 +62,4 @@ def test_folds_hold_out_whole_speakers_and_one_savee_speaker_each():
         savee = {s for s, f in speaker_fold.items() if f == fold and s.startswith("savee")}
         ravdess = {s for s, f in speaker_fold.items() if f == fold and s.startswith("ravdess")}
         assert len(savee) == 1 and 5 <= len(ravdess) <= 6
+        assert {speaker_sex(s) for s in ravdess} == {"male", "female"}
