@@ -55,6 +55,47 @@ def build_audio_cnn(n_frames: int, n_bins: int, n_classes: int = len(EMOTIONS),
     return keras.Model(inputs, outputs, name="avemo_audio_cnn")
 
 
+def build_statistics_head(n_frames: int, n_bins: int, n_coefficients: int | None, pad_value: float,
+                          n_classes: int = len(EMOTIONS), l2: float = 0.01):
+    """Multinomial logistic regression on a window's utterance statistics (avemo.layers), outputs logits.
+
+    It sees what the CNN's pooled convolutions blur: the global spectral shape and its variability.
+    Its standardisation layer must be adapted to the training statistics before fitting.
+    """
+    import keras
+    from keras import layers
+
+    from .layers import UtteranceStatistics
+
+    inputs = keras.Input((n_frames, n_bins), name="frames")
+    x = UtteranceStatistics(n_coefficients, pad_value, name="statistics")(inputs)
+    x = layers.Normalization(name="standardise")(x)
+    outputs = layers.Dense(n_classes, kernel_regularizer=keras.regularizers.L2(l2), name="logits")(x)
+    return keras.Model(inputs, outputs, name="avemo_audio_statistics")
+
+
+def combine_audio_models(cnn, statistics_head):
+    """One model from the two audio experts: the mean of their log-probabilities (a product of
+    experts). Its outputs are logits like each part's, so inference and calibration are unchanged."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(cnn.input_shape[1:], name="frames")
+    log_probs = [layers.Activation("log_softmax", name=f"{part.name}_log_probs")(part(inputs))
+                 for part in (cnn, statistics_head)]
+    return keras.Model(inputs, layers.Average(name="logits")(log_probs), name="avemo_audio")
+
+
+def combine_logits(*logits: np.ndarray) -> np.ndarray:
+    """What `combine_audio_models` computes, on logits already in hand (for the evaluation)."""
+    def log_softmax(z):
+        z = np.asarray(z, dtype=np.float64)
+        z = z - z.max(axis=-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+    return np.mean([log_softmax(z) for z in logits], axis=0)
+
+
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64) / temperature
     z = z - z.max(axis=-1, keepdims=True)
@@ -101,6 +142,8 @@ def save_model_folder(folder: Path, model, labels: list[str], config: dict) -> N
 def load_model_folder(folder: Path) -> ModelFolder:
     """Load a model folder written by `save_model_folder`. Raises FileNotFoundError if absent."""
     import keras
+
+    from . import layers  # noqa: F401  (registers avemo's layers for safe-mode loading)
 
     folder = Path(folder)
     model_file = folder / "model.keras"

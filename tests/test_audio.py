@@ -69,3 +69,33 @@ def test_trimming_keeps_the_speech():
     assert 0.8 < len(speech) / CFG.sample_rate < len(waveform) / CFG.sample_rate
     assert offset > 0.1  # RAVDESS clips open with silence
     check_speech(speech)
+
+
+@needs_data
+def test_utterance_statistics_are_mfcc_statistics_of_the_speech_frames_only():
+    import scipy.fft
+
+    from avemo.audio import fit_window
+    from avemo.layers import UtteranceStatistics
+
+    waveform, _ = load_audio(clips.ravdess_clip(actor=5, emotion=5), CFG.sample_rate)
+    speech, _ = trim_silence(waveform)
+    frames = spectral_frames(speech)[: CFG.window_frames // 2]  # half a window: the rest is padding
+    padded = fit_window(frames, 0)
+    assert (padded == -1.0).all(axis=1).sum() >= CFG.window_frames // 2 - 1
+
+    mfcc = scipy.fft.dct(frames, axis=1, norm="ortho")[:, : CFG.n_mfcc]
+    expected = np.concatenate([mfcc.mean(0), mfcc.std(0), np.diff(mfcc, axis=0).std(0)])
+    got = np.asarray(UtteranceStatistics(CFG.n_mfcc, pad_value=-1.0)(padded[None]))[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_the_combined_audio_model_is_the_mean_of_its_experts_log_probabilities():
+    from avemo.models import build_audio_cnn, build_statistics_head, combine_audio_models, combine_logits
+
+    cnn = build_audio_cnn(CFG.window_frames, CFG.n_bins, filters=(4, 4, 4, 4))
+    head = build_statistics_head(CFG.window_frames, CFG.n_bins, CFG.n_mfcc, pad_value=-1.0)
+    combined = combine_audio_models(cnn, head)
+    batch = np.random.default_rng(0).uniform(-1, 1, (3, CFG.window_frames, CFG.n_bins)).astype(np.float32)
+    parts = [np.asarray(m(batch, training=False)) for m in (cnn, head)]
+    np.testing.assert_allclose(np.asarray(combined(batch, training=False)), combine_logits(*parts), atol=1e-5)

@@ -5,9 +5,10 @@
     python -m train.audio card                            # rewrite its card from all evaluations so far
 
 Protocol: every speaker of each corpus is dealt to one of 4 folds (avemo.corpora.speaker_folds),
-so each fold holds out 5-6 whole RAVDESS actors and exactly one SAVEE speaker: one set of
-trainings gives RAVDESS grouped 4-fold CV and SAVEE leave-one-speaker-out together. Each fold's
-out-of-fold logits are saved under runs/ and later fit the calibration temperature.
+so each fold holds out 5-6 whole RAVDESS actors of both sexes and exactly one SAVEE speaker: one
+set of trainings gives RAVDESS grouped 4-fold CV and SAVEE leave-one-speaker-out together. Each
+fold's out-of-fold logits (the CNN's, the statistics head's and their combination) are saved under
+runs/ and later fit the calibration temperature.
 """
 from __future__ import annotations
 
@@ -38,8 +39,13 @@ def fold_file(kind: str, fold: int) -> Path:
 
 
 def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> None:
+    """Out-of-fold logits of both audio experts and their combination, fold by fold.
+
+    A fold's CNN logits are saved as soon as the CNN is trained, so an interrupted run (or a
+    change to the cheap statistics head only) resumes without retraining the CNN."""
     from avemo.audio import extract_features_cached
-    from avemo.training import clip_logits, train_audio_model
+    from avemo.models import combine_logits
+    from avemo.training import clip_logits, train_audio_cnn, train_statistics_head
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
     clips = load_corpus(root)
@@ -48,34 +54,51 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
     for fold in only_folds if only_folds is not None else range(N_FOLDS):
         out = fold_file(kind, fold)
-        if out.exists():
+        saved = dict(np.load(out)) if out.exists() else {}
+        if "logits" in saved:
             print(f"fold {fold}: done earlier ({out}), skipped", flush=True)
             continue
         train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
         held_out = sorted({clips[i].speaker for i in test})
         print(f"fold {fold}: training on {len(train)} clips, holding out {', '.join(held_out)}", flush=True)
+        record = dict(labels=labels[test], index=test, corpus=np.array([clips[i].corpus for i in test]),
+                      speaker=np.array([clips[i].speaker for i in test]),
+                      hparams=json.dumps(hp.to_dict()), features=json.dumps(cfg.to_dict()))
+        test_frames = [variants[i][0] for i in test]
+        if "cnn_logits" in saved:
+            print(f"fold {fold}: CNN trained earlier, reusing its logits", flush=True)
+            record.update(cnn_logits=saved["cnn_logits"], cnn_seconds=saved["cnn_seconds"])
+        else:
+            started = time.time()
+            cnn = train_audio_cnn([variants[i] for i in train], labels[train], hp, cfg)
+            record.update(cnn_logits=clip_logits(cnn, test_frames, cfg), cnn_seconds=time.time() - started)
+            _save(out, record)
         started = time.time()
-        model = train_audio_model([variants[i] for i in train], labels[train], hp, cfg)
-        logits = clip_logits(model, [variants[i][0] for i in test], cfg)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            out, logits=logits, labels=labels[test], index=test,
-            corpus=np.array([clips[i].corpus for i in test]),
-            speaker=np.array([clips[i].speaker for i in test]),
-            seconds=time.time() - started, hparams=json.dumps(hp.to_dict()), features=json.dumps(cfg.to_dict()),
-        )
-        print(f"fold {fold}: accuracy {np.mean(logits.argmax(1) == labels[test]):.3f} "
-              f"in {time.time() - started:.0f} s", flush=True)
+        head = train_statistics_head([variants[i] for i in train], labels[train], hp, cfg)
+        record.update(statistics_logits=clip_logits(head, test_frames, cfg))
+        record.update(logits=combine_logits(record["cnn_logits"], record["statistics_logits"]),
+                      seconds=float(record["cnn_seconds"]) + time.time() - started)
+        _save(out, record)
+        for part in ("cnn_logits", "statistics_logits", "logits"):
+            print(f"fold {fold}: {part.replace('_logits', '')} accuracy "
+                  f"{np.mean(record[part].argmax(1) == labels[test]):.3f}", flush=True)
     print(json.dumps(summarise(kind)["summary"], indent=1))
 
 
+def _save(out: Path, record: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, **record)
+
+
 def folds_done(kind: str) -> list[int]:
-    return [f for f in range(N_FOLDS) if fold_file(kind, f).exists()]
+    """Folds whose combined out-of-fold logits are saved (a fold with only its CNN is not done)."""
+    return [f for f in range(N_FOLDS) if fold_file(kind, f).exists() and "logits" in np.load(fold_file(kind, f))]
 
 
-def summarise(kind: str, folds: list[int] | None = None) -> dict:
+def summarise(kind: str, folds: list[int] | None = None, part: str = "logits") -> dict:
     """Speaker-independent metrics from the saved out-of-fold logits of one feature kind
-    (over the given folds, default every fold done so far)."""
+    (over the given folds, default every fold done so far). `part` picks the combined model
+    ("logits") or one expert alone ("cnn_logits", "statistics_logits")."""
     from avemo.evaluation import classification_report, mean_and_std
 
     folds = folds_done(kind) if folds is None else folds
@@ -84,12 +107,12 @@ def summarise(kind: str, folds: list[int] | None = None) -> dict:
     for corpus in ("ravdess", "savee"):
         fold_reports = []
         all_true, all_pred = [], []
-        for part in parts:
-            mask = part["corpus"] == corpus
-            logits = part["logits"][mask].copy()
+        for saved in parts:
+            mask = saved["corpus"] == corpus
+            logits = saved[part][mask].copy()
             if corpus == "savee":  # SAVEE has no 'calm': score over the 7 emotions it defines
                 logits[:, EMOTIONS.index("calm")] = -np.inf
-            pred, true = logits.argmax(1), part["labels"][mask]
+            pred, true = logits.argmax(1), saved["labels"][mask]
             fold_reports.append(classification_report(true, pred))
             all_true.append(true)
             all_pred.append(pred)
@@ -154,6 +177,9 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     from avemo.cards import write_audio_card
 
     evaluations = {kind: summarise(kind)}
+    # The component ablation: each expert of the combined model alone, same folds.
+    evaluations[f"{kind}: CNN alone"] = summarise(kind, part="cnn_logits")
+    evaluations[f"{kind}: statistics head alone"] = summarise(kind, part="statistics_logits")
     for other in ("logmel", "mfcc"):
         shared = [f for f in folds_done(other) if f in folds_done(kind)]
         if other != kind and shared:
