@@ -182,8 +182,12 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     evaluations[f"{kind}: statistics head alone"] = summarise(kind, part="statistics_logits")
     for other in ("logmel", "mfcc"):
         shared = [f for f in folds_done(other) if f in folds_done(kind)]
-        if other != kind and shared:
-            # The ablation compares both kinds on the folds both have run (the same held-out speakers).
+        if other == kind or not shared:
+            continue
+        # The ablation compares both kinds on the folds both have run (the same held-out speakers).
+        if shared == folds_done(kind):
+            evaluations[other] = summarise(other, shared)
+        else:
             evaluations[f"{kind} (folds {','.join(map(str, shared))})"] = summarise(kind, shared)
             evaluations[f"{other} (folds {','.join(map(str, shared))})"] = summarise(other, shared)
     calibration = calibration_from_folds(kind)
