@@ -25,6 +25,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.timing import timed  # noqa: E402
 from tests.clips import face_still, ravdess_clip, still_video  # noqa: E402
 
 
@@ -60,16 +61,6 @@ def start_app(port: int, offline: bool, log: Path) -> tuple[subprocess.Popen, fl
                 return process, time.monotonic() - started
         except OSError:
             time.sleep(0.2)
-
-
-def timed(call, runs: int) -> list[float]:
-    call()  # warm-up
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def main() -> None:

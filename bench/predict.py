@@ -10,27 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import statistics
 import time
 from pathlib import Path
 
+from bench.timing import median_ms, timed
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("AVEMO_OFFLINE", "1")
-
-
-def median_ms(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p90 = ordered[int(0.9 * (len(ordered) - 1))]
-    return f"median {1000 * statistics.median(samples):7.1f} ms   p90 {1000 * p90:7.1f} ms   (n={len(samples)})"
-
-
-def timed(fn, runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return samples
 
 
 def main() -> None:
