@@ -133,27 +133,53 @@ def out_of_fold(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def final(root: Path, kind: str, hp, out_dir: Path) -> None:
-    """Train the product model on all the data and write it with its report and card."""
+    """Train the product model on all the data and write it with its report and card.
+
+    The temperature and the card's figures come from the cross-validation in runs/. Without it
+    (a fresh clone), they are taken from the shipped evaluation.json, but only if that evaluation
+    measured this very recipe (same feature kind, features and hyper-parameters)."""
     from avemo.audio import extract_features_cached
+    from avemo.cards import write_audio_card
     from avemo.models import save_model_folder
     from avemo.training import train_audio_model
 
-    if not fold_file(kind, N_FOLDS - 1).exists():
-        raise SystemExit(f"run `python -m train.audio evaluate --kind {kind}` first (make evaluate)")
     cfg = replace(AUDIO_FEATURES, kind=kind)
+    evaluated_here = len(folds_done(kind)) == N_FOLDS
+    recorded = None if evaluated_here else recorded_evaluation(out_dir, kind, hp, cfg)
+    if not evaluated_here and recorded is None:
+        raise SystemExit(f"no cross-validation of this recipe: run `python -m train.audio evaluate --kind {kind}` "
+                         "first (make evaluate)")
     clips = load_corpus(root)
     labels = np.array([c.label for c in clips])
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
     started = time.time()
     model = train_audio_model(variants, labels, hp, cfg)
     training_seconds = time.time() - started
-    config = {"features": cfg.to_dict(), "temperature": calibration_from_folds(kind)["temperature"],
-              "hparams": hp.to_dict(),
+    temperature = (calibration_from_folds(kind) if evaluated_here else recorded["calibration"])["temperature"]
+    config = {"features": cfg.to_dict(), "temperature": temperature, "hparams": hp.to_dict(),
               "trained_on": {"ravdess_clips": int(sum(c.corpus == "ravdess" for c in clips)),
                              "savee_clips": int(sum(c.corpus == "savee" for c in clips))}}
     save_model_folder(out_dir, model, list(EMOTIONS), config)
-    write_report(out_dir, kind, config, training_seconds)
+    if evaluated_here:
+        write_report(out_dir, kind, config, training_seconds)
+    else:
+        print(f"no cross-validation in {RUNS_DIR}: the card keeps the recorded evaluation of this recipe")
+        report = {**recorded, "final_training_seconds": training_seconds, "config": config}
+        (out_dir / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
+        write_audio_card(out_dir, report)
     print(f"wrote {out_dir}; final training took {training_seconds:.0f} s")
+
+
+def recorded_evaluation(out_dir: Path, kind: str, hp, cfg) -> dict | None:
+    """The evaluation.json in `out_dir` if it measured exactly this recipe, else None."""
+    path = out_dir / "evaluation.json"
+    if not path.exists():
+        return None
+    recorded = json.loads(path.read_text())
+    same = (recorded.get("chosen") == kind
+            and recorded["config"]["features"] == cfg.to_dict()
+            and recorded["config"]["hparams"] == json.loads(json.dumps(hp.to_dict())))
+    return recorded if same else None
 
 
 def calibration_from_folds(kind: str) -> dict:
@@ -226,20 +252,23 @@ def main(argv: list[str] | None = None) -> None:
         only = [int(f) for f in args.folds.split(",")] if args.folds else None
         evaluate(root, args.kind or AUDIO_FEATURES.kind, hp, only)
     elif args.stage == "final":
-        final(root, args.kind or best_kind(), hp, args.out)
+        final(root, args.kind or best_kind(args.out), hp, args.out)
     elif args.stage == "card":
         refresh_card(args.out)
     else:
         print(json.dumps(summarise(args.kind or AUDIO_FEATURES.kind)["summary"], indent=1))
 
 
-def best_kind() -> str:
-    """The feature kind with the higher speaker-independent RAVDESS macro-F1 (the ablation's winner)."""
+def best_kind(out_dir: Path) -> str:
+    """The feature kind with the higher speaker-independent RAVDESS macro-F1 (the ablation's winner);
+    without cross-validation results here, the kind the shipped model's evaluation chose."""
     scores = {kind: summarise(kind)["summary"]["ravdess"]["fold_mean_std"]["macro_f1"][0]
               for kind in ("logmel", "mfcc") if len(folds_done(kind)) == N_FOLDS}
-    if not scores:
-        raise SystemExit("no cross-validation results yet: run `make evaluate` first")
-    return max(scores, key=scores.get)
+    if scores:
+        return max(scores, key=scores.get)
+    if (out_dir / "evaluation.json").exists():
+        return json.loads((out_dir / "evaluation.json").read_text())["chosen"]
+    raise SystemExit("no cross-validation results yet: run `make evaluate` first")
 
 
 if __name__ == "__main__":
