@@ -54,3 +54,25 @@ def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_pa
     assert result["error"] is None and result["video"] is None
     assert set(result["audio"]["probs"]) == set(EMOTIONS)
     assert result["fused"]["label"] == result["audio"]["label"]
+
+
+def test_final_training_reuses_only_an_evaluation_of_the_same_recipe(tmp_path):
+    """A fresh clone has no runs/: `train.audio final` may take the shipped figures only for the recipe they measured."""
+    import json
+    import shutil
+    from dataclasses import replace
+
+    from avemo.config import WEIGHTS_DIR
+    from avemo.training import AudioTrainingConfig
+    from train.audio import recorded_evaluation
+
+    shutil.copy(WEIGHTS_DIR / "audio" / "evaluation.json", tmp_path / "evaluation.json")
+    shipped = json.loads((tmp_path / "evaluation.json").read_text())
+    hp = AudioTrainingConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                for k, v in shipped["config"]["hparams"].items()})
+    features = AUDIO_FEATURES.from_dict(shipped["config"]["features"])
+    kind = shipped["chosen"]
+    assert recorded_evaluation(tmp_path, kind, hp, features)["chosen"] == kind
+    assert recorded_evaluation(tmp_path, kind, replace(hp, epochs=hp.epochs + 1), features) is None
+    assert recorded_evaluation(tmp_path, kind, hp, replace(features, n_mels=features.n_mels * 2)) is None
+    assert recorded_evaluation(tmp_path / "nowhere", kind, hp, features) is None
