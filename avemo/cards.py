@@ -136,7 +136,8 @@ test set) and all of SAVEE (480 clips, 4 male speakers; SAVEE has no *calm*), 16
 {ATTRIBUTION}
 
 ## Training procedure
-Seed {hp['seed']}; {hp['epochs']} epochs, batch {hp['batch_size']}, AdamW (peak learning rate {hp['learning_rate']},
+Seed {hp['seed']} (a run repeats exactly with the same seed and the same number of CPU threads; with another
+thread count, float sums run in another order and the weights differ slightly); {hp['epochs']} epochs, batch {hp['batch_size']}, AdamW (peak learning rate {hp['learning_rate']},
 weight decay {hp['weight_decay']}), {hp['warmup_epochs']} warm-up epochs then cosine decay; class-balanced sample
 weights; label smoothing {hp['label_smoothing']}. Augmentation on cached features: speed perturbation
 ({', '.join(map(str, hp['speeds']))}x), a random crop or placement of the window (time shift), SpecAugment
