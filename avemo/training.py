@@ -140,13 +140,9 @@ def train_statistics_head(variants: list[list[np.ndarray]], labels: np.ndarray, 
     from .models import build_statistics_head
 
     keras.utils.set_random_seed(hp.seed)
-    batches, owners = [], []
-    for i, clip in enumerate(variants):
-        for frames in clip:
-            batch, _ = windows(frames, cfg)
-            batches.append(batch)
-            owners.extend([i] * len(batch))
-    x, y = np.concatenate(batches), np.asarray(labels)[owners]
+    every_variant = [frames for clip in variants for frames in clip]
+    x, owners = clip_windows(every_variant, cfg)
+    y = np.repeat(np.asarray(labels), [len(clip) for clip in variants])[owners]
     head = build_statistics_head(cfg.window_frames, cfg.n_bins,
                                  n_coefficients=cfg.n_mfcc if cfg.kind == "logmel" else None,
                                  pad_value=pad_value(cfg), l2=hp.statistics_l2)
@@ -187,17 +183,18 @@ def train_audio_cnn(variants: list[list[np.ndarray]], labels: np.ndarray, hp: Au
     return model
 
 
+def clip_windows(clips: list[np.ndarray], cfg: AudioFeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The sliding windows of every clip stacked into one batch, and the clip index of each window."""
+    batches = [windows(frames, cfg)[0] for frames in clips]
+    owners = np.repeat(np.arange(len(clips)), [len(batch) for batch in batches])
+    return np.concatenate(batches), owners
+
+
 def clip_logits(model, clips: list[np.ndarray], cfg: AudioFeatureConfig, batch_size: int = 256) -> np.ndarray:
     """Clip-level logits: the mean of the logits of the sliding windows covering each clip."""
-    batches, owners = [], []
-    for i, frames in enumerate(clips):
-        batch, _ = windows(frames, cfg)
-        batches.append(batch)
-        owners.extend([i] * len(batch))
-    all_windows = np.concatenate(batches)
+    all_windows, owners = clip_windows(clips, cfg)
     logits = np.concatenate([
         np.asarray(model(all_windows[s : s + batch_size], training=False))
         for s in range(0, len(all_windows), batch_size)
     ])
-    owners = np.asarray(owners)
     return np.stack([logits[owners == i].mean(axis=0) for i in range(len(clips))])

@@ -139,7 +139,6 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
     (a fresh clone), they are taken from the shipped evaluation.json, but only if that evaluation
     measured this very recipe (same feature kind, features and hyper-parameters)."""
     from avemo.audio import extract_features_cached
-    from avemo.cards import write_audio_card
     from avemo.models import save_model_folder
     from avemo.training import train_audio_model
 
@@ -164,9 +163,7 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
         write_report(out_dir, kind, config, training_seconds)
     else:
         print(f"no cross-validation in {RUNS_DIR}: the card keeps the recorded evaluation of this recipe")
-        report = {**recorded, "final_training_seconds": training_seconds, "config": config}
-        (out_dir / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
-        write_audio_card(out_dir, report)
+        save_report(out_dir, {**recorded, "final_training_seconds": training_seconds, "config": config})
     print(f"wrote {out_dir}; final training took {training_seconds:.0f} s")
 
 
@@ -200,8 +197,6 @@ def calibration_from_folds(kind: str) -> dict:
 
 def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float) -> None:
     """evaluation.json and the model card, from every feature kind evaluated so far (the ablation)."""
-    from avemo.cards import write_audio_card
-
     evaluations = {kind: summarise(kind)}
     # The component ablation: each expert of the combined model alone, same folds.
     evaluations[f"{kind}: CNN alone"] = summarise(kind, part="cnn_logits")
@@ -223,6 +218,13 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     baseline = RUNS_DIR / "baseline.json"  # python -m train.baseline: MFCC statistics + SVM, same folds
     if baseline.exists():
         report["baseline"] = json.loads(baseline.read_text())
+    save_report(out_dir, report)
+
+
+def save_report(out_dir: Path, report: dict) -> None:
+    """evaluation.json and the model card written from it."""
+    from avemo.cards import write_audio_card
+
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
     write_audio_card(out_dir, report)
 
