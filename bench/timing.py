@@ -5,10 +5,9 @@ import statistics
 import time
 
 
-def timed(call, runs: int, warm_up: bool = True) -> list[float]:
+def timed(call, runs: int) -> list[float]:
     """Seconds taken by each of `runs` calls (after one untimed warm-up call)."""
-    if warm_up:
-        call()
+    call()
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
