@@ -131,10 +131,23 @@ def file_features(path: str | Path, cfg: AudioFeatureConfig = AUDIO_FEATURES, sp
     return spectral_frames(speech, cfg)
 
 
-def _cache_key(path: Path, cfg: AudioFeatureConfig, speed: float) -> str:
+def cache_key(path: Path, settings: dict) -> str:
+    """A cache file name for what `settings` computes from the file at `path` (content, not name)."""
     digest = hashlib.sha1(path.read_bytes())
-    digest.update(json.dumps({**cfg.to_dict(), "speed": speed}, sort_keys=True).encode())
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def cached_array(file: Path, compute) -> np.ndarray:
+    """The array saved at `file`, or `compute()` saved there first."""
+    if file.exists():
+        return np.load(file)
+    array = compute()
+    # Write then rename, so a second run reading the cache never sees a half-written file.
+    partial = file.with_suffix(f".{os.getpid()}.partial.npy")
+    np.save(partial, array)
+    os.replace(partial, file)
+    return array
 
 
 def extract_features_cached(paths: list[Path], cfg: AudioFeatureConfig = AUDIO_FEATURES,
@@ -148,19 +161,9 @@ def extract_features_cached(paths: list[Path], cfg: AudioFeatureConfig = AUDIO_F
 
     folder = cache_dir() / "audio-features"
     folder.mkdir(parents=True, exist_ok=True)
-    result = []
-    for path in tqdm(paths, desc=f"audio features ({cfg.kind})", unit="clip", disable=not progress, mininterval=5):
-        variants = []
-        for speed in speeds:
-            cached = folder / f"{_cache_key(Path(path), cfg, speed)}.npy"
-            if cached.exists():
-                variants.append(np.load(cached))
-                continue
-            frames = file_features(path, cfg, speed)
-            # Write then rename, so a second run reading the cache never sees a half-written file.
-            partial = cached.with_suffix(f".{os.getpid()}.partial.npy")
-            np.save(partial, frames)
-            os.replace(partial, cached)
-            variants.append(frames)
-        result.append(variants)
-    return result
+    return [
+        [cached_array(folder / f"{cache_key(Path(path), {**cfg.to_dict(), 'speed': speed})}.npy",
+                      lambda: file_features(path, cfg, speed))
+         for speed in speeds]
+        for path in tqdm(paths, desc=f"audio features ({cfg.kind})", unit="clip", disable=not progress, mininterval=5)
+    ]
