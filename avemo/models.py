@@ -2,7 +2,7 @@
 
 A model folder (weights/audio, weights/video) holds `model.keras`, `labels.json` (the class
 order of the outputs), `config.json` (feature parameters and the calibration temperature) and a
-model card `README.md`. Models output logits; `predict_proba` turns them into calibrated
+model card `README.md`; the audio folder also holds `functionals.keras`, its clip-level expert. Models output logits; `predict_proba` turns them into calibrated
 probabilities with the folder's temperature.
 """
 from __future__ import annotations
@@ -74,6 +74,18 @@ def build_statistics_head(n_frames: int, n_bins: int, n_coefficients: int | None
     return keras.Model(inputs, outputs, name="avemo_audio_statistics")
 
 
+def build_functionals_head(n_features: int, n_classes: int = len(EMOTIONS)):
+    """Multinomial logistic regression on a clip's openSMILE functionals (avemo.functionals), outputs
+    logits. Fitted by scikit-learn (avemo.training.train_functionals_head), stored as Keras weights."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((n_features,), name="functionals")
+    x = layers.Normalization(name="standardise")(inputs)
+    outputs = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name="avemo_audio_functionals")
+
+
 def combine_audio_models(cnn, statistics_head):
     """One model from the two audio experts: the mean of their log-probabilities (a product of
     experts). Its outputs are logits like each part's, so inference and calibration are unchanged."""
@@ -103,14 +115,19 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+FUNCTIONALS_FILE = "functionals.keras"
+
+
 @dataclass
 class ModelFolder:
-    """A loaded model folder: the Keras model, its class order and its configuration."""
+    """A loaded model folder: the Keras model, its class order and its configuration, and for the
+    audio model the clip-level functionals expert."""
 
     path: Path
     model: object
     labels: list[str]
     config: dict = field(default_factory=dict)
+    functionals: object | None = None
 
     @property
     def temperature(self) -> float:
@@ -118,6 +135,14 @@ class ModelFolder:
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self.model(batch, training=False))
+
+    def clip_logits(self, window_logits: np.ndarray, functionals: np.ndarray | None = None) -> np.ndarray:
+        """A clip's logits: the mean over its windows, combined with the functionals expert's verdict
+        on the whole clip where the folder has one (the evaluation scores exactly this)."""
+        clip = window_logits.mean(axis=0)
+        if self.functionals is None:
+            return clip
+        return combine_logits(clip, np.asarray(self.functionals(functionals[None], training=False))[0])
 
     def calibrated(self, logits: np.ndarray) -> np.ndarray:
         """Temperature-scaled probabilities of some logits, in the product's EMOTIONS order."""
@@ -132,9 +157,11 @@ def to_product_order(probs: np.ndarray, labels: list[str]) -> np.ndarray:
     return out
 
 
-def save_model_folder(folder: Path, model, labels: list[str], config: dict) -> None:
+def save_model_folder(folder: Path, model, labels: list[str], config: dict, functionals=None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
+    if functionals is not None:
+        functionals.save(folder / FUNCTIONALS_FILE)
     (folder / "labels.json").write_text(json.dumps(list(labels), indent=1) + "\n")
     (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
 
@@ -151,6 +178,8 @@ def load_model_folder(folder: Path) -> ModelFolder:
         raise FileNotFoundError(f"no model at {model_file}")
     # Safe mode (the default) refuses Lambda layers and arbitrary code: weights may come from the Hub.
     model = keras.saving.load_model(model_file, compile=False)
+    functionals_file = folder / FUNCTIONALS_FILE
+    functionals = keras.saving.load_model(functionals_file, compile=False) if functionals_file.exists() else None
     labels = json.loads((folder / "labels.json").read_text())
     config = json.loads((folder / "config.json").read_text())
-    return ModelFolder(folder, model, labels, config)
+    return ModelFolder(folder, model, labels, config, functionals)

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .audio import check_speech, spectral_frames, trim_silence, windows
-from .config import AUDIO_FEATURES, EMOTIONS, MAX_ANALYSIS_SECONDS, AudioFeatureConfig
+from .functionals import functionals
+from .config import AUDIO_FEATURES, EMOTIONS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, AudioFeatureConfig, FunctionalsConfig
 from .media import MediaError, check_input_file, complete_header, load_audio, probe
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ class Predictor:
         self.audio_model = load_model_folder(folders["audio"]) if "audio" in folders else None
         self.audio_cfg = (AudioFeatureConfig.from_dict(self.audio_model.config["features"])
                           if self.audio_model else AUDIO_FEATURES)
+        self.functionals_cfg = (FunctionalsConfig.from_dict(self.audio_model.config["functionals"])
+                                if self.audio_model and "functionals" in self.audio_model.config else FUNCTIONALS)
         self.video_model = None
         if "video" in folders:
             from .video import VideoAnalyzer
@@ -86,11 +90,19 @@ class Predictor:
         waveform, _ = load_audio(path, cfg.sample_rate, max_seconds)  # predict() notes a truncation
         speech, offset = trim_silence(waveform, cfg)
         check_speech(speech, cfg)
-        frames = spectral_frames(speech, cfg)
-        batch, spans = windows(frames, cfg)
-        logits = self.audio_model.logits(batch)
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            # openSMILE runs in C without holding the GIL, so the functionals are computed on a second
+            # core while the frame experts run here (about half the latency of doing one after the other).
+            pending = (helper.submit(functionals, speech, self.functionals_cfg, cfg.sample_rate)
+                       if self.audio_model.functionals is not None else None)
+            frames = spectral_frames(speech, cfg)
+            batch, spans = windows(frames, cfg)
+            logits = self.audio_model.logits(batch)
+            clip_functionals = pending.result() if pending else None
+        # The timeline shows the frame experts window by window; the clip's verdict adds the
+        # functionals expert, which summarises the whole utterance at once.
         window_probs = self.audio_model.calibrated(logits)
-        clip_probs = self.audio_model.calibrated(logits.mean(axis=0))
+        clip_probs = self.audio_model.calibrated(self.audio_model.clip_logits(logits, clip_functionals))
         seconds = speech.size / cfg.sample_rate
         spans = [(offset + s, offset + e) for s, e in spans]
         reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)

@@ -99,3 +99,47 @@ def test_the_combined_audio_model_is_the_mean_of_its_experts_log_probabilities()
     batch = np.random.default_rng(0).uniform(-1, 1, (3, CFG.window_frames, CFG.n_bins)).astype(np.float32)
     parts = [np.asarray(m(batch, training=False)) for m in (cnn, head)]
     np.testing.assert_allclose(np.asarray(combined(batch, training=False)), combine_logits(*parts), atol=1e-5)
+
+
+@needs_data
+def test_functionals_do_not_depend_on_the_input_level():
+    """The functionals expert sees speech scaled to one level: a clip 26 dB quieter gives the same
+    features (up to 16-bit rounding), while different speech gives different ones."""
+    from avemo.functionals import functionals
+
+    speech, _ = trim_silence(load_audio(clips.ravdess_clip(actor=3, emotion=5), CFG.sample_rate, 60)[0])
+    loud, quiet = functionals(speech), functionals(speech * 0.05)
+    assert loud.shape == (6373,) and np.isfinite(loud).all()
+    np.testing.assert_allclose(quiet, loud, rtol=1e-2, atol=1e-2)
+    other = functionals(trim_silence(load_audio(clips.ravdess_clip(actor=4, emotion=4), CFG.sample_rate, 60)[0])[0])
+    assert not np.allclose(other, loud, rtol=1e-2, atol=1e-2)
+
+
+def test_the_functionals_head_is_the_scikit_learn_regression_it_was_fitted_as(tmp_path):
+    """Fitted by scikit-learn, shipped as Keras weights: same logits, also after a safe-mode reload,
+    and a constant feature (zero variance) does not blow up."""
+    import keras
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from avemo.training import AudioTrainingConfig, train_functionals_head
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(160) % 8
+    features = rng.normal(3.0, 5.0, (160, 12)).astype(np.float32)
+    features[:, 0] += 4 * labels
+    features[:, 5] = 7.0
+    hp = AudioTrainingConfig()
+    head = train_functionals_head(features[:, None], labels, hp)  # one speed per clip
+    scaler = StandardScaler().fit(features)
+    reference = LogisticRegression(C=hp.functionals_c, max_iter=5000, class_weight="balanced").fit(
+        scaler.transform(features), labels).decision_function(scaler.transform(features))
+    np.testing.assert_allclose(np.asarray(head(features, training=False)), reference, atol=1e-4)
+    head.save(tmp_path / "functionals.keras")
+    loaded = keras.saving.load_model(tmp_path / "functionals.keras", compile=False)
+    probe = features.copy()
+    probe[:, 5] = 9.0  # a value the constant feature never took
+    assert np.isfinite(np.asarray(loaded(probe, training=False))).all()
+    np.testing.assert_allclose(np.asarray(loaded(features, training=False)), reference, atol=1e-4)
+    with pytest.raises(ValueError, match="every emotion"):
+        train_functionals_head(features[labels < 7, None], labels[labels < 7], hp)

@@ -19,13 +19,18 @@ pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 def tiny_set(tmp_path_factory, monkeypatch_module):
     from avemo.audio import extract_features_cached
     from avemo.corpora import scan_ravdess
+    from avemo.functionals import extract_functionals_cached
 
     monkeypatch_module.setenv("AVEMO_CACHE", str(tmp_path_factory.mktemp("cache")))
     chosen = [c for c in scan_ravdess(clips.DATA).clips if c.speaker in ("ravdess-01", "ravdess-02")][::5]
     variants = extract_features_cached([c.path for c in chosen], AUDIO_FEATURES, speeds=(1.0, 1.1), progress=False)
     again = extract_features_cached([c.path for c in chosen], AUDIO_FEATURES, speeds=(1.0, 1.1), progress=False)
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(variants, again))  # second run: from the cache
-    return variants, np.array([c.label for c in chosen])
+    functionals = extract_functionals_cached([c.path for c in chosen], speeds=(1.0, 1.1), progress=False)
+    assert functionals.shape == (len(chosen), 2, 6373)
+    assert np.array_equal(functionals, extract_functionals_cached([c.path for c in chosen], speeds=(1.0, 1.1),
+                                                                  progress=False))
+    return variants, functionals, np.array([c.label for c in chosen])
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +44,7 @@ def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_pa
     from avemo.predict import Predictor
     from avemo.training import AudioTrainingConfig, clip_logits, train_audio_model
 
-    variants, labels = tiny_set
+    variants, _, labels = tiny_set
     hp = AudioTrainingConfig(epochs=2, batch_size=8, filters=(8, 8, 16, 16))
     first = train_audio_model(variants, labels, hp, AUDIO_FEATURES, verbose=0)
     second = train_audio_model(variants, labels, hp, AUDIO_FEATURES, verbose=0)
@@ -76,3 +81,31 @@ def test_final_training_reuses_only_an_evaluation_of_the_same_recipe(tmp_path):
     assert recorded_evaluation(tmp_path, kind, replace(hp, epochs=hp.epochs + 1), features) is None
     assert recorded_evaluation(tmp_path, kind, hp, replace(features, n_mels=features.n_mels * 2)) is None
     assert recorded_evaluation(tmp_path / "nowhere", kind, hp, features) is None
+
+
+def test_the_predictor_adds_the_functionals_expert_to_the_clip_verdict(tiny_set, tmp_path):
+    """With functionals.keras in the folder, a clip's probabilities are the frame experts' window mean
+    combined with the functionals head's logits on the whole utterance; the timeline stays per window."""
+    from avemo.audio import spectral_frames, trim_silence, windows
+    from avemo.functionals import functionals
+    from avemo.media import load_audio
+    from avemo.models import combine_logits, save_model_folder, softmax
+    from avemo.predict import Predictor
+    from avemo.training import AudioTrainingConfig, train_audio_cnn, train_functionals_head
+
+    variants, features, labels = tiny_set
+    hp = AudioTrainingConfig(epochs=1, batch_size=8, filters=(4, 4, 8, 8))
+    cnn = train_audio_cnn(variants, labels, hp, AUDIO_FEATURES, verbose=0)
+    head = train_functionals_head(features, labels, hp)
+    folder = tmp_path / "audio"
+    save_model_folder(folder, cnn, list(EMOTIONS), {"features": AUDIO_FEATURES.to_dict(), "temperature": 1.0},
+                      functionals=head)
+    path = clips.ravdess_clip(actor=3, emotion=5)
+    result = Predictor({"audio": folder}).predict(path, modality="audio")
+
+    speech, _ = trim_silence(load_audio(path, AUDIO_FEATURES.sample_rate, 60)[0])
+    window_logits = np.asarray(cnn(windows(spectral_frames(speech))[0], training=False))
+    expected = softmax(combine_logits(window_logits.mean(0), np.asarray(head(functionals(speech)[None]))[0]))
+    np.testing.assert_allclose([result["audio"]["probs"][e] for e in EMOTIONS], expected, atol=2e-3)
+    np.testing.assert_allclose([result["audio"]["timeline"][0]["probs"][e] for e in EMOTIONS],
+                               softmax(window_logits[0]), atol=2e-3)

@@ -7,8 +7,8 @@
 Protocol: every speaker of each corpus is dealt to one of 4 folds (avemo.corpora.speaker_folds),
 so each fold holds out 5-6 whole RAVDESS actors of both sexes and exactly one SAVEE speaker: one
 set of trainings gives RAVDESS grouped 4-fold CV and SAVEE leave-one-speaker-out together. Each
-fold's out-of-fold logits (the CNN's, the statistics head's and their combination) are saved under
-runs/ and later fit the calibration temperature.
+fold's out-of-fold logits (the CNN's, the statistics head's, the functionals head's and the product's
+combination of the three) are saved under runs/ and later fit the calibration temperature.
 """
 from __future__ import annotations
 
@@ -20,11 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.config import AUDIO_FEATURES, EMOTIONS, REPO_ROOT, WEIGHTS_DIR, data_dir
+from avemo.config import AUDIO_FEATURES, EMOTIONS, FUNCTIONALS, REPO_ROOT, WEIGHTS_DIR, data_dir
 from avemo.corpora import scan_ravdess, scan_savee, speaker_folds
 
 N_FOLDS = 4
 RUNS_DIR = REPO_ROOT / "runs"
+# Out-of-fold logits saved per fold: each expert alone, the frame experts together, and the product.
+PARTS = ("cnn_logits", "statistics_logits", "functionals_logits", "frames_logits", "logits")
+DONE_KEY = "functionals_logits"  # the last expert a fold trains
 
 
 def load_corpus(root: Path):
@@ -39,23 +42,25 @@ def fold_file(kind: str, fold: int) -> Path:
 
 
 def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> None:
-    """Out-of-fold logits of both audio experts and their combination, fold by fold.
+    """Out-of-fold logits of the three audio experts and their combination, fold by fold.
 
     A fold's CNN logits are saved as soon as the CNN is trained, so an interrupted run (or a
-    change to the cheap statistics head only) resumes without retraining the CNN."""
+    change to the cheap statistics or functionals heads only) resumes without retraining the CNN."""
     from avemo.audio import extract_features_cached
+    from avemo.functionals import extract_functionals_cached
     from avemo.models import combine_logits
-    from avemo.training import clip_logits, train_audio_cnn, train_statistics_head
+    from avemo.training import clip_logits, train_audio_cnn, train_functionals_head, train_statistics_head
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
     clips = load_corpus(root)
     labels = np.array([c.label for c in clips])
     folds = np.array(speaker_folds(clips, N_FOLDS))
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
+    functionals = extract_functionals_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
     for fold in only_folds if only_folds is not None else range(N_FOLDS):
         out = fold_file(kind, fold)
         saved = dict(np.load(out)) if out.exists() else {}
-        if "logits" in saved:
+        if DONE_KEY in saved:
             print(f"fold {fold}: done earlier ({out}), skipped", flush=True)
             continue
         train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
@@ -63,8 +68,9 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         print(f"fold {fold}: training on {len(train)} clips, holding out {', '.join(held_out)}", flush=True)
         record = dict(labels=labels[test], index=test, corpus=np.array([clips[i].corpus for i in test]),
                       speaker=np.array([clips[i].speaker for i in test]),
-                      hparams=json.dumps(hp.to_dict()), features=json.dumps(cfg.to_dict()))
-        test_frames = [variants[i][0] for i in test]
+                      hparams=json.dumps(hp.to_dict()), features=json.dumps(cfg.to_dict()),
+                      functionals=json.dumps(FUNCTIONALS.to_dict()))
+        test_frames = [variants[i][0] for i in test]  # hp.speeds starts with 1.0: the clips as recorded
         if "cnn_logits" in saved:
             print(f"fold {fold}: CNN trained earlier, reusing its logits", flush=True)
             record.update(cnn_logits=saved["cnn_logits"], cnn_seconds=saved["cnn_seconds"])
@@ -76,10 +82,14 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         started = time.time()
         head = train_statistics_head([variants[i] for i in train], labels[train], hp, cfg)
         record.update(statistics_logits=clip_logits(head, test_frames, cfg))
-        record.update(logits=combine_logits(record["cnn_logits"], record["statistics_logits"]),
+        functionals_head = train_functionals_head(functionals[train], labels[train], hp)
+        record.update(functionals_logits=np.asarray(functionals_head(functionals[test, 0], training=False)))
+        # Exactly what ModelFolder.clip_logits computes: the frame experts, then the functionals expert.
+        record.update(frames_logits=combine_logits(record["cnn_logits"], record["statistics_logits"]))
+        record.update(logits=combine_logits(record["frames_logits"], record["functionals_logits"]),
                       seconds=float(record["cnn_seconds"]) + time.time() - started)
         _save(out, record)
-        for part in ("cnn_logits", "statistics_logits", "logits"):
+        for part in PARTS:
             print(f"fold {fold}: {part.replace('_logits', '')} accuracy "
                   f"{np.mean(record[part].argmax(1) == labels[test]):.3f}", flush=True)
     print(json.dumps(summarise(kind)["summary"], indent=1))
@@ -91,8 +101,8 @@ def _save(out: Path, record: dict) -> None:
 
 
 def folds_done(kind: str) -> list[int]:
-    """Folds whose combined out-of-fold logits are saved (a fold with only its CNN is not done)."""
-    return [f for f in range(N_FOLDS) if fold_file(kind, f).exists() and "logits" in np.load(fold_file(kind, f))]
+    """Folds whose every expert's out-of-fold logits are saved (a fold with only its CNN is not done)."""
+    return [f for f in range(N_FOLDS) if fold_file(kind, f).exists() and DONE_KEY in np.load(fold_file(kind, f))]
 
 
 def summarise(kind: str, folds: list[int] | None = None, part: str = "logits") -> dict:
@@ -139,8 +149,9 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
     (a fresh clone), they are taken from the shipped evaluation.json, but only if that evaluation
     measured this very recipe (same feature kind, features and hyper-parameters)."""
     from avemo.audio import extract_features_cached
+    from avemo.functionals import extract_functionals_cached
     from avemo.models import save_model_folder
-    from avemo.training import train_audio_model
+    from avemo.training import train_audio_model, train_functionals_head
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
     evaluated_here = len(folds_done(kind)) == N_FOLDS
@@ -151,14 +162,17 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
     clips = load_corpus(root)
     labels = np.array([c.label for c in clips])
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
+    functionals = extract_functionals_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
     started = time.time()
     model = train_audio_model(variants, labels, hp, cfg)
+    functionals_head = train_functionals_head(functionals, labels, hp)
     training_seconds = time.time() - started
     temperature = (calibration_from_folds(kind) if evaluated_here else recorded["calibration"])["temperature"]
-    config = {"features": cfg.to_dict(), "temperature": temperature, "hparams": hp.to_dict(),
+    config = {"features": cfg.to_dict(), "functionals": FUNCTIONALS.to_dict(), "temperature": temperature,
+              "hparams": hp.to_dict(),
               "trained_on": {"ravdess_clips": int(sum(c.corpus == "ravdess" for c in clips)),
                              "savee_clips": int(sum(c.corpus == "savee" for c in clips))}}
-    save_model_folder(out_dir, model, list(EMOTIONS), config)
+    save_model_folder(out_dir, model, list(EMOTIONS), config, functionals=functionals_head)
     if evaluated_here:
         write_report(out_dir, kind, config, training_seconds)
     else:
@@ -175,6 +189,7 @@ def recorded_evaluation(out_dir: Path, kind: str, hp, cfg) -> dict | None:
     recorded = json.loads(path.read_text())
     same = (recorded.get("chosen") == kind
             and recorded["config"]["features"] == cfg.to_dict()
+            and recorded["config"].get("functionals") == FUNCTIONALS.to_dict()
             and recorded["config"]["hparams"] == json.loads(json.dumps(hp.to_dict())))
     return recorded if same else None
 
@@ -201,6 +216,8 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     # The component ablation: each expert of the combined model alone, same folds.
     evaluations[f"{kind}: CNN alone"] = summarise(kind, part="cnn_logits")
     evaluations[f"{kind}: statistics head alone"] = summarise(kind, part="statistics_logits")
+    evaluations[f"{kind}: functionals head alone"] = summarise(kind, part="functionals_logits")
+    evaluations[f"{kind}: CNN + statistics head (without functionals)"] = summarise(kind, part="frames_logits")
     for other in ("logmel", "mfcc"):
         shared = [f for f in folds_done(other) if f in folds_done(kind)]
         if other == kind or not shared:
