@@ -2,8 +2,9 @@
 
 A model folder (weights/audio, weights/video) holds `model.keras`, `labels.json` (the class
 order of the outputs), `config.json` (feature parameters and the calibration temperature) and a
-model card `README.md`; the audio folder also holds `functionals.keras`, its clip-level expert. Models output logits; `predict_proba` turns them into calibrated
-probabilities with the folder's temperature.
+model card `README.md`; the audio folder also holds `functionals.keras`, its clip-level expert.
+Models output logits; `ModelFolder.calibrated` turns them into calibrated probabilities with the
+folder's temperature.
 """
 from __future__ import annotations
 
@@ -138,7 +139,7 @@ class ModelFolder:
 
     def clip_logits(self, window_logits: np.ndarray, functionals: np.ndarray | None = None) -> np.ndarray:
         """A clip's logits: the mean over its windows, combined with the functionals expert's verdict
-        on the whole clip where the folder has one (the evaluation scores exactly this)."""
+        on the whole clip where the folder has one (train.audio's evaluation scores this combination)."""
         clip = window_logits.mean(axis=0)
         if self.functionals is None:
             return clip

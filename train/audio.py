@@ -84,7 +84,9 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         record.update(statistics_logits=clip_logits(head, test_frames, cfg))
         functionals_head = train_functionals_head(functionals[train], labels[train], hp)
         record.update(functionals_logits=np.asarray(functionals_head(functionals[test, 0], training=False)))
-        # Exactly what ModelFolder.clip_logits computes: the frame experts, then the functionals expert.
+        # As ModelFolder.clip_logits combines them: the frame experts, then the functionals expert. (For
+        # a clip longer than one window, each frame expert's windows are averaged before the two are
+        # combined, where the product averages the combined windows: the same for one-window clips.)
         record.update(frames_logits=combine_logits(record["cnn_logits"], record["statistics_logits"]))
         record.update(logits=combine_logits(record["frames_logits"], record["functionals_logits"]),
                       seconds=float(record["cnn_seconds"]) + time.time() - started)
