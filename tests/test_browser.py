@@ -60,6 +60,15 @@ def page_with_fake_devices(playwright, permissions: list[str]):
         browser.close()
 
 
+def wait_until_playable(page, selector: str) -> None:
+    """Wait until the browser has finished a recording and can read it back (its metadata loaded).
+    A fixed pause was not always enough on a loaded CPU: one run analysed an unreadable recording."""
+    page.wait_for_function("""(selector) => {
+        const media = document.querySelector(selector);
+        return media !== null && media.readyState >= 1;
+    }""", arg=selector)
+
+
 def assert_recording_was_analysed_with_sound(result: dict) -> None:
     """What matters for a recording: it was read, with its sound, and the result says what was found."""
     assert not result["error"] or "not a readable" not in result["error"], result
@@ -135,8 +144,7 @@ def test_webcam_recording_with_sound(playwright, app_server):
         page.locator("#video-input button.capture-button").click()  # start recording
         page.wait_for_timeout(2500)
         page.locator("#video-input button.capture-button").click()  # stop
-        page.locator("#video-input video").first.wait_for()
-        page.wait_for_timeout(1000)
+        wait_until_playable(page, "#video-input video")
         page.locator("#analyse-video").click()
         page.locator("#result-json a").first.wait_for(timeout=90_000)
         page.locator("#plot-fused .js-plotly-plot").first.wait_for()
@@ -181,7 +189,7 @@ def test_microphone_recording(playwright, app_server):
         page.locator("#audio-input button.record-button").click()
         page.wait_for_timeout(2000)
         page.locator("#audio-input button.stop-button").click()
-        page.locator("#audio-input audio").first.wait_for(state="attached")
+        page.locator("#audio-input audio").first.wait_for(state="attached")  # hidden: never loads metadata
         page.wait_for_timeout(1000)
         page.locator("#analyse-voice").click()
         page.locator("#result-json a").first.wait_for(timeout=90_000)
