@@ -17,8 +17,9 @@ from .media import load_audio
 
 
 @functools.lru_cache(maxsize=2)
-def _extractor(feature_set: str):
-    """An openSMILE extractor (cheap to share: each call runs its own openSMILE instance)."""
+def extractor(feature_set: str):
+    """The openSMILE extractor of a feature set, made once (about 2 s: imports and config parsing) and
+    shared: each call of it runs its own openSMILE instance, so threads may use it at once."""
     import opensmile
 
     return opensmile.Smile(feature_set=opensmile.FeatureSet[feature_set],
@@ -35,7 +36,7 @@ def level_normalised(speech: np.ndarray, sample_rate: int, level_dbfs: float) ->
 def functionals(speech: np.ndarray, cfg: FunctionalsConfig = FUNCTIONALS,
                 sample_rate: int = AUDIO_FEATURES.sample_rate) -> np.ndarray:
     """The functionals of already trimmed speech: float32 array (n_features,)."""
-    values = _extractor(cfg.feature_set).process_signal(
+    values = extractor(cfg.feature_set).process_signal(
         level_normalised(speech, sample_rate, cfg.level_dbfs), sample_rate).to_numpy()[0]
     # A descriptor openSMILE cannot measure on a clip comes out NaN; it becomes 0 here, for the
     # training clips and at inference alike, so the model has seen what it will be given.

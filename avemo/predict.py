@@ -27,7 +27,7 @@ import numpy as np
 
 from .audio import check_speech, spectral_frames, trim_silence, windows
 from .config import AUDIO_FEATURES, EMOTIONS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, AudioFeatureConfig, FunctionalsConfig
-from .functionals import functionals
+from .functionals import extractor, functionals
 from .media import MediaError, check_input_file, complete_header, load_audio, probe
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,10 @@ class Predictor:
         self.audio_model = load_model_folder(folders["audio"]) if "audio" in folders else None
         self.audio_cfg = (AudioFeatureConfig.from_dict(self.audio_model.config["features"])
                           if self.audio_model else AUDIO_FEATURES)
-        self.functionals_cfg = (FunctionalsConfig.from_dict(self.audio_model.config["functionals"])
-                                if self.audio_model and "functionals" in self.audio_model.config else FUNCTIONALS)
+        self.functionals_cfg = (FunctionalsConfig.from_dict(self.audio_model.config.get("functionals", {}))
+                                if self.audio_model else FUNCTIONALS)
+        if self.audio_model and self.audio_model.functionals is not None:
+            extractor(self.functionals_cfg.feature_set)  # now, with the models, not in the first request
         self.video_model = None
         if "video" in folders:
             from .video import VideoAnalyzer

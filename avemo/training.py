@@ -175,12 +175,12 @@ def train_functionals_head(per_speed: np.ndarray, labels: np.ndarray, hp: AudioT
     n_clips, n_speeds, n_features = per_speed.shape
     features = per_speed.reshape(n_clips * n_speeds, n_features)
     labels = np.repeat(np.asarray(labels), n_speeds)
+    if np.unique(labels).tolist() != list(range(len(EMOTIONS))):
+        raise ValueError("the functionals head needs training clips of every emotion")
 
     scaler = StandardScaler().fit(features)
     regression = LogisticRegression(C=hp.functionals_c, max_iter=5000, class_weight="balanced")
     regression.fit(scaler.transform(features), labels)
-    if list(regression.classes_) != list(range(len(EMOTIONS))):
-        raise ValueError("the functionals head needs training clips of every emotion")
     head = build_functionals_head(n_features)
     # scale_ is 1 for a constant feature, where Keras's own adapt() would divide by ~0.
     standardise = head.get_layer("standardise")
