@@ -46,6 +46,17 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def input_problem(path) -> str | None:
+    """Why a file cannot be analysed at all (missing, empty, too big), before any model loads."""
+    from .media import MediaError, check_input_file
+
+    try:
+        check_input_file(path)
+    except MediaError as error:
+        return str(error)
+    return None
+
+
 def predict_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -53,14 +64,16 @@ def predict_command(args: argparse.Namespace) -> int:
     from .predict import Predictor
 
     inputs = expand_inputs(args.paths)
-    predictor = Predictor()
+    predictor = None  # loaded (about 10 s) only once some input is worth analysing
     results = []
     for path in tqdm(inputs, desc="analysing", unit="file", disable=args.format == "jsonl" or len(inputs) < 2,
                      file=sys.stderr):
-        if path.is_dir():
+        problem = "the folder holds no audio or video files" if path.is_dir() else input_problem(path)
+        if problem:
             result = {"path": str(path), "audio": None, "video": None, "fused": None, "unavailable": {},
-                      "notes": [], "error": "the folder holds no audio or video files"}
+                      "notes": [], "error": problem}
         else:
+            predictor = predictor or Predictor()
             result = predictor.predict(path, modality=args.modality, max_seconds=args.max_seconds)
         results.append(result)
         if args.format == "jsonl":

@@ -10,14 +10,11 @@ Pure array code apart from mediapipe itself; nothing here opens a file.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("GLOG_minloglevel", "2")
-
+from .backend import import_tensorflow, native_stderr_silenced
 from .config import VIDEO_FEATURES, VideoFeatureConfig
 
 # Face-mesh landmark indices of the eye corners (image left = the subject's right eye).
@@ -64,12 +61,18 @@ def face_mesh(cfg: VideoFeatureConfig = VIDEO_FEATURES, stills: bool = False):
     Use one per thread and per clip (FaceMesh objects are not thread-safe and carry the track of
     the previous frame), and close it, or use it as a context manager.
     """
+    import_tensorflow()  # mediapipe imports it: quietly first (see avemo.backend)
     import mediapipe as mp
 
-    return mp.solutions.face_mesh.FaceMesh(
+    mesh = mp.solutions.face_mesh.FaceMesh(
         static_image_mode=stills, max_num_faces=cfg.max_faces, refine_landmarks=False,
         min_detection_confidence=0.5,
     )
+    # A new mesh logs its native start-up notices on its first frame: give it a blank one (no face,
+    # so no track is started) while they are silenced.
+    with native_stderr_silenced():
+        mesh.process(np.zeros((32, 32, 3), dtype=np.uint8))
+    return mesh
 
 
 def to_gray(frame_rgb: np.ndarray) -> np.ndarray:

@@ -4,9 +4,12 @@ Importing this module registers them; `avemo.models` imports it before building 
 """
 from __future__ import annotations
 
-import keras
-import numpy as np
-from keras import ops
+from .backend import import_tensorflow
+
+import_tensorflow()  # quietly, before Keras (see avemo.backend)
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
 
 
 def dct_basis(n_bins: int, n_coefficients: int) -> np.ndarray:

@@ -9,15 +9,15 @@ folder's temperature.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
-
+from .backend import import_tensorflow
 from .config import EMOTIONS
+
+import_tensorflow()  # before any Keras import below: quietly (see avemo.backend)
 
 
 def conv_block(x, filters: int, pool: tuple[int, int], name: str):

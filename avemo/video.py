@@ -21,15 +21,16 @@ parameter-free, weighted mean of per-frame log-probabilities: the shipped model)
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import keras  # noqa: E402  (after the log level: TensorFlow reads it on import)
+from .backend import import_tensorflow
+
+import_tensorflow()  # quietly, before Keras (see avemo.backend)
+import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 from .config import EMOTIONS, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +17,14 @@ try:
 except ImportError:
     import clips
 
+NATIVE_LOG_LINE = re.compile(r"cuda|cuInit|XNNPACK|absl|feedback manager|computation placer", re.IGNORECASE)
+
 pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AVEMO_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "AVEMO_OFFLINE": "1"}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # what a user gets: avemo itself keeps native logs out
     return subprocess.run([sys.executable, "-m", "avemo", "predict", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -56,6 +60,9 @@ def test_jsonl_gives_one_object_per_input_with_the_documented_fields(inputs):
     order = ["ravdess", "savee", "video"]
     proc = run_cli("--format", "jsonl", *(str(inputs[k]) for k in order))
     assert proc.returncode == 0, proc.stderr
+    # TensorFlow's and mediapipe's C++ start-up notices (CUDA plugins, cuInit, XNNPACK, feedback
+    # manager) stay out of the terminal; only avemo speaks there.
+    assert not NATIVE_LOG_LINE.search(proc.stderr), proc.stderr
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["path"] for r in results] == [str(inputs[k]) for k in order]
     for r in results:
@@ -102,6 +109,18 @@ def test_every_input_failing_exits_non_zero(inputs):
     assert proc.returncode == 1
     assert "error: not a readable audio or video file" in proc.stdout
     assert "error: file not found" in proc.stdout
+
+
+def test_inputs_that_cannot_be_media_are_refused_without_loading_the_models(inputs):
+    # Missing files, empty files and empty folders are answered at once: TensorFlow is never imported.
+    check = ("import sys; from avemo.cli import main; code = main(['predict', *sys.argv[1:]]); "
+             "print('tensorflow' in sys.modules); sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", check, str(inputs["missing"]), str(inputs["empty"]),
+                           str(inputs["empty_dir"])], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "error: file not found" in proc.stdout and "error: the file is empty" in proc.stdout
+    assert "error: the folder holds no audio or video files" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "False"
 
 
 def test_a_ten_minute_clip_is_analysed_up_to_the_limit(inputs):
