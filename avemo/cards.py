@@ -122,11 +122,13 @@ window and form one Keras model, `model.keras`:
   frame-to-frame change (padding left out), the classic clip-level features the CNN's pooling blurs.
 
 The third, `functionals.keras`, reads the whole utterance at once: a multinomial logistic regression
-(scikit-learn, C = {hp.get('functionals_c')}, class-balanced, its weights copied into a Keras standardisation and
-dense layer) on openSMILE's **{functionals['feature_set']}** functionals (6,373 statistics of loudness, pitch,
-jitter, shimmer, harmonics-to-noise ratio, spectral and cepstral descriptors), computed on the trimmed speech
-after its loudest 50 ms are scaled to {functionals['level_dbfs']} dBFS, so the microphone's gain does not change the
-answer. A clip's logits are the mean of the window logits of `model.keras`, averaged in log-probability space,
+(scikit-learn, C = {hp.get('functionals_c')}, class-balanced) on openSMILE's **{functionals['feature_set']}** functionals
+(6,373 statistics of loudness, pitch, jitter, shimmer, harmonics-to-noise ratio, spectral and cepstral
+descriptors), each first mapped onto a normal distribution through {hp.get('functionals_quantiles')} quantiles of its
+training values (heavy-tailed features stop letting a few clips set their scale), then standardised.
+The quantiles and the regression's weights are copied into Keras layers. The functionals are computed
+on the trimmed speech after its loudest 50 ms are scaled to {functionals['level_dbfs']} dBFS, so the microphone's
+gain does not change the answer. A clip's logits are the mean of the window logits of `model.keras`, averaged in log-probability space,
 with equal weight, with the functionals head's; the app's timeline shows the per-window part. openSMILE
 is audEERING's, under its research licence (free for research, education and private use).
 

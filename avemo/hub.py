@@ -32,7 +32,7 @@ from .config import MODEL_NAMES, WEIGHTS_DIR
 log = logging.getLogger(__name__)
 
 HUB_REPO = "avemo/avemo-models"
-HUB_REVISION = "v0.2.0"  # a tag made by train/push.py (v0.2.0: the audio model gained functionals.keras)
+HUB_REVISION = "v0.3.0"  # a tag made by train/push.py (v0.2.0: the audio model gained functionals.keras; v0.3.0: its quantile layer)
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 

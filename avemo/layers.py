@@ -66,3 +66,58 @@ def _masked_moments(values, mask):
     mean = ops.sum(values * weights, axis=1) / count
     variance = ops.sum(ops.square(values - mean[:, None, :]) * weights, axis=1) / count
     return mean, ops.sqrt(variance + 1e-8)
+
+
+# scikit-learn's QuantileTransformer: values this close to the lowest (highest) training quantile
+# map to probability 0 (1), and probabilities are kept this far from 0 and 1 before the inverse CDF.
+QUANTILE_BOUND = 1e-7
+NORMAL_BOUND = 5.199337582605575  # scipy.stats.norm.ppf(1 - QUANTILE_BOUND): where the outputs are clipped
+
+
+@keras.saving.register_keras_serializable(package="avemo")
+class NormalQuantiles(keras.layers.Layer):
+    """Each feature mapped onto a standard normal through its training distribution: a value's
+    quantile among the training values (linear between the stored quantiles), then the normal
+    inverse CDF. This is scikit-learn's QuantileTransformer(output_distribution="normal") in Keras,
+    so a regression fitted on its output can ship as a safe-mode Keras model with no pickle.
+
+    Functionals are heavy-tailed (jitter, shimmer, spectral flux): ranks weigh one loud or breathy
+    clip no more than any other, where standardising lets it dominate a feature's scale.
+    `quantiles` is (n_quantiles, n_features), each column ascending (the transformer's `quantiles_`).
+    """
+
+    def __init__(self, n_quantiles: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_quantiles = n_quantiles
+
+    def build(self, input_shape):
+        self.quantiles = self.add_weight(shape=(self.n_quantiles, int(input_shape[-1])), initializer="zeros",
+                                         trainable=False, name="quantiles")
+
+    def call(self, values):
+        quantiles, last = self.quantiles, self.n_quantiles - 1
+        # The value's rank among the quantiles, linear between neighbours: each step between two
+        # neighbouring quantiles adds how much of it lies below the value (a sum rather than a gather:
+        # 1 ms against 9 ms a call). A step of zero width (tied quantiles) adds 1 below the value, 0 above
+        # and 1/2 at it, so a value at a run of ties takes the middle of the run, as scikit-learn's mean of a
+        # forward and a backward interpolation does.
+        start, width = quantiles[None, :-1], (quantiles[1:] - quantiles[:-1])[None]
+        column = values[:, None, :]
+        tied_step = ops.where(column > start, 1.0, ops.where(column == start, 0.5, 0.0))
+        linear_step = ops.clip((column - start) / ops.where(width > 0, width, 1.0), 0.0, 1.0)
+        rank = ops.sum(ops.where(width > 0, linear_step, tied_step), axis=1)
+        probability = rank / float(last)
+        # The bounds as scikit-learn tests them, in the input's float32 arithmetic (3 + 1e-7 == 3 there),
+        # and their normal values set outright: float32's erfinv is off by 0.03 that close to +-1.
+        at_top = (values + QUANTILE_BOUND > quantiles[-1]) | (probability >= 1.0 - QUANTILE_BOUND)
+        at_bottom = (values - QUANTILE_BOUND < quantiles[0]) | (probability <= QUANTILE_BOUND)
+        probability = ops.clip(probability, QUANTILE_BOUND, 1.0 - QUANTILE_BOUND)
+        normal = np.sqrt(2.0) * ops.erfinv(2.0 * probability - 1.0)
+        normal = ops.where(at_top, NORMAL_BOUND, normal)
+        return ops.where(at_bottom, -NORMAL_BOUND, normal)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "n_quantiles": self.n_quantiles}

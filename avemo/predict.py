@@ -73,8 +73,10 @@ class Predictor:
                           if self.audio_model else AUDIO_FEATURES)
         self.functionals_cfg = (FunctionalsConfig.from_dict(self.audio_model.config.get("functionals", {}))
                                 if self.audio_model else FUNCTIONALS)
-        if self.audio_model and self.audio_model.functionals is not None:
-            extractor(self.functionals_cfg.feature_set)  # now, with the models, not in the first request
+        if self.audio_model:  # now, with the models, not in the first request
+            self.audio_model.warm_up()
+            if self.audio_model.functionals is not None:
+                extractor(self.functionals_cfg.feature_set)
         self.video_model = None
         if "video" in folders:
             from .video import VideoAnalyzer
@@ -94,7 +96,7 @@ class Predictor:
         check_speech(speech, cfg)
         with ThreadPoolExecutor(max_workers=1) as helper:
             # openSMILE runs in C without holding the GIL, so the functionals are computed on a second
-            # core while the frame experts run here (warm predict of a 4 s clip: 107 ms, 129 ms in turn).
+            # core while the frame experts run here.
             pending = (helper.submit(functionals, speech, self.functionals_cfg, cfg.sample_rate)
                        if self.audio_model.functionals is not None else None)
             frames = spectral_frames(speech, cfg)

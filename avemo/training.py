@@ -40,10 +40,12 @@ class AudioTrainingConfig:
     # terms, the value that scored best beside the CNN when the pairing was first measured).
     statistics_l2: float = 0.01
     statistics_epochs: int = 60
-    # The functionals head: inverse L2 strength of its scikit-learn logistic regression. Held-out
-    # accuracy beside the CNN was flat from C = 0.003 to 0.1 (58.0-58.7% on RAVDESS); 0.01 is mid-range.
-    # It is fitted on every clip at every speed above: +1.2 points on RAVDESS, +1.6 on SAVEE (measured).
-    functionals_c: float = 0.01
+    # The functionals head: each feature mapped onto a normal through this many training quantiles
+    # (+1.1 points on RAVDESS beside the frame experts, against standardising alone: 61.0% vs 59.9%),
+    # then a scikit-learn logistic regression of this inverse L2 strength. It is fitted on every clip
+    # at every speed above: +1.2 points on RAVDESS, +1.6 on SAVEE (measured with standardising).
+    functionals_quantiles: int = 50
+    functionals_c: float = 0.003
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -162,13 +164,14 @@ def train_statistics_head(variants: list[list[np.ndarray]], labels: np.ndarray, 
 
 
 def train_functionals_head(per_speed: np.ndarray, labels: np.ndarray, hp: AudioTrainingConfig):
-    """Fit a standardised multinomial logistic regression on clip functionals with scikit-learn
-    (lbfgs: deterministic and fast on 6k features) and return it as a Keras model (no pickle ships).
+    """Fit a multinomial logistic regression on clip functionals, each mapped onto a normal through its
+    training quantiles and standardised, with scikit-learn (lbfgs: deterministic and fast on 6k
+    features), and return it as a Keras model (no pickle ships).
 
     `per_speed` is (clips, speeds, features): every clip at every speed is one training example.
     Classes are weighted to equal total weight, as for the other experts."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
     from .models import build_functionals_head
 
@@ -178,10 +181,16 @@ def train_functionals_head(per_speed: np.ndarray, labels: np.ndarray, hp: AudioT
     if np.unique(labels).tolist() != list(range(len(EMOTIONS))):
         raise ValueError("the functionals head needs training clips of every emotion")
 
-    scaler = StandardScaler().fit(features)
+    # Every example sets the quantiles (no subsample), so a run repeats exactly; fewer examples than
+    # quantiles give one quantile per example.
+    quantiles = QuantileTransformer(n_quantiles=min(hp.functionals_quantiles, len(features)),
+                                    output_distribution="normal", subsample=None).fit(features)
+    normal = quantiles.transform(features)
+    scaler = StandardScaler().fit(normal)
     regression = LogisticRegression(C=hp.functionals_c, max_iter=5000, class_weight="balanced")
-    regression.fit(scaler.transform(features), labels)
-    head = build_functionals_head(n_features)
+    regression.fit(scaler.transform(normal), labels)
+    head = build_functionals_head(n_features, len(quantiles.quantiles_))
+    head.get_layer("quantiles").set_weights([quantiles.quantiles_.astype(np.float32)])
     # scale_ is 1 for a constant feature, where Keras's own adapt() would divide by ~0.
     standardise = head.get_layer("standardise")
     standardise.set_weights([scaler.mean_, scaler.scale_ ** 2, np.array(len(features))])

@@ -115,12 +115,32 @@ def test_functionals_do_not_depend_on_the_input_level():
     assert not np.allclose(other, loud, rtol=1e-2, atol=1e-2)
 
 
+def test_normal_quantiles_layer_is_scikit_learns_quantile_transformer():
+    """The Keras layer gives QuantileTransformer(output_distribution="normal")'s values: heavy tails,
+    runs of tied values, a constant feature, and values beyond the training range on both sides."""
+    from sklearn.preprocessing import QuantileTransformer
+
+    from avemo.layers import NormalQuantiles
+
+    rng = np.random.default_rng(1)
+    train = np.concatenate([rng.standard_t(2, (600, 20)), np.zeros((600, 2)),
+                            rng.integers(0, 4, (600, 3))], axis=1).astype(np.float32)
+    train[:200, 3] = 1.0  # a run of ties inside the distribution
+    transformer = QuantileTransformer(n_quantiles=50, output_distribution="normal", subsample=None).fit(train)
+    layer = NormalQuantiles(50)
+    layer.build(train.shape)
+    layer.set_weights([transformer.quantiles_.astype(np.float32)])
+    probe = np.concatenate([train[:100], 4 * rng.standard_t(2, (100, 25)).astype(np.float32)])
+    np.testing.assert_allclose(np.asarray(layer(probe)), transformer.transform(probe), atol=1e-3)
+
+
 def test_the_functionals_head_is_the_scikit_learn_regression_it_was_fitted_as(tmp_path):
     """Fitted by scikit-learn, shipped as Keras weights: same logits, also after a safe-mode reload,
-    and a constant feature (zero variance) does not blow up."""
+    on the training clips and on new ones, and a constant feature (zero variance) does not blow up."""
     import keras
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
     from avemo.training import AudioTrainingConfig, train_functionals_head
 
@@ -131,15 +151,18 @@ def test_the_functionals_head_is_the_scikit_learn_regression_it_was_fitted_as(tm
     features[:, 5] = 7.0
     hp = AudioTrainingConfig()
     head = train_functionals_head(features[:, None], labels, hp)  # one speed per clip
-    scaler = StandardScaler().fit(features)
-    reference = LogisticRegression(C=hp.functionals_c, max_iter=5000, class_weight="balanced").fit(
-        scaler.transform(features), labels).decision_function(scaler.transform(features))
-    np.testing.assert_allclose(np.asarray(head(features, training=False)), reference, atol=1e-4)
+    reference = make_pipeline(
+        QuantileTransformer(n_quantiles=hp.functionals_quantiles, output_distribution="normal", subsample=None),
+        StandardScaler(), LogisticRegression(C=hp.functionals_c, max_iter=5000, class_weight="balanced"),
+    ).fit(features, labels)
+    np.testing.assert_allclose(np.asarray(head(features, training=False)), reference.decision_function(features),
+                               atol=1e-3)
     head.save(tmp_path / "functionals.keras")
     loaded = keras.saving.load_model(tmp_path / "functionals.keras", compile=False)
-    probe = features.copy()
+    probe = rng.normal(3.0, 8.0, (40, 12)).astype(np.float32)  # new clips, some beyond the training range
     probe[:, 5] = 9.0  # a value the constant feature never took
     assert np.isfinite(np.asarray(loaded(probe, training=False))).all()
-    np.testing.assert_allclose(np.asarray(loaded(features, training=False)), reference, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(loaded(probe, training=False)), reference.decision_function(probe),
+                               atol=1e-3)
     with pytest.raises(ValueError, match="every emotion"):
         train_functionals_head(features[labels < 7, None], labels[labels < 7], hp)
