@@ -41,7 +41,7 @@ class AudioTrainingConfig:
     statistics_l2: float = 0.01
     statistics_epochs: int = 60
     # The functionals head: each feature mapped onto a normal through this many training quantiles
-    # (+1.1 points on RAVDESS beside the frame experts, against standardising alone: 61.0% vs 59.9%),
+    # (+1.0 point on RAVDESS beside the frame experts, against standardising alone: 60.9% vs 59.9%),
     # then a scikit-learn logistic regression of this inverse L2 strength. It is fitted on every clip
     # at every speed above: +1.2 points on RAVDESS, +1.6 on SAVEE (measured with standardising).
     functionals_quantiles: int = 50
