@@ -76,6 +76,7 @@ def write_audio_card(folder: Path, report: dict) -> Path:
     hp = report["config"]["hparams"]
     feats = report["config"]["features"]
     functionals = report["config"]["functionals"]
+    desc = report["config"].get("descriptors", {})
     images = {}
     for corpus, s in ev["summary"].items():
         images[corpus] = confusion_matrix_png(
@@ -107,13 +108,13 @@ model-index:
     - {{type: recall, value: {s['fold_mean_std']['uar'][0]:.4f}, name: unweighted average recall}}
 ---
 
-# avemo audio: speech emotion CNN with utterance-statistics and openSMILE-functionals experts
+# avemo audio: speech emotion CNN with utterance-statistics, openSMILE-functionals and descriptor experts
 
 Hears one of 8 emotions in speech: neutral, calm, happy, sad, angry, fearful, disgust, surprised.
 Part of [avemo](../../README.md); `avemo.predict(path)` uses it.
 
 ## Model
-Three experts, combined by averaging log-probabilities (a product of experts). Two read the same input
+Four experts, combined by a weighted average of their log-probabilities (a product of experts). Two read the same input
 window and form one Keras model, `model.keras`:
 - a 2-D CNN ({len(hp['filters'])} conv blocks, {' / '.join(map(str, hp['filters']))} filters, batch norm, global
   average pooling, dropout {hp['dropout']}), which follows how the spectrum moves in time;
@@ -128,8 +129,17 @@ descriptors), each first mapped onto a normal distribution through {hp.get('func
 training values (heavy-tailed features stop letting a few clips set their scale), then standardised.
 The quantiles and the regression's weights are copied into Keras layers. The functionals are computed
 on the trimmed speech after its loudest 50 ms are scaled to {functionals['level_dbfs']} dBFS, so the microphone's
-gain does not change the answer. A clip's logits are the mean of the window logits of `model.keras`, averaged in log-probability space,
-with equal weight, with the functionals head's; the app's timeline shows the per-window part. openSMILE
+gain does not change the answer.
+
+The fourth, `descriptors.keras`, reads the 65 low-level descriptors those functionals summarise (one row
+every 10 ms, of the same level-normalised speech) in windows of {desc.get('window_frames', 300) / 100:.0f} s: a 1-D CNN
+({' / '.join(map(str, hp.get('descriptors_filters', ())))} filters, kernel 5, batch norm), then the mean and standard deviation over the window's real
+rows, dropout {hp.get('descriptors_dropout')} and a hidden layer of 128. It follows how pitch, loudness and voice
+quality move through the utterance, which the log-mel CNN must infer from the spectrum.
+
+A clip's logits are the mean of the window logits of `model.keras`, averaged in log-probability space with
+the functionals head's (weight 1 each) and the descriptor expert's window mean (weight
+{hp.get('descriptors_weight')}); the app's timeline shows the per-window part of `model.keras`. openSMILE
 is audEERING's, under its research licence (free for research, education and private use).
 
 The two frame experts read **{kind}** frames of speech: {feats['n_mels']} mel bands,
@@ -137,8 +147,8 @@ The two frame experts read **{kind}** frames of speech: {feats['n_mels']} mel ba
 trailing silence trimmed ({feats['trim_top_db']} dB below peak). One window is {feats['window_seconds']} s;
 longer clips are covered by windows every {feats['window_hop_seconds']} s whose logits are averaged (the app
 plots the per-window probabilities as a timeline). Outputs are calibrated by temperature scaling
-(T = {cal['temperature']:.3f}, fitted on the out-of-fold outputs below). Files: `model.keras` and
-`functionals.keras` (Keras 3, load in safe mode), `labels.json`, `config.json` (feature parameters, temperature, hyper-parameters), `evaluation.json`
+(T = {cal['temperature']:.3f}, fitted on the out-of-fold outputs below). Files: `model.keras`,
+`functionals.keras` and `descriptors.keras` (Keras 3, load in safe mode), `labels.json`, `config.json` (feature parameters, temperature, hyper-parameters), `evaluation.json`
 (every figure on this card).
 
 ## Training data
@@ -157,7 +167,10 @@ weights; label smoothing {hp['label_smoothing']}. Augmentation on cached feature
 {hp['time_mask_width']} frames) and mixup (alpha {hp['mixup_alpha']}). The statistics head is then fitted (Adam,
 {hp.get('statistics_epochs')} epochs, class-balanced) on every window of every training clip at every speed, and the
 functionals head on every training clip at every speed (+1.2 points on RAVDESS and +1.6 on SAVEE over the
-original speed alone). The final model trains on all of the data above in {report['final_training_seconds'] / 60:.1f} min on a 2-core CPU.
+original speed alone). The descriptor expert trains {hp.get('descriptors_epochs')} epochs on the clips as recorded (AdamW, weight
+decay {hp.get('descriptors_weight_decay')}, the same schedule, class weights and label smoothing), each epoch on one window of
+every clip at a random position, with Gaussian noise of {hp.get('descriptors_noise')} standard deviations on its
+standardised input. The final model trains on all of the data above in {report['final_training_seconds'] / 60:.1f} min on a 2-core CPU.
 
 ## Evaluation: speaker-independent
 Never a random clip split (it leaks the speaker and inflates accuracy by 10-30 points). Each RAVDESS actor
@@ -166,11 +179,11 @@ and each SAVEE speaker is dealt to one of 4 folds, men and women alike in every 
 scored on the held-out speakers it never heard. This is RAVDESS grouped 4-fold by actor and SAVEE
 leave-one-speaker-out in one set of trainings. SAVEE is scored over the 7 emotions it defines (the *calm*
 output is ignored there). Clip-level decision: as shipped (the frame experts' window mean, combined with the
-functionals expert).
+functionals and descriptor experts).
 
 {metrics_table(report['evaluations'])}
 
-Chosen: **{kind}** (first row: the shipped combination). The *alone* rows and the row without functionals
+Chosen: **{kind}** (first row: the shipped combination). The *alone* and *without* rows
 are the component ablation: the experts of the same trainings on their own. The feature ablation is the row of the other feature kind
 (log-mel against MFCC frames, same models and recipe, same held-out speakers; marked with its folds where
 it ran on fewer). Total cross-validation time of the chosen kind:

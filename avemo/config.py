@@ -93,6 +93,23 @@ FUNCTIONALS = FunctionalsConfig()
 
 
 @dataclass(frozen=True)
+class DescriptorsConfig(SavedSettings):
+    """How the audio model's descriptor expert reads a clip. Saved beside the weights.
+
+    The 65 ComParE 2016 low-level descriptors behind the functionals (loudness, pitch, voicing,
+    jitter, shimmer, harmonics-to-noise ratio, spectral shape, MFCCs: one row every 10 ms), of the
+    same trimmed, level-normalised speech (FUNCTIONALS.feature_set and level_dbfs), in windows
+    of `window_frames` rows every `window_hop_frames`; a shorter clip is one padded window.
+    """
+
+    window_frames: int = 300       # 3 s: a whole RAVDESS utterance, most of a SAVEE one
+    window_hop_frames: int = 150
+
+
+DESCRIPTORS = DescriptorsConfig()
+
+
+@dataclass(frozen=True)
 class VideoFeatureConfig(SavedSettings):
     """How a video becomes the face model's input. Saved beside the video weights."""
 

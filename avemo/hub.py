@@ -32,13 +32,15 @@ from .config import MODEL_NAMES, WEIGHTS_DIR
 log = logging.getLogger(__name__)
 
 HUB_REPO = "avemo/avemo-models"
-HUB_REVISION = "v0.3.0"  # a tag made by train/push.py (v0.2.0: the audio model gained functionals.keras; v0.3.0: its quantile layer)
+# A tag made by train/push.py (v0.2.0: the audio model gained functionals.keras; v0.3.0: its quantile
+# layer and descriptors.keras).
+HUB_REVISION = "v0.3.0"
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
 # What a model folder must hold to be loadable (avemo.models.load_model_folder, avemo.fusion.load_fusion).
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
-    "audio": ("model.keras", "functionals.keras", "labels.json", "config.json"),
+    "audio": ("model.keras", "functionals.keras", "descriptors.keras", "labels.json", "config.json"),
     "video": ("model.keras", "labels.json", "config.json"),
     "fusion": ("config.json",),
 }

@@ -44,7 +44,7 @@ class UtteranceStatistics(keras.layers.Layer):
             dct_basis(n_bins, self.n_coefficients))
 
     def call(self, frames):
-        is_speech = ops.cast(ops.max(ops.abs(frames - self.pad_value), axis=-1) > 1e-6, frames.dtype)
+        is_speech = padding_mask(frames, self.pad_value)
         coefficients = frames if self.basis is None else ops.matmul(frames, self.basis)
         mean, std = _masked_moments(coefficients, is_speech)
         deltas = coefficients[:, 1:] - coefficients[:, :-1]
@@ -121,3 +121,51 @@ class NormalQuantiles(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "n_quantiles": self.n_quantiles}
+
+
+@keras.saving.register_keras_serializable(package="avemo")
+class MaskedStatisticsPooling(keras.layers.Layer):
+    """Mean and standard deviation over time of per-frame features, counting only the frames that
+    are not padding. Called on [features (batch, time, channels), frames (batch, time, inputs)]:
+    a frame whose every input equals `pad_value` is padding (a short clip's window is padded)."""
+
+    def __init__(self, pad_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.pad_value = pad_value
+
+    def call(self, inputs):
+        features, frames = inputs
+        mean, std = _masked_moments(features, padding_mask(frames, self.pad_value))
+        return ops.concatenate([mean, std], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        features_shape, _ = input_shape
+        return (features_shape[0], 2 * features_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "pad_value": self.pad_value}
+
+
+@keras.saving.register_keras_serializable(package="avemo")
+class ZeroPadding(keras.layers.Layer):
+    """Per-frame features with the padding frames set to zero. Called on [features, frames], with
+    padding found in `frames` as in MaskedStatisticsPooling."""
+
+    def __init__(self, pad_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.pad_value = pad_value
+
+    def call(self, inputs):
+        features, frames = inputs
+        return features * padding_mask(frames, self.pad_value)[..., None]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "pad_value": self.pad_value}
+
+
+def padding_mask(frames, pad_value: float):
+    """(batch, time): 1 for a real frame, 0 for a padding frame (every value equal to pad_value)."""
+    return ops.cast(ops.max(ops.abs(frames - pad_value), axis=-1) > 1e-6, frames.dtype)

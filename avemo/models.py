@@ -2,7 +2,7 @@
 
 A model folder (weights/audio, weights/video) holds `model.keras`, `labels.json` (the class
 order of the outputs), `config.json` (feature parameters and the calibration temperature) and a
-model card `README.md`; the audio folder also holds `functionals.keras`, its clip-level expert.
+model card `README.md`; the audio folder also holds `functionals.keras` and `descriptors.keras`, its clip-level experts.
 Models output logits; `ModelFolder.calibrated` turns them into calibrated probabilities with the
 folder's temperature.
 """
@@ -92,6 +92,36 @@ def build_functionals_head(n_features: int, n_quantiles: int, n_classes: int = l
     return keras.Model(inputs, outputs, name="avemo_audio_functionals")
 
 
+def build_descriptors_model(window_frames: int, n_descriptors: int, filters: tuple[int, ...] = (64, 128, 128),
+                            kernel: int = 5, noise: float = 0.1, dropout: float = 0.4):
+    """The descriptor expert: a 1-D CNN over a window of openSMILE low-level descriptors (one row
+    every 10 ms: loudness, pitch, voicing, jitter, shimmer, spectral shape, MFCCs), then the mean and
+    standard deviation over the window's real rows (padding left out); outputs logits.
+
+    The descriptors are standardised inside the model (statistics set from the training rows), and
+    during training jittered with Gaussian noise of `noise` standard deviations."""
+    import keras
+    from keras import layers
+
+    from .functionals import DESCRIPTOR_PAD
+    from .layers import MaskedStatisticsPooling, ZeroPadding
+
+    inputs = keras.Input((window_frames, n_descriptors), name="descriptors")
+    x = layers.Normalization(name="standardise")(inputs)
+    x = ZeroPadding(DESCRIPTOR_PAD, name="zero_padding")([x, inputs])
+    x = layers.GaussianNoise(noise, name="noise")(x)
+    for i, width in enumerate(filters):
+        x = layers.Conv1D(width, kernel, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"conv{i}_bn")(x)
+        x = layers.ReLU(name=f"conv{i}_relu")(x)
+    x = MaskedStatisticsPooling(DESCRIPTOR_PAD, name="pooling")([x, inputs])
+    x = layers.Dropout(dropout, name="pooled_dropout")(x)
+    x = layers.Dense(128, activation="relu", name="hidden")(x)
+    x = layers.Dropout(dropout, name="hidden_dropout")(x)
+    outputs = layers.Dense(len(EMOTIONS), name="logits")(x)
+    return keras.Model(inputs, outputs, name="avemo_audio_descriptors")
+
+
 def combine_audio_models(cnn, statistics_head):
     """One model from the two audio experts: the mean of their log-probabilities (a product of
     experts). Its outputs are logits like each part's, so inference and calibration are unchanged."""
@@ -104,14 +134,15 @@ def combine_audio_models(cnn, statistics_head):
     return keras.Model(inputs, layers.Average(name="logits")(log_probs), name="avemo_audio")
 
 
-def combine_logits(*logits: np.ndarray) -> np.ndarray:
-    """What `combine_audio_models` computes, on logits already in hand (for the evaluation)."""
+def combine_logits(*logits: np.ndarray, weights: tuple[float, ...] | None = None) -> np.ndarray:
+    """What `combine_audio_models` computes, on logits already in hand: the (weighted) mean of the
+    experts' log-probabilities."""
     def log_softmax(z):
         z = np.asarray(z, dtype=np.float64)
         z = z - z.max(axis=-1, keepdims=True)
         return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
-    return np.mean([log_softmax(z) for z in logits], axis=0)
+    return np.average([log_softmax(z) for z in logits], axis=0, weights=weights)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -122,6 +153,7 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 FUNCTIONALS_FILE = "functionals.keras"
+DESCRIPTORS_FILE = "descriptors.keras"
 
 
 def traced(model):
@@ -137,13 +169,14 @@ def traced(model):
 @dataclass
 class ModelFolder:
     """A loaded model folder: the Keras model, its class order and its configuration, and for the
-    audio model the clip-level functionals expert."""
+    audio model its clip-level experts (functionals and descriptors)."""
 
     path: Path
     model: object
     labels: list[str]
     config: dict = field(default_factory=dict)
     functionals: object | None = None
+    descriptors: object | None = None
 
     @property
     def temperature(self) -> float:
@@ -157,6 +190,10 @@ class ModelFolder:
     def _traced_functionals(self):
         return traced(self.functionals)
 
+    @functools.cached_property
+    def _traced_descriptors(self):
+        return traced(self.descriptors)
+
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Logits of a batch of windows (a single-input model)."""
         return np.asarray(self._traced_model(np.asarray(batch, np.float32)))
@@ -165,19 +202,31 @@ class ModelFolder:
         """The functionals expert's logits for one clip's functionals."""
         return np.asarray(self._traced_functionals(np.asarray(functionals, np.float32)[None]))[0]
 
+    def descriptors_logits(self, descriptor_windows: np.ndarray) -> np.ndarray:
+        """The descriptor expert's logits for one clip: the mean over its windows of descriptor rows."""
+        return np.asarray(self._traced_descriptors(np.asarray(descriptor_windows, np.float32))).mean(axis=0)
+
     def warm_up(self) -> None:
-        """Trace the audio graphs now (about 0.3 s), with the models, rather than in the first request."""
+        """Trace the audio graphs now (about 0.5 s), with the models, rather than in the first request."""
         self.logits(np.zeros((1, *self.model.input_shape[1:]), np.float32))
         if self.functionals is not None:
             self.functionals_logits(np.zeros(self.functionals.input_shape[1:], np.float32))
+        if self.descriptors is not None:
+            self.descriptors_logits(np.ones((1, *self.descriptors.input_shape[1:]), np.float32))
 
-    def clip_logits(self, window_logits: np.ndarray, functionals: np.ndarray | None = None) -> np.ndarray:
-        """A clip's logits: the mean over its windows, combined with the functionals expert's verdict
-        on the whole clip where the folder has one (train.audio's evaluation scores this combination)."""
-        clip = window_logits.mean(axis=0)
-        if self.functionals is None:
-            return clip
-        return combine_logits(clip, self.functionals_logits(functionals))
+    def clip_logits(self, window_logits: np.ndarray, functionals: np.ndarray | None = None,
+                    descriptor_windows: np.ndarray | None = None) -> np.ndarray:
+        """A clip's logits: the mean over its windows, combined in log-probability space with the
+        verdicts of the clip-level experts the folder has (functionals, descriptors; the descriptor
+        expert with the weight its training chose), as train.audio's evaluation scores them."""
+        parts, weights = [window_logits.mean(axis=0)], [1.0]
+        if self.functionals is not None:
+            parts.append(self.functionals_logits(functionals))
+            weights.append(1.0)
+        if self.descriptors is not None:
+            parts.append(self.descriptors_logits(descriptor_windows))
+            weights.append(float(self.config.get("hparams", {}).get("descriptors_weight", 1.0)))
+        return parts[0] if len(parts) == 1 else combine_logits(*parts, weights=weights)
 
     def calibrated(self, logits: np.ndarray) -> np.ndarray:
         """Temperature-scaled probabilities of some logits, in the product's EMOTIONS order."""
@@ -192,11 +241,13 @@ def to_product_order(probs: np.ndarray, labels: list[str]) -> np.ndarray:
     return out
 
 
-def save_model_folder(folder: Path, model, labels: list[str], config: dict, functionals=None) -> None:
+def save_model_folder(folder: Path, model, labels: list[str], config: dict, functionals=None,
+                      descriptors=None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
-    if functionals is not None:
-        functionals.save(folder / FUNCTIONALS_FILE)
+    for expert, file in ((functionals, FUNCTIONALS_FILE), (descriptors, DESCRIPTORS_FILE)):
+        if expert is not None:
+            expert.save(folder / file)
     (folder / "labels.json").write_text(json.dumps(list(labels), indent=1) + "\n")
     (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
 
@@ -213,8 +264,8 @@ def load_model_folder(folder: Path) -> ModelFolder:
         raise FileNotFoundError(f"no model at {model_file}")
     # Safe mode (the default) refuses Lambda layers and arbitrary code: weights may come from the Hub.
     model = keras.saving.load_model(model_file, compile=False)
-    functionals_file = folder / FUNCTIONALS_FILE
-    functionals = keras.saving.load_model(functionals_file, compile=False) if functionals_file.exists() else None
+    functionals, descriptors = (keras.saving.load_model(folder / file, compile=False) if (folder / file).exists()
+                                else None for file in (FUNCTIONALS_FILE, DESCRIPTORS_FILE))
     labels = json.loads((folder / "labels.json").read_text())
     config = json.loads((folder / "config.json").read_text())
-    return ModelFolder(folder, model, labels, config, functionals)
+    return ModelFolder(folder, model, labels, config, functionals, descriptors)

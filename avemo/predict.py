@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from .audio import check_speech, spectral_frames, trim_silence, windows
-from .config import AUDIO_FEATURES, EMOTIONS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, AudioFeatureConfig, FunctionalsConfig
-from .functionals import extractor, functionals
+from .config import (AUDIO_FEATURES, DESCRIPTORS, EMOTIONS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, AudioFeatureConfig,
+                     DescriptorsConfig, FunctionalsConfig)
+from .functionals import descriptor_windows, descriptors, extractor, functionals
 from .media import MediaError, check_input_file, complete_header, load_audio, probe
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,14 @@ class Predictor:
                           if self.audio_model else AUDIO_FEATURES)
         self.functionals_cfg = (FunctionalsConfig.from_dict(self.audio_model.config.get("functionals", {}))
                                 if self.audio_model else FUNCTIONALS)
+        self.descriptors_cfg = (DescriptorsConfig.from_dict(self.audio_model.config.get("descriptors", {}))
+                                if self.audio_model else DESCRIPTORS)
         if self.audio_model:  # now, with the models, not in the first request
             self.audio_model.warm_up()
             if self.audio_model.functionals is not None:
                 extractor(self.functionals_cfg.feature_set)
+            if self.audio_model.descriptors is not None:
+                extractor(self.functionals_cfg.feature_set, "LowLevelDescriptors")
         self.video_model = None
         if "video" in folders:
             from .video import VideoAnalyzer
@@ -94,19 +99,24 @@ class Predictor:
         waveform, _ = load_audio(path, cfg.sample_rate, max_seconds)  # predict() notes a truncation
         speech, offset = trim_silence(waveform, cfg)
         check_speech(speech, cfg)
-        with ThreadPoolExecutor(max_workers=1) as helper:
-            # openSMILE runs in C without holding the GIL, so the functionals are computed on a second
-            # core while the frame experts run here.
-            pending = (helper.submit(functionals, speech, self.functionals_cfg, cfg.sample_rate)
-                       if self.audio_model.functionals is not None else None)
+        model = self.audio_model
+        with ThreadPoolExecutor(max_workers=2) as helpers:
+            # openSMILE runs in C without holding the GIL, so its two passes (functionals, descriptors)
+            # run on other threads while the frame experts run here.
+            pending_functionals = (helpers.submit(functionals, speech, self.functionals_cfg, cfg.sample_rate)
+                                   if model.functionals is not None else None)
+            pending_descriptors = (helpers.submit(descriptors, speech, self.functionals_cfg, cfg.sample_rate)
+                                   if model.descriptors is not None else None)
             frames = spectral_frames(speech, cfg)
             batch, spans = windows(frames, cfg)
-            logits = self.audio_model.logits(batch)
-            clip_functionals = pending.result() if pending else None
+            logits = model.logits(batch)
+            clip_functionals = pending_functionals.result() if pending_functionals else None
+            clip_descriptors = (descriptor_windows(pending_descriptors.result(), self.descriptors_cfg)
+                                if pending_descriptors else None)
         # The timeline shows the frame experts window by window; the clip's verdict adds the
-        # functionals expert, which summarises the whole utterance at once.
-        window_probs = self.audio_model.calibrated(logits)
-        clip_probs = self.audio_model.calibrated(self.audio_model.clip_logits(logits, clip_functionals))
+        # clip-level experts, which read the whole utterance.
+        window_probs = model.calibrated(logits)
+        clip_probs = model.calibrated(model.clip_logits(logits, clip_functionals, clip_descriptors))
         seconds = speech.size / cfg.sample_rate
         spans = [(offset + s, offset + e) for s, e in spans]
         reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)

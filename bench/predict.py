@@ -2,8 +2,8 @@
 
     python -m bench.predict [--runs 30] [--clip PATH]
 
-Model load time, feature extraction per clip (decode + trim + log-mel; the openSMILE functionals of the
-trimmed speech on their own line), warm end-to-end predict on a 3-4 s clip (median and 90th percentile of many runs), fusion overhead, and peak resident memory.
+Model load time, feature extraction per clip (decode + trim + log-mel; the openSMILE functionals and
+descriptors of the trimmed speech on their own lines), warm end-to-end predict on a 3-4 s clip (median and 90th percentile of many runs), fusion overhead, and peak resident memory.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def main() -> None:
     load_seconds = time.perf_counter() - start
 
     from avemo.audio import spectral_frames, trim_silence
-    from avemo.functionals import functionals
+    from avemo.functionals import descriptors, functionals
     from avemo.fusion import fuse
     from avemo.media import load_audio
 
@@ -56,6 +56,7 @@ def main() -> None:
     print(f"model load (import + audio/video/fusion models): {load_seconds:6.2f} s")
     print(f"feature extraction per clip:  {median_ms(timed(extract, args.runs))}")
     print(f"functionals (openSMILE):      {median_ms(timed(lambda: functionals(speech, predictor.functionals_cfg), args.runs))}")
+    print(f"descriptors (openSMILE):      {median_ms(timed(lambda: descriptors(speech, predictor.functionals_cfg), args.runs))}")
     print(f"warm predict, audio only:     {median_ms(timed(lambda: predictor.predict(args.clip, 'audio'), args.runs))}")
     print(f"fusion step alone:            {median_ms(timed(lambda: fuse(audio, audio, predictor.fusion), args.runs * 10))}")
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -105,14 +105,39 @@ def test_the_combined_audio_model_is_the_mean_of_its_experts_log_probabilities()
 def test_functionals_do_not_depend_on_the_input_level():
     """The functionals expert sees speech scaled to one level: a clip 26 dB quieter gives the same
     features (up to 16-bit rounding), while different speech gives different ones."""
-    from avemo.functionals import functionals
+    from avemo.functionals import descriptors, functionals
 
     speech, _ = trim_silence(load_audio(clips.ravdess_clip(actor=3, emotion=5), CFG.sample_rate, 60)[0])
     loud, quiet = functionals(speech), functionals(speech * 0.05)
     assert loud.shape == (6373,) and np.isfinite(loud).all()
     np.testing.assert_allclose(quiet, loud, rtol=1e-2, atol=1e-2)
+    loud_rows, quiet_rows = descriptors(speech), descriptors(speech * 0.05)  # the descriptor expert's input too
+    assert loud_rows.shape[1] == 65 and abs(len(loud_rows) - speech.size / CFG.sample_rate * 100) < 5
+    np.testing.assert_allclose(quiet_rows, loud_rows, rtol=1e-2, atol=2e-2)
     other = functionals(trim_silence(load_audio(clips.ravdess_clip(actor=4, emotion=4), CFG.sample_rate, 60)[0])[0])
     assert not np.allclose(other, loud, rtol=1e-2, atol=1e-2)
+
+
+def test_descriptor_pooling_leaves_the_padding_out():
+    """The descriptor expert pools over a window's real rows only: the mean and standard deviation of
+    the features of the rows before the padding, and a clip's windows end at its end."""
+    from avemo.config import DESCRIPTORS
+    from avemo.functionals import DESCRIPTOR_PAD, descriptor_windows
+    from avemo.layers import MaskedStatisticsPooling, ZeroPadding
+
+    rng = np.random.default_rng(2)
+    short = rng.normal(size=(120, 65)).astype(np.float32)
+    window = descriptor_windows(short)
+    assert window.shape == (1, DESCRIPTORS.window_frames, 65) and (window[0, 120:] == DESCRIPTOR_PAD).all()
+    features = rng.normal(size=(1, DESCRIPTORS.window_frames, 16)).astype(np.float32)
+    pooled = np.asarray(MaskedStatisticsPooling()([features, window]))[0]
+    np.testing.assert_allclose(pooled[:16], features[0, :120].mean(0), atol=1e-5)
+    np.testing.assert_allclose(pooled[16:], features[0, :120].std(0), atol=1e-4)
+    zeroed = np.asarray(ZeroPadding()([features, window]))[0]
+    assert (zeroed[120:] == 0).all() and np.array_equal(zeroed[:120], features[0, :120])
+    long = rng.normal(size=(700, 65)).astype(np.float32)
+    windows_of_long = descriptor_windows(long)
+    assert len(windows_of_long) == 4 and np.array_equal(windows_of_long[-1], long[-DESCRIPTORS.window_frames:])
 
 
 def test_normal_quantiles_layer_is_scikit_learns_quantile_transformer():

@@ -7,8 +7,9 @@
 Protocol: every speaker of each corpus is dealt to one of 4 folds (avemo.corpora.speaker_folds),
 so each fold holds out 5-6 whole RAVDESS actors of both sexes and exactly one SAVEE speaker: one
 set of trainings gives RAVDESS grouped 4-fold CV and SAVEE leave-one-speaker-out together. Each
-fold's out-of-fold logits (the CNN's, the statistics head's, the functionals head's and the product's
-combination of the three) are saved under runs/ and later fit the calibration temperature.
+fold's out-of-fold logits (the CNN's, the statistics head's, the functionals head's, the descriptor
+expert's and the product's combination of them) are saved under runs/ and later fit the calibration
+temperature.
 """
 from __future__ import annotations
 
@@ -20,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.config import AUDIO_FEATURES, EMOTIONS, FUNCTIONALS, REPO_ROOT, WEIGHTS_DIR, data_dir
+from avemo.config import AUDIO_FEATURES, DESCRIPTORS, EMOTIONS, FUNCTIONALS, REPO_ROOT, WEIGHTS_DIR, data_dir
 from avemo.corpora import scan_ravdess, scan_savee, speaker_folds
 
 N_FOLDS = 4
 RUNS_DIR = REPO_ROOT / "runs"
 # Out-of-fold logits saved per fold: each expert alone, the frame experts together, and the product.
-PARTS = ("cnn_logits", "statistics_logits", "functionals_logits", "frames_logits", "logits")
-DONE_KEY = "functionals_logits"  # the last expert a fold trains
+PARTS = ("cnn_logits", "statistics_logits", "functionals_logits", "descriptors_logits", "frames_logits",
+         "without_descriptors_logits", "logits")
+DONE_KEY = "descriptors_logits"  # the last expert a fold trains
 
 
 def load_corpus(root: Path):
@@ -42,14 +44,15 @@ def fold_file(kind: str, fold: int) -> Path:
 
 
 def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> None:
-    """Out-of-fold logits of the three audio experts and their combination, fold by fold.
+    """Out-of-fold logits of the audio experts and their combination, fold by fold.
 
     A fold's CNN logits are saved as soon as the CNN is trained, so an interrupted run (or a
-    change to the cheap statistics or functionals heads only) resumes without retraining the CNN."""
+    change to the other, cheaper experts only) resumes without retraining the CNN."""
     from avemo.audio import extract_features_cached
-    from avemo.functionals import extract_functionals_cached
+    from avemo.functionals import extract_descriptors_cached, extract_functionals_cached
     from avemo.models import combine_logits
-    from avemo.training import clip_logits, train_audio_cnn, train_functionals_head, train_statistics_head
+    from avemo.training import (clip_logits, descriptors_clip_logits, train_audio_cnn, train_descriptors_model,
+                                train_functionals_head, train_statistics_head)
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
     clips = load_corpus(root)
@@ -57,6 +60,7 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
     folds = np.array(speaker_folds(clips, N_FOLDS))
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
     functionals = extract_functionals_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
+    descriptors = [per_speed[0] for per_speed in extract_descriptors_cached([c.path for c in clips], FUNCTIONALS, cfg)]
     for fold in only_folds if only_folds is not None else range(N_FOLDS):
         out = fold_file(kind, fold)
         saved = dict(np.load(out)) if out.exists() else {}
@@ -69,7 +73,7 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         record = dict(labels=labels[test], index=test, corpus=np.array([clips[i].corpus for i in test]),
                       speaker=np.array([clips[i].speaker for i in test]),
                       hparams=json.dumps(hp.to_dict()), features=json.dumps(cfg.to_dict()),
-                      functionals=json.dumps(FUNCTIONALS.to_dict()))
+                      functionals=json.dumps(FUNCTIONALS.to_dict()), descriptors=json.dumps(DESCRIPTORS.to_dict()))
         test_frames = [variants[i][0] for i in test]  # hp.speeds starts with 1.0: the clips as recorded
         if "cnn_logits" in saved:
             print(f"fold {fold}: CNN trained earlier, reusing its logits", flush=True)
@@ -84,11 +88,16 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         record.update(statistics_logits=clip_logits(head, test_frames, cfg))
         functionals_head = train_functionals_head(functionals[train], labels[train], hp)
         record.update(functionals_logits=np.asarray(functionals_head(functionals[test, 0], training=False)))
-        # As ModelFolder.clip_logits combines them: the frame experts, then the functionals expert. (For
+        descriptors_model = train_descriptors_model([descriptors[i] for i in train], labels[train], hp, DESCRIPTORS)
+        record.update(descriptors_logits=descriptors_clip_logits(
+            descriptors_model, [descriptors[i] for i in test], DESCRIPTORS))
+        # As ModelFolder.clip_logits combines them: the frame experts, then the clip-level experts. (For
         # a clip longer than one window, each frame expert's windows are averaged before the two are
         # combined, where the product averages the combined windows: the same for one-window clips.)
         record.update(frames_logits=combine_logits(record["cnn_logits"], record["statistics_logits"]))
-        record.update(logits=combine_logits(record["frames_logits"], record["functionals_logits"]),
+        record.update(without_descriptors_logits=combine_logits(record["frames_logits"], record["functionals_logits"]))
+        record.update(logits=combine_logits(record["frames_logits"], record["functionals_logits"],
+                                            record["descriptors_logits"], weights=(1.0, 1.0, hp.descriptors_weight)),
                       seconds=float(record["cnn_seconds"]) + time.time() - started)
         _save(out, record)
         for part in PARTS:
@@ -151,9 +160,9 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
     (a fresh clone), they are taken from the shipped evaluation.json, but only if that evaluation
     measured this very recipe (same feature kind, features and hyper-parameters)."""
     from avemo.audio import extract_features_cached
-    from avemo.functionals import extract_functionals_cached
+    from avemo.functionals import extract_descriptors_cached, extract_functionals_cached
     from avemo.models import save_model_folder
-    from avemo.training import train_audio_model, train_functionals_head
+    from avemo.training import train_audio_model, train_descriptors_model, train_functionals_head
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
     evaluated_here = len(folds_done(kind)) == N_FOLDS
@@ -165,16 +174,20 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
     labels = np.array([c.label for c in clips])
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
     functionals = extract_functionals_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
+    descriptors = [per_speed[0] for per_speed in extract_descriptors_cached([c.path for c in clips], FUNCTIONALS, cfg)]
     started = time.time()
     model = train_audio_model(variants, labels, hp, cfg)
     functionals_head = train_functionals_head(functionals, labels, hp)
+    descriptors_model = train_descriptors_model(descriptors, labels, hp, DESCRIPTORS)
     training_seconds = time.time() - started
     temperature = (calibration_from_folds(kind) if evaluated_here else recorded["calibration"])["temperature"]
-    config = {"features": cfg.to_dict(), "functionals": FUNCTIONALS.to_dict(), "temperature": temperature,
+    config = {"features": cfg.to_dict(), "functionals": FUNCTIONALS.to_dict(), "descriptors": DESCRIPTORS.to_dict(),
+              "temperature": temperature,
               "hparams": hp.to_dict(),
               "trained_on": {"ravdess_clips": int(sum(c.corpus == "ravdess" for c in clips)),
                              "savee_clips": int(sum(c.corpus == "savee" for c in clips))}}
-    save_model_folder(out_dir, model, list(EMOTIONS), config, functionals=functionals_head)
+    save_model_folder(out_dir, model, list(EMOTIONS), config, functionals=functionals_head,
+                      descriptors=descriptors_model)
     if evaluated_here:
         write_report(out_dir, kind, config, training_seconds)
     else:
@@ -192,6 +205,7 @@ def recorded_evaluation(out_dir: Path, kind: str, hp, cfg) -> dict | None:
     same = (recorded.get("chosen") == kind
             and recorded["config"]["features"] == cfg.to_dict()
             and recorded["config"].get("functionals") == FUNCTIONALS.to_dict()
+            and recorded["config"].get("descriptors") == DESCRIPTORS.to_dict()
             and recorded["config"]["hparams"] == json.loads(json.dumps(hp.to_dict())))
     return recorded if same else None
 
@@ -219,7 +233,9 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     evaluations[f"{kind}: CNN alone"] = summarise(kind, part="cnn_logits")
     evaluations[f"{kind}: statistics head alone"] = summarise(kind, part="statistics_logits")
     evaluations[f"{kind}: functionals head alone"] = summarise(kind, part="functionals_logits")
-    evaluations[f"{kind}: CNN + statistics head (without functionals)"] = summarise(kind, part="frames_logits")
+    evaluations[f"{kind}: descriptor expert alone"] = summarise(kind, part="descriptors_logits")
+    evaluations[f"{kind}: CNN + statistics head (without the clip-level experts)"] = summarise(kind, part="frames_logits")
+    evaluations[f"{kind}: without the descriptor expert"] = summarise(kind, part="without_descriptors_logits")
     for other in ("logmel", "mfcc"):
         shared = [f for f in folds_done(other) if f in folds_done(kind)]
         if other == kind or not shared:
