@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .config import DescriptorsConfig
 from .plots import confusion_matrix_png, reliability_png
 
 ATTRIBUTION = """\
@@ -76,7 +77,7 @@ def write_audio_card(folder: Path, report: dict) -> Path:
     hp = report["config"]["hparams"]
     feats = report["config"]["features"]
     functionals = report["config"]["functionals"]
-    desc = report["config"].get("descriptors", {})
+    desc = DescriptorsConfig.from_dict(report["config"].get("descriptors", {}))
     images = {}
     for corpus, s in ev["summary"].items():
         images[corpus] = confusion_matrix_png(
@@ -132,7 +133,7 @@ on the trimmed speech after its loudest 50 ms are scaled to {functionals['level_
 gain does not change the answer.
 
 The fourth, `descriptors.keras`, reads the 65 low-level descriptors those functionals summarise (one row
-every 10 ms, of the same level-normalised speech) in windows of {desc.get('window_frames', 300) / 100:.0f} s: a 1-D CNN
+every 10 ms, of the same level-normalised speech) in windows of {desc.window_frames} rows ({desc.window_frames / 100:.0f} s): a 1-D CNN
 ({' / '.join(map(str, hp.get('descriptors_filters', ())))} filters, kernel 5, batch norm), then the mean and standard deviation over the window's real
 rows, dropout {hp.get('descriptors_dropout')} and a hidden layer of 128. It follows how pitch, loudness and voice
 quality move through the utterance, which the log-mel CNN must infer from the spectrum.

@@ -123,15 +123,22 @@ class NormalQuantiles(keras.layers.Layer):
         return {**super().get_config(), "n_quantiles": self.n_quantiles}
 
 
-@keras.saving.register_keras_serializable(package="avemo")
-class MaskedStatisticsPooling(keras.layers.Layer):
-    """Mean and standard deviation over time of per-frame features, counting only the frames that
-    are not padding. Called on [features (batch, time, channels), frames (batch, time, inputs)]:
-    a frame whose every input equals `pad_value` is padding (a short clip's window is padded)."""
+class _PaddingAware(keras.layers.Layer):
+    """A layer called on [features (batch, time, channels), frames (batch, time, inputs)] that finds
+    the padding in `frames`: a frame whose every input equals `pad_value` (a short clip's window)."""
 
     def __init__(self, pad_value: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.pad_value = pad_value
+
+    def get_config(self):
+        return {**super().get_config(), "pad_value": self.pad_value}
+
+
+@keras.saving.register_keras_serializable(package="avemo")
+class MaskedStatisticsPooling(_PaddingAware):
+    """Mean and standard deviation over time of per-frame features, counting only the frames that
+    are not padding."""
 
     def call(self, inputs):
         features, frames = inputs
@@ -142,18 +149,10 @@ class MaskedStatisticsPooling(keras.layers.Layer):
         features_shape, _ = input_shape
         return (features_shape[0], 2 * features_shape[-1])
 
-    def get_config(self):
-        return {**super().get_config(), "pad_value": self.pad_value}
-
 
 @keras.saving.register_keras_serializable(package="avemo")
-class ZeroPadding(keras.layers.Layer):
-    """Per-frame features with the padding frames set to zero. Called on [features, frames], with
-    padding found in `frames` as in MaskedStatisticsPooling."""
-
-    def __init__(self, pad_value: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.pad_value = pad_value
+class ZeroPadding(_PaddingAware):
+    """Per-frame features with the padding frames set to zero."""
 
     def call(self, inputs):
         features, frames = inputs
@@ -161,9 +160,6 @@ class ZeroPadding(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
-
-    def get_config(self):
-        return {**super().get_config(), "pad_value": self.pad_value}
 
 
 def padding_mask(frames, pad_value: float):

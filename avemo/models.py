@@ -8,7 +8,6 @@ folder's temperature.
 """
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,29 +181,25 @@ class ModelFolder:
     def temperature(self) -> float:
         return float(self.config.get("temperature", 1.0))
 
-    @functools.cached_property
-    def _traced_model(self):
-        return traced(self.model)
-
-    @functools.cached_property
-    def _traced_functionals(self):
-        return traced(self.functionals)
-
-    @functools.cached_property
-    def _traced_descriptors(self):
-        return traced(self.descriptors)
+    def _infer(self, part: str, batch: np.ndarray) -> np.ndarray:
+        """Logits of one of the folder's models ("model", "functionals", "descriptors") for a batch,
+        through its traced graph (made on first use and kept)."""
+        graphs = self.__dict__.setdefault("_graphs", {})
+        if part not in graphs:
+            graphs[part] = traced(getattr(self, part))
+        return np.asarray(graphs[part](np.asarray(batch, np.float32)))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Logits of a batch of windows (a single-input model)."""
-        return np.asarray(self._traced_model(np.asarray(batch, np.float32)))
+        return self._infer("model", batch)
 
     def functionals_logits(self, functionals: np.ndarray) -> np.ndarray:
         """The functionals expert's logits for one clip's functionals."""
-        return np.asarray(self._traced_functionals(np.asarray(functionals, np.float32)[None]))[0]
+        return self._infer("functionals", np.asarray(functionals)[None])[0]
 
     def descriptors_logits(self, descriptor_windows: np.ndarray) -> np.ndarray:
         """The descriptor expert's logits for one clip: the mean over its windows of descriptor rows."""
-        return np.asarray(self._traced_descriptors(np.asarray(descriptor_windows, np.float32))).mean(axis=0)
+        return self._infer("descriptors", descriptor_windows).mean(axis=0)
 
     def warm_up(self) -> None:
         """Trace the audio graphs now (about 0.5 s), with the models, rather than in the first request."""
