@@ -29,13 +29,13 @@ def conv_block(x, filters: int, pool: tuple[int, int], name: str):
     # lag the weights, and the model collapses to one class at inference (measured).
     x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     x = layers.Activation("relu", name=f"{name}_relu")(x)
-    # No spatial dropout here: it halved how fast the network learned (measured), and
-    # SpecAugment already drops whole bands and spans of the input.
+    # No spatial dropout here: it halved how fast the network learned (measured); this small CNN
+    # generalises best when it learns fast (see avemo.training.AudioTrainingConfig).
     return layers.MaxPooling2D(pool, name=f"{name}_pool")(x)
 
 
 def build_audio_cnn(n_frames: int, n_bins: int, n_classes: int = len(EMOTIONS),
-                    filters: tuple[int, ...] = (16, 32, 64, 128), dropout: float = 0.3):
+                    filters: tuple[int, ...] = (16, 32, 64, 128), dropout: float = 0.0):
     """2-D CNN over (time, frequency) frames, global average pooling, outputs logits.
 
     The convolutions see the time axis (how pitch and energy move), unlike a clip-average
@@ -122,19 +122,23 @@ def build_descriptors_model(window_frames: int, n_descriptors: int, filters: tup
 
 
 def combine_audio_models(cnn, statistics_head):
-    """One model from the two audio experts: the mean of their log-probabilities (a product of
-    experts). Its outputs are logits like each part's, so inference and calibration are unchanged."""
+    """One model from the two frame experts (see `product_of_experts`)."""
+    return product_of_experts([cnn, statistics_head], input_name="frames", name="avemo_audio")
+
+
+def product_of_experts(parts: list, input_name: str, name: str):
+    """One model from several models of the same input: the mean of their log-probabilities (a product
+    of experts). Its outputs are logits like each part's, so inference and calibration are unchanged."""
     import keras
     from keras import layers
 
-    inputs = keras.Input(cnn.input_shape[1:], name="frames")
-    log_probs = [layers.Activation("log_softmax", name=f"{part.name}_log_probs")(part(inputs))
-                 for part in (cnn, statistics_head)]
-    return keras.Model(inputs, layers.Average(name="logits")(log_probs), name="avemo_audio")
+    inputs = keras.Input(parts[0].input_shape[1:], name=input_name)
+    log_probs = [layers.Activation("log_softmax", name=f"{part.name}_log_probs")(part(inputs)) for part in parts]
+    return keras.Model(inputs, layers.Average(name="logits")(log_probs), name=name)
 
 
 def combine_logits(*logits: np.ndarray, weights: tuple[float, ...] | None = None) -> np.ndarray:
-    """What `combine_audio_models` computes, on logits already in hand: the (weighted) mean of the
+    """What `product_of_experts` computes, on logits already in hand: the (weighted) mean of the
     experts' log-probabilities."""
     def log_softmax(z):
         z = np.asarray(z, dtype=np.float64)

@@ -30,8 +30,9 @@ def tiny_set(tmp_path_factory, monkeypatch_module):
     assert functionals.shape == (len(chosen), 2, 6373)
     assert np.array_equal(functionals, extract_functionals_cached([c.path for c in chosen], speeds=(1.0, 1.1),
                                                                   progress=False))
-    descriptors = [per_speed[0] for per_speed in extract_descriptors_cached([c.path for c in chosen], progress=False)]
-    assert all(rows.ndim == 2 and rows.shape[1] == 65 and len(rows) > 50 for rows in descriptors)
+    descriptors = extract_descriptors_cached([c.path for c in chosen], speeds=(1.0, 1.1), progress=False)
+    assert all(rows.ndim == 2 and rows.shape[1] == 65 and len(rows) > 50 for per_speed in descriptors for rows in per_speed)
+    assert all(len(fast) < len(recorded) for recorded, fast in descriptors)  # 1.1x speed: fewer 10 ms rows
     return variants, functionals, np.array([c.label for c in chosen]), descriptors
 
 
@@ -120,3 +121,50 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
     np.testing.assert_allclose([result["audio"]["probs"][e] for e in EMOTIONS], expected, atol=2e-3)
     np.testing.assert_allclose([result["audio"]["timeline"][0]["probs"][e] for e in EMOTIONS],
                                softmax(window_logits[0]), atol=2e-3)
+
+
+def test_descriptor_mixup_keeps_padding_recognisable():
+    """Mixup of descriptor windows: a window's padding stays padding (the expert pools over real rows
+    only), its rows facing the partner's padding stay its own, the rest is mixed at the given share."""
+    from avemo.functionals import DESCRIPTOR_PAD, pad_rows
+    from avemo.training import mix_descriptor_windows
+
+    rng = np.random.default_rng(0)
+    long, short = pad_rows(rng.normal(size=(8, 3)), 10), pad_rows(rng.normal(size=(5, 3)), 10)
+    x, partner = np.stack([long, short]), np.stack([short, long])
+    mixed = mix_descriptor_windows(x, partner, np.array([0.7, 0.6], dtype=np.float32))
+    np.testing.assert_allclose(mixed[0, :5], 0.7 * long[:5] + 0.3 * short[:5], atol=1e-6)
+    np.testing.assert_array_equal(mixed[0, 5:8], long[5:8])      # the partner is padding there
+    assert np.all(mixed[0, 8:] == DESCRIPTOR_PAD)                  # its own padding
+    np.testing.assert_allclose(mixed[1, :5], 0.6 * short[:5] + 0.4 * long[:5], atol=1e-6)
+    assert np.all(mixed[1, 5:] == DESCRIPTOR_PAD)
+
+
+def test_cnn_batches_are_clean_crops_of_the_clips_unless_augmentation_is_asked_for():
+    """As shipped, every training window is a stretch of one clip's real frames (a random position of one
+    of its speeds) with its hard label and class weight; SpecAugment, mixup and label smoothing come
+    only when the hyper-parameters ask for them."""
+    from dataclasses import replace
+
+    from avemo.training import AudioTrainingConfig, class_weights, cnn_batches
+
+    cfg = replace(AUDIO_FEATURES, window_seconds=0.64)  # 20 frames
+    rng = np.random.default_rng(0)
+    variants = [[rng.normal(size=(n, cfg.n_bins)).astype(np.float32) for n in (30, 27)] for _ in range(6)]
+    labels = np.array([0, 1, 2, 2, 3, 3])
+    hp = AudioTrainingConfig(batch_size=6)
+    x, y, w = cnn_batches(variants, labels, hp, cfg)[0]
+    assert x.shape == (6, 20, cfg.n_bins)
+    order = [int(np.argmax(row)) for row in y]
+    np.testing.assert_array_equal(y, np.eye(len(EMOTIONS))[order])  # hard labels
+    weight_of_label = dict(zip(labels.tolist(), class_weights(labels).tolist()))
+    np.testing.assert_allclose(w, [weight_of_label[label] for label in order])  # rarer classes weigh more
+    for window in x:
+        assert any(np.array_equal(window, frames[s:s + 20]) for clip in variants for frames in clip
+                   for s in range(len(frames) - 19)), "a training window is not a crop of a clip"
+
+    augmented = replace(hp, freq_masks=2, time_masks=2, mixup_alpha=0.2, label_smoothing=0.1)
+    x_aug, y_aug, _ = cnn_batches(variants, labels, augmented, cfg)[0]
+    assert y_aug.min() > 0  # smoothed (and mixed) labels
+    assert not any(np.array_equal(window, frames[s:s + 20]) for window in x_aug for clip in variants
+                   for frames in clip for s in range(len(frames) - 19))

@@ -60,7 +60,7 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
     folds = np.array(speaker_folds(clips, N_FOLDS))
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
     functionals = extract_functionals_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
-    descriptors = [per_speed[0] for per_speed in extract_descriptors_cached([c.path for c in clips], FUNCTIONALS, cfg)]
+    descriptors = extract_descriptors_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
     for fold in only_folds if only_folds is not None else range(N_FOLDS):
         out = fold_file(kind, fold)
         saved = dict(np.load(out)) if out.exists() else {}
@@ -90,7 +90,7 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         record.update(functionals_logits=np.asarray(functionals_head(functionals[test, 0], training=False)))
         descriptors_model = train_descriptors_model([descriptors[i] for i in train], labels[train], hp, DESCRIPTORS)
         record.update(descriptors_logits=descriptors_clip_logits(
-            descriptors_model, [descriptors[i] for i in test], DESCRIPTORS))
+            descriptors_model, [descriptors[i][0] for i in test], DESCRIPTORS))
         # As ModelFolder.clip_logits combines them: the frame experts, then the clip-level experts. (For
         # a clip longer than one window, each frame expert's windows are averaged before the two are
         # combined, where the product averages the combined windows: the same for one-window clips.)
@@ -174,7 +174,7 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
     labels = np.array([c.label for c in clips])
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
     functionals = extract_functionals_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
-    descriptors = [per_speed[0] for per_speed in extract_descriptors_cached([c.path for c in clips], FUNCTIONALS, cfg)]
+    descriptors = extract_descriptors_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
     started = time.time()
     model = train_audio_model(variants, labels, hp, cfg)
     functionals_head = train_functionals_head(functionals, labels, hp)
