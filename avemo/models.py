@@ -122,23 +122,19 @@ def build_descriptors_model(window_frames: int, n_descriptors: int, filters: tup
 
 
 def combine_audio_models(cnn, statistics_head):
-    """One model from the two frame experts (see `product_of_experts`)."""
-    return product_of_experts([cnn, statistics_head], input_name="frames", name="avemo_audio")
-
-
-def product_of_experts(parts: list, input_name: str, name: str):
-    """One model from several models of the same input: the mean of their log-probabilities (a product
-    of experts). Its outputs are logits like each part's, so inference and calibration are unchanged."""
+    """One model from the two audio experts: the mean of their log-probabilities (a product of
+    experts). Its outputs are logits like each part's, so inference and calibration are unchanged."""
     import keras
     from keras import layers
 
-    inputs = keras.Input(parts[0].input_shape[1:], name=input_name)
-    log_probs = [layers.Activation("log_softmax", name=f"{part.name}_log_probs")(part(inputs)) for part in parts]
-    return keras.Model(inputs, layers.Average(name="logits")(log_probs), name=name)
+    inputs = keras.Input(cnn.input_shape[1:], name="frames")
+    log_probs = [layers.Activation("log_softmax", name=f"{part.name}_log_probs")(part(inputs))
+                 for part in (cnn, statistics_head)]
+    return keras.Model(inputs, layers.Average(name="logits")(log_probs), name="avemo_audio")
 
 
 def combine_logits(*logits: np.ndarray, weights: tuple[float, ...] | None = None) -> np.ndarray:
-    """What `product_of_experts` computes, on logits already in hand: the (weighted) mean of the
+    """What `combine_audio_models` computes, on logits already in hand: the (weighted) mean of the
     experts' log-probabilities."""
     def log_softmax(z):
         z = np.asarray(z, dtype=np.float64)
