@@ -42,7 +42,8 @@ class AudioTrainingConfig:
     filters: tuple[int, ...] = (16, 32, 64, 128)
     # Without those, less dropout still helped: 0.3 / 0.1 / 0.0 scored 55.3 / 61.1 / 60.3% (fold 0) and
     # 54.7 / 54.7 / 56.7% (fold 1) on RAVDESS, 55.8 / 60.0 / 63.3% and 52.5 / 54.2 / 60.0% on SAVEE. The
-    # network fits every training clip and still generalises best: it is small, not overfitted.
+    # network fits every training clip and still generalises best: it is small, not overfitted. (One
+    # seed each: another seed moves a fold's figure by 2-5 points, so only the trend is measured here.)
     dropout: float = 0.0
     # The statistics head: L2 strength of its logistic regression (about C = 0.03 in scikit-learn
     # terms, the value that scored best beside the CNN when the pairing was first measured).
