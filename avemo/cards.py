@@ -84,7 +84,7 @@ def cnn_augmentation(hp: dict) -> str:
     if extras:
         return text + ", with " + ", ".join(extras) + "."
     return (text + ", with no SpecAugment, mixup or label smoothing: with them this CNN got only about half of its own "
-            "training clips right and scored 7-8 points lower on held-out speakers (measured on two folds).")
+            "training clips right and scored 7-8 points lower on held-out speakers (log-mel frames, folds 0 and 1).")
 
 
 def descriptor_training(hp: dict) -> str:
