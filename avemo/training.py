@@ -92,7 +92,10 @@ def random_window(frames: np.ndarray, rng: np.random.Generator, cfg: AudioFeatur
 
 
 def spec_augment(window: np.ndarray, rng: np.random.Generator, hp: AudioTrainingConfig) -> np.ndarray:
-    """Mask a few random bands of frequency and spans of time (filled with the window's mean)."""
+    """Mask a few random bands of frequency and spans of time (filled with the window's mean); the
+    window as it is when `hp` asks for no masks (as shipped: no copy, no mean, no random draws)."""
+    if not (hp.freq_masks or hp.time_masks):
+        return window
     window = window.copy()
     fill = window.mean()
     n_frames, n_bins = window.shape
