@@ -87,6 +87,33 @@ def cnn_augmentation(hp: dict) -> str:
             "training clips right and scored 7-8 points lower on held-out speakers (log-mel frames, folds 0 and 1).")
 
 
+STATISTICS_HEAD = """a statistics head: multinomial logistic regression (L2 {l2}) on the mean and standard
+  deviation of {n_mfcc} MFCCs over the window's speech frames and the standard deviation of their
+  frame-to-frame change (padding left out), the classic clip-level features the CNN's pooling blurs"""
+
+
+def frame_experts_text(hp: dict, feats: dict) -> str:
+    """The card's account of `model.keras`: the CNN, with the statistics head where the recipe has it."""
+    dropout = f"dropout {hp['dropout']}" if hp["dropout"] else "no dropout"
+    cnn = (f"a 2-D CNN ({len(hp['filters'])} conv blocks, {' / '.join(map(str, hp['filters']))} filters, batch norm, "
+           f"global\n  average pooling, {dropout}), which follows how the spectrum moves in time")
+    statistics = STATISTICS_HEAD.format(l2=hp.get("statistics_l2"), n_mfcc=feats["n_mfcc"])
+    if hp.get("statistics_head", True):
+        return ("Four experts, combined by a weighted average of their log-probabilities (a product of experts). Two "
+                f"read the same input\nwindow and form one Keras model, `model.keras`:\n- {cnn};\n- {statistics}.")
+    return ("Three experts, combined by a weighted average of their log-probabilities (a product of experts). "
+            f"`model.keras` is\n{cnn}. Up to v0.4.0 it also held {statistics}; beside this CNN it no longer helps (the "
+            "*with the statistics head* row below), so it is left out.")
+
+
+def statistics_training(hp: dict) -> str:
+    """The card's sentence on how the statistics head is fitted, where the product has one."""
+    if not hp.get("statistics_head", True):
+        return ""
+    return (f" The statistics head is then fitted (Adam, {hp.get('statistics_epochs')} epochs, class-balanced) on "
+            "every window of every training clip at every speed.")
+
+
 def descriptor_training(hp: dict) -> str:
     """The card's sentence on how the descriptor expert is trained, from its hyper-parameters."""
     mixup = hp.get("descriptors_mixup_alpha", 0.0)
@@ -138,21 +165,15 @@ model-index:
     - {{type: recall, value: {s['fold_mean_std']['uar'][0]:.4f}, name: unweighted average recall}}
 ---
 
-# avemo audio: speech emotion CNN with utterance-statistics, openSMILE-functionals and descriptor experts
+# avemo audio: speech emotion CNN with openSMILE-functionals and descriptor experts
 
 Hears one of 8 emotions in speech: neutral, calm, happy, sad, angry, fearful, disgust, surprised.
 Part of [avemo](../../README.md); `avemo.predict(path)` uses it.
 
 ## Model
-Four experts, combined by a weighted average of their log-probabilities (a product of experts). Two read the same input
-window and form one Keras model, `model.keras`:
-- a 2-D CNN ({len(hp['filters'])} conv blocks, {' / '.join(map(str, hp['filters']))} filters, batch norm, global
-  average pooling{f", dropout {hp['dropout']}" if hp['dropout'] else ", no dropout"}), which follows how the spectrum moves in time;
-- a statistics head: multinomial logistic regression (L2 {hp.get('statistics_l2')}) on the mean and standard
-  deviation of {feats['n_mfcc']} MFCCs over the window's speech frames and the standard deviation of their
-  frame-to-frame change (padding left out), the classic clip-level features the CNN's pooling blurs.
+{frame_experts_text(hp, feats)}
 
-The third, `functionals.keras`, reads the whole utterance at once: a multinomial logistic regression
+`functionals.keras` reads the whole utterance at once: a multinomial logistic regression
 (scikit-learn, C = {hp.get('functionals_c')}, class-balanced) on openSMILE's **{functionals['feature_set']}** functionals
 (6,373 statistics of loudness, pitch, jitter, shimmer, harmonics-to-noise ratio, spectral and cepstral
 descriptors), each first mapped onto a normal distribution through {hp.get('functionals_quantiles')} quantiles of its
@@ -161,7 +182,7 @@ The quantiles and the regression's weights are copied into Keras layers. The fun
 on the trimmed speech after its loudest 50 ms are scaled to {functionals['level_dbfs']} dBFS, so the microphone's
 gain does not change the answer.
 
-The fourth, `descriptors.keras`, reads the 65 low-level descriptors those functionals summarise (one row
+`descriptors.keras` reads the 65 low-level descriptors those functionals summarise (one row
 every 10 ms, of the same level-normalised speech) in windows of {desc.window_frames} rows ({desc.window_frames / 100:.0f} s): a 1-D CNN
 ({' / '.join(map(str, hp.get('descriptors_filters', ())))} filters, kernel 5, batch norm), then the mean and standard deviation over the window's real
 rows, dropout {hp.get('descriptors_dropout')} and a hidden layer of 128. It follows how pitch, loudness and voice
@@ -172,7 +193,7 @@ the functionals head's (weight 1 each) and the descriptor expert's window mean (
 {hp.get('descriptors_weight')}); the app's timeline shows the per-window part of `model.keras`. openSMILE
 is audEERING's, under its research licence (free for research, education and private use).
 
-The two frame experts read **{kind}** frames of speech: {f"{feats['n_mfcc']} MFCCs of " if kind == "mfcc" else ""}{feats['n_mels']} mel bands,
+`model.keras` reads **{kind}** frames of speech: {f"{feats['n_mfcc']} MFCCs of " if kind == "mfcc" else ""}{feats['n_mels']} mel bands,
 {feats['n_fft']}-sample frames every {feats['hop_length']} samples at {feats['sample_rate']} Hz, leading and
 trailing silence trimmed ({feats['trim_top_db']} dB below peak). One window is {feats['window_seconds']} s;
 longer clips are covered by windows every {feats['window_hop_seconds']} s whose logits are averaged (the app
@@ -191,9 +212,8 @@ test set) and all of SAVEE (480 clips, 4 male speakers; SAVEE has no *calm*), 16
 Seed {hp['seed']} (a run repeats exactly with the same seed and the same number of CPU threads; with another
 thread count, float sums run in another order and the weights differ slightly); {hp['epochs']} epochs, batch {hp['batch_size']}, AdamW (peak learning rate {hp['learning_rate']},
 weight decay {hp['weight_decay']}), {hp['warmup_epochs']} warm-up epochs then cosine decay; class-balanced sample
-weights{cnn_augmentation(hp)} The statistics head is then fitted (Adam,
-{hp.get('statistics_epochs')} epochs, class-balanced) on every window of every training clip at every speed, and the
-functionals head on every training clip at every speed (+1.2 points on RAVDESS and +1.6 on SAVEE over the
+weights{cnn_augmentation(hp)}{statistics_training(hp)} The
+functionals head is fitted on every training clip at every speed (+1.2 points on RAVDESS and +1.6 on SAVEE over the
 original speed alone). The descriptor expert {descriptor_training(hp)} The final model trains on all of the data above in {report['final_training_seconds'] / 60:.1f} min on a 2-core CPU.
 
 ## Evaluation: speaker-independent

@@ -42,14 +42,19 @@ def monkeypatch_module():
         yield patch
 
 
-def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_path):
+@pytest.mark.parametrize("statistics_head", [False, True])
+def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_path, statistics_head):
     from avemo.models import save_model_folder
     from avemo.predict import Predictor
     from avemo.training import AudioTrainingConfig, clip_logits, train_audio_model
 
     variants, _, labels, _ = tiny_set
-    hp = AudioTrainingConfig(epochs=2, batch_size=8, filters=(8, 8, 16, 16))
+    hp = AudioTrainingConfig(epochs=2, batch_size=8, filters=(8, 8, 16, 16), statistics_head=statistics_head)
     first = train_audio_model(variants, labels, hp, AUDIO_FEATURES, verbose=0)
+    # The product's frame model is the CNN alone unless the recipe asks for the statistics head beside it.
+    parts = {layer.name for layer in first.layers}
+    assert ("avemo_audio_statistics" in parts) == statistics_head
+    assert (first.name == "avemo_audio_cnn") == (not statistics_head)
     second = train_audio_model(variants, labels, hp, AUDIO_FEATURES, verbose=0)
     probe_clips = [v[0] for v in variants[:4]]
     a, b = clip_logits(first, probe_clips, AUDIO_FEATURES), clip_logits(second, probe_clips, AUDIO_FEATURES)
@@ -84,6 +89,31 @@ def test_final_training_reuses_only_an_evaluation_of_the_same_recipe(tmp_path):
     assert recorded_evaluation(tmp_path, kind, replace(hp, epochs=hp.epochs + 1), features) is None
     assert recorded_evaluation(tmp_path, kind, hp, replace(features, n_mels=features.n_mels * 2)) is None
     assert recorded_evaluation(tmp_path / "nowhere", kind, hp, features) is None
+
+
+def test_the_evaluation_never_mixes_folds_of_two_recipes(tmp_path, monkeypatch):
+    """A fold saved by another recipe is not resumed from, and the card's figures never pool two recipes."""
+    import json
+    from dataclasses import replace
+
+    import train.audio as train_audio
+    from avemo.training import AudioTrainingConfig
+
+    monkeypatch.setattr(train_audio, "RUNS_DIR", tmp_path)
+    hp, cfg = AudioTrainingConfig(), replace(AUDIO_FEATURES, kind="mfcc")
+    rng = np.random.default_rng(0)
+    for fold, recipe in enumerate((hp, replace(hp, filters=(32, 64, 128, 256)))):
+        record = dict(labels=rng.integers(0, len(EMOTIONS), 20), corpus=np.array(["ravdess"] * 10 + ["savee"] * 10),
+                      hparams=json.dumps(recipe.to_dict()), features=json.dumps(cfg.to_dict()), seconds=1.0,
+                      **{part: rng.normal(size=(20, len(EMOTIONS))) for part in train_audio.PARTS})
+        train_audio._save(train_audio.fold_file("mfcc", fold), record)
+    same, wider = (dict(np.load(train_audio.fold_file("mfcc", fold))) for fold in (0, 1))
+    assert train_audio.same_recipe(same, cfg, hp) and not train_audio.same_recipe(wider, cfg, hp)
+    assert not train_audio.same_recipe(same, replace(cfg, n_mfcc=26), hp)
+    assert train_audio.folds_done("mfcc") == [0, 1]
+    assert train_audio.summarise("mfcc", [0])["hparams"]["filters"] == list(hp.filters)
+    with pytest.raises(SystemExit, match="different recipes"):
+        train_audio.summarise("mfcc")
 
 
 def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set, tmp_path):

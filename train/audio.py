@@ -9,7 +9,7 @@ so each fold holds out 5-6 whole RAVDESS actors of both sexes and exactly one SA
 set of trainings gives RAVDESS grouped 4-fold CV and SAVEE leave-one-speaker-out together. Each
 fold's out-of-fold logits (the CNN's, the statistics head's, the functionals head's, the descriptor
 expert's and the product's combination of them) are saved under runs/ and later fit the calibration
-temperature.
+temperature. A fold saved by another recipe (features or hyper-parameters) is trained afresh.
 """
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ from avemo.corpora import scan_ravdess, scan_savee, speaker_folds
 
 N_FOLDS = 4
 RUNS_DIR = REPO_ROOT / "runs"
-# Out-of-fold logits saved per fold: each expert alone, the frame experts together, and the product.
+# Out-of-fold logits saved per fold: each expert alone, the product's frame experts (the CNN, with the
+# statistics head if the recipe has it), the product without the descriptor expert, the product with the
+# statistics head added (where it leaves it out), and the product.
 PARTS = ("cnn_logits", "statistics_logits", "functionals_logits", "descriptors_logits", "frames_logits",
-         "without_descriptors_logits", "logits")
+         "without_descriptors_logits", "with_statistics_logits", "logits")
 DONE_KEY = "descriptors_logits"  # the last expert a fold trains
 
 
@@ -64,6 +66,9 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
     for fold in only_folds if only_folds is not None else range(N_FOLDS):
         out = fold_file(kind, fold)
         saved = dict(np.load(out)) if out.exists() else {}
+        if saved and not same_recipe(saved, cfg, hp):
+            print(f"fold {fold}: {out} is another recipe's, trained afresh", flush=True)
+            saved = {}
         if DONE_KEY in saved:
             print(f"fold {fold}: done earlier ({out}), skipped", flush=True)
             continue
@@ -94,16 +99,24 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         # As ModelFolder.clip_logits combines them: the frame experts, then the clip-level experts. (For
         # a clip longer than one window, each frame expert's windows are averaged before the two are
         # combined, where the product averages the combined windows: the same for one-window clips.)
-        record.update(frames_logits=combine_logits(record["cnn_logits"], record["statistics_logits"]))
-        record.update(without_descriptors_logits=combine_logits(record["frames_logits"], record["functionals_logits"]))
-        record.update(logits=combine_logits(record["frames_logits"], record["functionals_logits"],
-                                            record["descriptors_logits"], weights=(1.0, 1.0, hp.descriptors_weight)),
+        with_statistics = combine_logits(record["cnn_logits"], record["statistics_logits"])
+        record.update(frames_logits=with_statistics if hp.statistics_head else record["cnn_logits"])
+        clip_level = lambda frames: combine_logits(frames, record["functionals_logits"], record["descriptors_logits"],
+                                                   weights=(1.0, 1.0, hp.descriptors_weight))
+        record.update(without_descriptors_logits=combine_logits(record["frames_logits"], record["functionals_logits"]),
+                      with_statistics_logits=clip_level(with_statistics), logits=clip_level(record["frames_logits"]),
                       seconds=float(record["cnn_seconds"]) + time.time() - started)
         _save(out, record)
         for part in PARTS:
             print(f"fold {fold}: {part.replace('_logits', '')} accuracy "
                   f"{np.mean(record[part].argmax(1) == labels[test]):.3f}", flush=True)
     print(json.dumps(summarise(kind)["summary"], indent=1))
+
+
+def same_recipe(saved: dict, cfg, hp) -> bool:
+    """Whether a saved fold was trained with these features and hyper-parameters."""
+    return (json.loads(str(saved["features"])) == cfg.to_dict()
+            and json.loads(str(saved["hparams"])) == json.loads(json.dumps(hp.to_dict())))
 
 
 def _save(out: Path, record: dict) -> None:
@@ -124,6 +137,9 @@ def summarise(kind: str, folds: list[int] | None = None, part: str = "logits") -
 
     folds = folds_done(kind) if folds is None else folds
     parts = [np.load(fold_file(kind, f)) for f in folds]
+    if len({(str(p["hparams"]), str(p["features"])) for p in parts}) > 1:
+        raise SystemExit(f"the folds in {RUNS_DIR / f'audio-{kind}'} were trained by different recipes: "
+                         f"run `python -m train.audio evaluate --kind {kind}` to bring them all to the current one")
     result = {"kind": kind, "folds": folds, "summary": {}}
     for corpus in ("ravdess", "savee"):
         fold_reports = []
@@ -234,7 +250,10 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     evaluations[f"{kind}: statistics head alone"] = summarise(kind, part="statistics_logits")
     evaluations[f"{kind}: functionals head alone"] = summarise(kind, part="functionals_logits")
     evaluations[f"{kind}: descriptor expert alone"] = summarise(kind, part="descriptors_logits")
-    evaluations[f"{kind}: CNN + statistics head (without the clip-level experts)"] = summarise(kind, part="frames_logits")
+    if config["hparams"].get("statistics_head", True):
+        evaluations[f"{kind}: CNN + statistics head (without the clip-level experts)"] = summarise(kind, part="frames_logits")
+    else:
+        evaluations[f"{kind}: with the statistics head"] = summarise(kind, part="with_statistics_logits")
     evaluations[f"{kind}: without the descriptor expert"] = summarise(kind, part="without_descriptors_logits")
     for other in ("logmel", "mfcc"):
         shared = [f for f in folds_done(other) if f in folds_done(kind)]
