@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 HUB_REPO = "avemo/avemo-models"
 # A tag made by train/push.py (v0.2.0: the audio model gained functionals.keras; v0.3.0: its quantile
-# layer and descriptors.keras; v0.4.0: the audio models retrained, the CNN without augmentation).
-HUB_REVISION = "v0.4.0"
+# layer and descriptors.keras; v0.4.0: the audio models retrained, the CNN without augmentation;
+# v0.5.0: the audio model.keras is the CNN alone, without the statistics head).
+HUB_REVISION = "v0.5.0"
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 

@@ -35,7 +35,8 @@ def conv_block(x, filters: int, pool: tuple[int, int], name: str):
 
 
 def build_audio_cnn(n_frames: int, n_bins: int, n_classes: int = len(EMOTIONS),
-                    filters: tuple[int, ...] = (16, 32, 64, 128), dropout: float = 0.0):
+                    filters: tuple[int, ...] = (16, 32, 64, 128), dropout: float = 0.0,
+                    name: str = "avemo_audio_cnn"):
     """2-D CNN over (time, frequency) frames, global average pooling, outputs logits.
 
     The convolutions see the time axis (how pitch and energy move), unlike a clip-average
@@ -53,7 +54,7 @@ def build_audio_cnn(n_frames: int, n_bins: int, n_classes: int = len(EMOTIONS),
     x = layers.Dense(128, activation="relu", name="embedding")(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(n_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name="avemo_audio_cnn")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_statistics_head(n_frames: int, n_bins: int, n_coefficients: int | None, pad_value: float,
@@ -121,15 +122,15 @@ def build_descriptors_model(window_frames: int, n_descriptors: int, filters: tup
     return keras.Model(inputs, outputs, name="avemo_audio_descriptors")
 
 
-def combine_audio_models(cnn, statistics_head):
-    """One model from the two audio experts: the mean of their log-probabilities (a product of
-    experts). Its outputs are logits like each part's, so inference and calibration are unchanged."""
+def combine_audio_models(*parts):
+    """One model from frame models of the same input (the CNN ensemble's members, the statistics head):
+    the mean of their log-probabilities (a product of experts). Its outputs are logits like each part's,
+    so inference and calibration are unchanged. The parts need distinct names."""
     import keras
     from keras import layers
 
-    inputs = keras.Input(cnn.input_shape[1:], name="frames")
-    log_probs = [layers.Activation("log_softmax", name=f"{part.name}_log_probs")(part(inputs))
-                 for part in (cnn, statistics_head)]
+    inputs = keras.Input(parts[0].input_shape[1:], name="frames")
+    log_probs = [layers.Activation("log_softmax", name=f"{part.name}_log_probs")(part(inputs)) for part in parts]
     return keras.Model(inputs, layers.Average(name="logits")(log_probs), name="avemo_audio")
 
 

@@ -42,19 +42,30 @@ def monkeypatch_module():
         yield patch
 
 
-@pytest.mark.parametrize("statistics_head", [False, True])
-def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_path, statistics_head):
-    from avemo.models import save_model_folder
+@pytest.mark.parametrize("members, statistics_head", [(1, False), (2, False), (1, True)])
+def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_path, members, statistics_head):
+    import keras
+
+    from avemo.audio import windows
+    from avemo.models import combine_logits, save_model_folder, softmax
     from avemo.predict import Predictor
     from avemo.training import AudioTrainingConfig, clip_logits, train_audio_model
 
     variants, _, labels, _ = tiny_set
-    hp = AudioTrainingConfig(epochs=2, batch_size=8, filters=(8, 8, 16, 16), statistics_head=statistics_head)
+    hp = AudioTrainingConfig(epochs=2, batch_size=8, filters=(8, 8, 16, 16), cnn_members=members,
+                             statistics_head=statistics_head)
     first = train_audio_model(variants, labels, hp, AUDIO_FEATURES, verbose=0)
-    # The product's frame model is the CNN alone unless the recipe asks for the statistics head beside it.
-    parts = {layer.name for layer in first.layers}
-    assert ("avemo_audio_statistics" in parts) == statistics_head
-    assert (first.name == "avemo_audio_cnn") == (not statistics_head)
+    # The product's frame model: the CNN (or the CNN ensemble's members), with the statistics head only if
+    # asked for, combined as the evaluation scores them (the mean of their log-probabilities).
+    parts = ({first.name: first} if first.name.startswith("avemo_audio_cnn") else
+             {layer.name: layer for layer in first.layers if isinstance(layer, keras.Model)})
+    assert sorted(parts) == [f"avemo_audio_cnn_{i}" for i in range(members)] + ["avemo_audio_statistics"] * statistics_head
+    window = windows(variants[0][0], AUDIO_FEATURES)[0][:1]
+    part_logits = [np.asarray(part(window, training=False)) for part in parts.values()]
+    np.testing.assert_allclose(softmax(np.asarray(first(window, training=False))), softmax(combine_logits(*part_logits)),
+                               atol=1e-5)
+    if members > 1:  # members differ by their seeds alone
+        assert not np.allclose(part_logits[0], part_logits[1], atol=1e-3)
     second = train_audio_model(variants, labels, hp, AUDIO_FEATURES, verbose=0)
     probe_clips = [v[0] for v in variants[:4]]
     a, b = clip_logits(first, probe_clips, AUDIO_FEATURES), clip_logits(second, probe_clips, AUDIO_FEATURES)

@@ -26,11 +26,12 @@ from avemo.corpora import scan_ravdess, scan_savee, speaker_folds
 
 N_FOLDS = 4
 RUNS_DIR = REPO_ROOT / "runs"
-# Out-of-fold logits saved per fold: each expert alone, the product's frame experts (the CNN, with the
-# statistics head if the recipe has it), the product without the descriptor expert, the product with the
-# statistics head added (where it leaves it out), and the product.
+# Out-of-fold logits saved per fold: each expert alone (the CNN: its ensemble's members combined), the
+# product's frame experts (the CNN, with the statistics head if the recipe has it), the product without the
+# descriptor expert, with the statistics head added (where it leaves it out), with its first CNN only instead
+# of the ensemble, and the product. Each member's own logits are saved too (cnn_member_logits).
 PARTS = ("cnn_logits", "statistics_logits", "functionals_logits", "descriptors_logits", "frames_logits",
-         "without_descriptors_logits", "with_statistics_logits", "logits")
+         "without_descriptors_logits", "with_statistics_logits", "single_cnn_logits", "logits")
 DONE_KEY = "descriptors_logits"  # the last expert a fold trains
 
 
@@ -53,7 +54,7 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
     from avemo.audio import extract_features_cached
     from avemo.functionals import extract_descriptors_cached, extract_functionals_cached
     from avemo.models import combine_logits
-    from avemo.training import (clip_logits, descriptors_clip_logits, train_audio_cnn, train_descriptors_model,
+    from avemo.training import (clip_logits, descriptors_clip_logits, train_cnn_members, train_descriptors_model,
                                 train_functionals_head, train_statistics_head)
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
@@ -80,14 +81,17 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
                       hparams=json.dumps(hp.to_dict()), features=json.dumps(cfg.to_dict()),
                       functionals=json.dumps(FUNCTIONALS.to_dict()), descriptors=json.dumps(DESCRIPTORS.to_dict()))
         test_frames = [variants[i][0] for i in test]  # hp.speeds starts with 1.0: the clips as recorded
-        if "cnn_logits" in saved:
+        if "cnn_member_logits" in saved:
             print(f"fold {fold}: CNN trained earlier, reusing its logits", flush=True)
-            record.update(cnn_logits=saved["cnn_logits"], cnn_seconds=saved["cnn_seconds"])
+            record.update(cnn_member_logits=saved["cnn_member_logits"], cnn_seconds=saved["cnn_seconds"])
         else:
             started = time.time()
-            cnn = train_audio_cnn([variants[i] for i in train], labels[train], hp, cfg)
-            record.update(cnn_logits=clip_logits(cnn, test_frames, cfg), cnn_seconds=time.time() - started)
+            members = train_cnn_members([variants[i] for i in train], labels[train], hp, cfg)
+            record.update(cnn_member_logits=np.stack([clip_logits(cnn, test_frames, cfg) for cnn in members]),
+                          cnn_seconds=time.time() - started)
             _save(out, record)
+        members = list(record["cnn_member_logits"])
+        record.update(cnn_logits=combine_logits(*members))
         started = time.time()
         head = train_statistics_head([variants[i] for i in train], labels[train], hp, cfg)
         record.update(statistics_logits=clip_logits(head, test_frames, cfg))
@@ -99,12 +103,18 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         # As ModelFolder.clip_logits combines them: the frame experts, then the clip-level experts. (For
         # a clip longer than one window, each frame expert's windows are averaged before the two are
         # combined, where the product averages the combined windows: the same for one-window clips.)
-        with_statistics = combine_logits(record["cnn_logits"], record["statistics_logits"])
-        record.update(frames_logits=with_statistics if hp.statistics_head else record["cnn_logits"])
-        clip_level = lambda frames: combine_logits(frames, record["functionals_logits"], record["descriptors_logits"],
-                                                   weights=(1.0, 1.0, hp.descriptors_weight))
+        def frames(cnns, statistics):  # as model.keras combines its parts
+            return combine_logits(*cnns, *([record["statistics_logits"]] if statistics else []))
+
+        def clip_level(frame_logits):
+            return combine_logits(frame_logits, record["functionals_logits"], record["descriptors_logits"],
+                                  weights=(1.0, 1.0, hp.descriptors_weight))
+
+        record.update(frames_logits=frames(members, hp.statistics_head))
         record.update(without_descriptors_logits=combine_logits(record["frames_logits"], record["functionals_logits"]),
-                      with_statistics_logits=clip_level(with_statistics), logits=clip_level(record["frames_logits"]),
+                      with_statistics_logits=clip_level(frames(members, True)),
+                      single_cnn_logits=clip_level(frames(members[:1], hp.statistics_head)),
+                      logits=clip_level(record["frames_logits"]),
                       seconds=float(record["cnn_seconds"]) + time.time() - started)
         _save(out, record)
         for part in PARTS:
@@ -255,6 +265,9 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     else:
         evaluations[f"{kind}: with the statistics head"] = summarise(kind, part="with_statistics_logits")
     evaluations[f"{kind}: without the descriptor expert"] = summarise(kind, part="without_descriptors_logits")
+    members = config["hparams"].get("cnn_members", 1)
+    if members > 1:
+        evaluations[f"{kind}: one CNN instead of {members}"] = summarise(kind, part="single_cnn_logits")
     for other in ("logmel", "mfcc"):
         shared = [f for f in folds_done(other) if f in folds_done(kind)]
         if other == kind or not shared:
