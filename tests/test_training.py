@@ -108,6 +108,7 @@ def test_the_evaluation_never_mixes_folds_of_two_recipes(tmp_path, monkeypatch):
     from dataclasses import replace
 
     import train.audio as train_audio
+    from avemo.config import DESCRIPTORS, FUNCTIONALS
     from avemo.training import AudioTrainingConfig
 
     monkeypatch.setattr(train_audio, "RUNS_DIR", tmp_path)
@@ -116,11 +117,13 @@ def test_the_evaluation_never_mixes_folds_of_two_recipes(tmp_path, monkeypatch):
     for fold, recipe in enumerate((hp, replace(hp, filters=(32, 64, 128, 256)))):
         record = dict(labels=rng.integers(0, len(EMOTIONS), 20), corpus=np.array(["ravdess"] * 10 + ["savee"] * 10),
                       hparams=json.dumps(recipe.to_dict()), features=json.dumps(cfg.to_dict()), seconds=1.0,
+                      functionals=json.dumps(FUNCTIONALS.to_dict()), descriptors=json.dumps(DESCRIPTORS.to_dict()),
                       **{part: rng.normal(size=(20, len(EMOTIONS))) for part in train_audio.PARTS})
         train_audio._save(train_audio.fold_file("mfcc", fold), record)
     same, wider = (dict(np.load(train_audio.fold_file("mfcc", fold))) for fold in (0, 1))
     assert train_audio.same_recipe(same, cfg, hp) and not train_audio.same_recipe(wider, cfg, hp)
     assert not train_audio.same_recipe(same, replace(cfg, n_mfcc=26), hp)
+    assert not train_audio.same_recipe({**same, "functionals": json.dumps({"feature_set": "eGeMAPSv02"})}, cfg, hp)
     assert train_audio.folds_done("mfcc") == [0, 1]
     assert train_audio.summarise("mfcc", [0])["hparams"]["filters"] == list(hp.filters)
     with pytest.raises(SystemExit, match="different recipes"):

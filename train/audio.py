@@ -86,8 +86,8 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
             record.update(cnn_member_logits=saved["cnn_member_logits"], cnn_seconds=saved["cnn_seconds"])
         else:
             started = time.time()
-            members = train_cnn_members([variants[i] for i in train], labels[train], hp, cfg)
-            record.update(cnn_member_logits=np.stack([clip_logits(cnn, test_frames, cfg) for cnn in members]),
+            cnns = train_cnn_members([variants[i] for i in train], labels[train], hp, cfg)
+            record.update(cnn_member_logits=np.stack([clip_logits(cnn, test_frames, cfg) for cnn in cnns]),
                           cnn_seconds=time.time() - started)
             _save(out, record)
         members = list(record["cnn_member_logits"])
@@ -124,8 +124,11 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
 
 
 def same_recipe(saved: dict, cfg, hp) -> bool:
-    """Whether a saved fold was trained with these features and hyper-parameters."""
+    """Whether a saved fold was trained with these features (frames, functionals, descriptors) and
+    hyper-parameters."""
     return (json.loads(str(saved["features"])) == cfg.to_dict()
+            and json.loads(str(saved.get("functionals", "null"))) == FUNCTIONALS.to_dict()
+            and json.loads(str(saved.get("descriptors", "null"))) == DESCRIPTORS.to_dict()
             and json.loads(str(saved["hparams"])) == json.loads(json.dumps(hp.to_dict())))
 
 
