@@ -1,5 +1,6 @@
-"""Training the audio model: hyper-parameters, the CNN, the statistics head beside it, the clip-level
-functionals head and descriptor expert, and clip-level scoring.
+"""Training the audio model: hyper-parameters, the CNN, the clip-level functionals head and descriptor
+expert, the statistics head (no longer in the product, fitted for the evaluation's ablation), and
+clip-level scoring.
 
 Batches are drawn from cached feature frames, so an epoch costs no audio decoding: each clip at one of
 its speeds (0.9x / 1.1x resampled copies, extracted once and cached), in a window at a random position
