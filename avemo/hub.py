@@ -34,14 +34,15 @@ log = logging.getLogger(__name__)
 HUB_REPO = "avemo/avemo-models"
 # A tag made by train/push.py (v0.2.0: the audio model gained functionals.keras; v0.3.0: its quantile
 # layer and descriptors.keras; v0.4.0: the audio models retrained, the CNN without augmentation;
-# v0.5.0: the audio model.keras is the CNN alone, without the statistics head).
-HUB_REVISION = "v0.5.0"
+# v0.5.0: the audio model.keras is the CNN alone, without the statistics head; v0.6.0: speech.keras, the
+# expert on Whisper tiny.en's encoder states).
+HUB_REVISION = "v0.6.0"
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
 # What a model folder must hold to be loadable (avemo.models.load_model_folder, avemo.fusion.load_fusion).
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
-    "audio": ("model.keras", "functionals.keras", "descriptors.keras", "labels.json", "config.json"),
+    "audio": ("model.keras", "functionals.keras", "descriptors.keras", "speech.keras", "labels.json", "config.json"),
     "video": ("model.keras", "labels.json", "config.json"),
     "fusion": ("config.json",),
 }

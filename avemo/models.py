@@ -2,7 +2,8 @@
 
 A model folder (weights/audio, weights/video) holds `model.keras`, `labels.json` (the class
 order of the outputs), `config.json` (feature parameters and the calibration temperature) and a
-model card `README.md`; the audio folder also holds `functionals.keras` and `descriptors.keras`, its clip-level experts.
+model card `README.md`; the audio folder also holds `functionals.keras`, `descriptors.keras` and
+`speech.keras`, its clip-level experts.
 Models output logits; `ModelFolder.calibrated` turns them into calibrated probabilities with the
 folder's temperature.
 """
@@ -76,20 +77,23 @@ def build_statistics_head(n_frames: int, n_bins: int, n_coefficients: int | None
     return keras.Model(inputs, outputs, name="avemo_audio_statistics")
 
 
-def build_functionals_head(n_features: int, n_quantiles: int, n_classes: int = len(EMOTIONS)):
-    """Multinomial logistic regression on a clip's openSMILE functionals (avemo.functionals), each
-    first mapped onto a normal distribution through its training quantiles; outputs logits. Fitted by
-    scikit-learn (avemo.training.train_functionals_head), stored as Keras weights."""
+def build_linear_head(n_features: int, n_quantiles: int | None, name: str, input_name: str,
+                      n_classes: int = len(EMOTIONS)):
+    """Multinomial logistic regression on one clip-level feature vector, outputs logits: the functionals
+    expert (openSMILE functionals, avemo.functionals, each first mapped onto a normal distribution
+    through its training quantiles) and the speech expert (Whisper encoder statistics,
+    avemo.speech_encoder; `n_quantiles` None: standardised only). Fitted by scikit-learn
+    (avemo.training.train_linear_head), stored as Keras weights."""
     import keras
     from keras import layers
 
     from .layers import NormalQuantiles
 
-    inputs = keras.Input((n_features,), name="functionals")
-    x = NormalQuantiles(n_quantiles, name="quantiles")(inputs)
+    inputs = keras.Input((n_features,), name=input_name)
+    x = NormalQuantiles(n_quantiles, name="quantiles")(inputs) if n_quantiles else inputs
     x = layers.Normalization(name="standardise")(x)
     outputs = layers.Dense(n_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name="avemo_audio_functionals")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_descriptors_model(window_frames: int, n_descriptors: int, filters: tuple[int, ...] = (64, 128, 128),
@@ -154,6 +158,8 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 FUNCTIONALS_FILE = "functionals.keras"
 DESCRIPTORS_FILE = "descriptors.keras"
+SPEECH_FILE = "speech.keras"
+CLIP_EXPERT_FILES = {"functionals": FUNCTIONALS_FILE, "descriptors": DESCRIPTORS_FILE, "speech": SPEECH_FILE}
 
 
 def traced(model):
@@ -169,7 +175,7 @@ def traced(model):
 @dataclass
 class ModelFolder:
     """A loaded model folder: the Keras model, its class order and its configuration, and for the
-    audio model its clip-level experts (functionals and descriptors)."""
+    audio model its clip-level experts (functionals, descriptors and speech)."""
 
     path: Path
     model: object
@@ -177,13 +183,14 @@ class ModelFolder:
     config: dict = field(default_factory=dict)
     functionals: object | None = None
     descriptors: object | None = None
+    speech: object | None = None
 
     @property
     def temperature(self) -> float:
         return float(self.config.get("temperature", 1.0))
 
     def _infer(self, part: str, batch: np.ndarray) -> np.ndarray:
-        """Logits of one of the folder's models ("model", "functionals", "descriptors") for a batch,
+        """Logits of one of the folder's models ("model", "functionals", "descriptors", "speech") for a batch,
         through its traced graph (made on first use and kept)."""
         graphs = self.__dict__.setdefault("_graphs", {})
         if part not in graphs:
@@ -202,6 +209,10 @@ class ModelFolder:
         """The descriptor expert's logits for one clip: the mean over its windows of descriptor rows."""
         return self._infer("descriptors", descriptor_windows).mean(axis=0)
 
+    def speech_logits(self, representation: np.ndarray) -> np.ndarray:
+        """The speech expert's logits for one clip's Whisper encoder statistics."""
+        return self._infer("speech", np.asarray(representation)[None])[0]
+
     def warm_up(self) -> None:
         """Trace the audio graphs now (about 0.5 s), with the models, rather than in the first request."""
         self.logits(np.zeros((1, *self.model.input_shape[1:]), np.float32))
@@ -209,19 +220,27 @@ class ModelFolder:
             self.functionals_logits(np.zeros(self.functionals.input_shape[1:], np.float32))
         if self.descriptors is not None:
             self.descriptors_logits(np.ones((1, *self.descriptors.input_shape[1:]), np.float32))
+        if self.speech is not None:
+            self.speech_logits(np.zeros(self.speech.input_shape[1:], np.float32))
 
     def clip_logits(self, window_logits: np.ndarray, functionals: np.ndarray | None = None,
-                    descriptor_windows: np.ndarray | None = None) -> np.ndarray:
+                    descriptor_windows: np.ndarray | None = None,
+                    speech_representation: np.ndarray | None = None) -> np.ndarray:
         """A clip's logits: the mean over its windows, combined in log-probability space with the
-        verdicts of the clip-level experts the folder has (functionals, descriptors; the descriptor
-        expert with the weight its training chose), as train.audio's evaluation scores them."""
+        verdicts of the clip-level experts the folder has (functionals, descriptors, speech; the
+        descriptor and speech experts with the weights their training chose), as train.audio's
+        evaluation scores them."""
+        hparams = self.config.get("hparams", {})
         parts, weights = [window_logits.mean(axis=0)], [1.0]
         if self.functionals is not None:
             parts.append(self.functionals_logits(functionals))
             weights.append(1.0)
         if self.descriptors is not None:
             parts.append(self.descriptors_logits(descriptor_windows))
-            weights.append(float(self.config.get("hparams", {}).get("descriptors_weight", 1.0)))
+            weights.append(float(hparams.get("descriptors_weight", 1.0)))
+        if self.speech is not None:
+            parts.append(self.speech_logits(speech_representation))
+            weights.append(float(hparams.get("speech_weight", 1.0)))
         return parts[0] if len(parts) == 1 else combine_logits(*parts, weights=weights)
 
     def calibrated(self, logits: np.ndarray) -> np.ndarray:
@@ -237,13 +256,14 @@ def to_product_order(probs: np.ndarray, labels: list[str]) -> np.ndarray:
     return out
 
 
-def save_model_folder(folder: Path, model, labels: list[str], config: dict, functionals=None,
-                      descriptors=None) -> None:
+def save_model_folder(folder: Path, model, labels: list[str], config: dict, **clip_experts) -> None:
+    """Write a model folder; `clip_experts` are the audio model's clip-level experts by name
+    (functionals=, descriptors=, speech=), each saved to its CLIP_EXPERT_FILES file."""
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
-    for expert, file in ((functionals, FUNCTIONALS_FILE), (descriptors, DESCRIPTORS_FILE)):
+    for name, expert in clip_experts.items():
         if expert is not None:
-            expert.save(folder / file)
+            expert.save(folder / CLIP_EXPERT_FILES[name])
     (folder / "labels.json").write_text(json.dumps(list(labels), indent=1) + "\n")
     (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
 
@@ -260,8 +280,8 @@ def load_model_folder(folder: Path) -> ModelFolder:
         raise FileNotFoundError(f"no model at {model_file}")
     # Safe mode (the default) refuses Lambda layers and arbitrary code: weights may come from the Hub.
     model = keras.saving.load_model(model_file, compile=False)
-    functionals, descriptors = (keras.saving.load_model(folder / file, compile=False) if (folder / file).exists()
-                                else None for file in (FUNCTIONALS_FILE, DESCRIPTORS_FILE))
+    clip_experts = {name: keras.saving.load_model(folder / file, compile=False)
+                    for name, file in CLIP_EXPERT_FILES.items() if (folder / file).exists()}
     labels = json.loads((folder / "labels.json").read_text())
     config = json.loads((folder / "config.json").read_text())
-    return ModelFolder(folder, model, labels, config, functionals, descriptors)
+    return ModelFolder(folder, model, labels, config, **clip_experts)

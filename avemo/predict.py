@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from .audio import check_speech, spectral_frames, trim_silence, windows
-from .config import (AUDIO_FEATURES, DESCRIPTORS, EMOTIONS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, AudioFeatureConfig,
-                     DescriptorsConfig, FunctionalsConfig)
+from .config import (AUDIO_FEATURES, DESCRIPTORS, EMOTIONS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, SPEECH_ENCODER,
+                     AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig, SpeechEncoderConfig)
 from .functionals import descriptor_windows, descriptors, extractor, functionals
 from .media import MediaError, check_input_file, complete_header, load_audio, probe
+from .speech_encoder import speech_representation
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,12 @@ class Predictor:
                                 if self.audio_model else FUNCTIONALS)
         self.descriptors_cfg = (DescriptorsConfig.from_dict(self.audio_model.config.get("descriptors", {}))
                                 if self.audio_model else DESCRIPTORS)
+        self.speech_cfg = (SpeechEncoderConfig.from_dict(self.audio_model.config.get("speech_encoder", {}))
+                           if self.audio_model else SPEECH_ENCODER)
         if self.audio_model:  # now, with the models, not in the first request
             self.audio_model.warm_up()
+            if self.audio_model.speech is not None:
+                speech_representation(np.zeros(self.audio_cfg.sample_rate, np.float32) + 1e-3, self.speech_cfg)
             if self.audio_model.functionals is not None:
                 extractor(self.functionals_cfg.feature_set)
             if self.audio_model.descriptors is not None:
@@ -102,7 +107,7 @@ class Predictor:
         model = self.audio_model
         with ThreadPoolExecutor(max_workers=2) as helpers:
             # openSMILE runs in C without holding the GIL, so its two passes (functionals, descriptors)
-            # run on other threads while the frame experts run here.
+            # run on other threads while the frame experts and the speech encoder run here.
             pending_functionals = (helpers.submit(functionals, speech, self.functionals_cfg, cfg.sample_rate)
                                    if model.functionals is not None else None)
             pending_descriptors = (helpers.submit(descriptors, speech, self.functionals_cfg, cfg.sample_rate)
@@ -110,13 +115,15 @@ class Predictor:
             frames = spectral_frames(speech, cfg)
             batch, spans = windows(frames, cfg)
             logits = model.logits(batch)
+            representation = (speech_representation(speech, self.speech_cfg, cfg.sample_rate)
+                              if model.speech is not None else None)
             clip_functionals = pending_functionals.result() if pending_functionals else None
             clip_descriptors = (descriptor_windows(pending_descriptors.result(), self.descriptors_cfg)
                                 if pending_descriptors else None)
         # The timeline shows the frame experts window by window; the clip's verdict adds the
         # clip-level experts, which read the whole utterance.
         window_probs = model.calibrated(logits)
-        clip_probs = model.calibrated(model.clip_logits(logits, clip_functionals, clip_descriptors))
+        clip_probs = model.calibrated(model.clip_logits(logits, clip_functionals, clip_descriptors, representation))
         seconds = speech.size / cfg.sample_rate
         spans = [(offset + s, offset + e) for s, e in spans]
         reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)

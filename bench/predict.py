@@ -3,7 +3,7 @@
     python -m bench.predict [--runs 30] [--clip PATH]
 
 Model load time, feature extraction per clip (decode + trim + log-mel; the openSMILE functionals and
-descriptors of the trimmed speech on their own lines), warm end-to-end predict on a 3-4 s clip (median and 90th percentile of many runs), fusion overhead, and peak resident memory.
+descriptors and the Whisper encoder's statistics of the trimmed speech on their own lines), warm end-to-end predict on a 3-4 s clip (median and 90th percentile of many runs), fusion overhead, and peak resident memory.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def main() -> None:
     from avemo.functionals import descriptors, functionals
     from avemo.fusion import fuse
     from avemo.media import load_audio
+    from avemo.speech_encoder import speech_representation
 
     cfg = predictor.audio_cfg
 
@@ -57,6 +58,7 @@ def main() -> None:
     print(f"feature extraction per clip:  {median_ms(timed(extract, args.runs))}")
     print(f"functionals (openSMILE):      {median_ms(timed(lambda: functionals(speech, predictor.functionals_cfg), args.runs))}")
     print(f"descriptors (openSMILE):      {median_ms(timed(lambda: descriptors(speech, predictor.functionals_cfg), args.runs))}")
+    print(f"speech encoder (Whisper):     {median_ms(timed(lambda: speech_representation(speech, predictor.speech_cfg), args.runs))}")
     print(f"warm predict, audio only:     {median_ms(timed(lambda: predictor.predict(args.clip, 'audio'), args.runs))}")
     print(f"fusion step alone:            {median_ms(timed(lambda: fuse(audio, audio, predictor.fusion), args.runs * 10))}")
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

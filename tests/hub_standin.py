@@ -2,7 +2,7 @@
 
 Point `HF_ENDPOINT` at `HubStandin.url` and the real huggingface_hub client downloads from it:
 
-    with HubStandin(folder, repo="avemo/avemo-models", revision="v0.5.0") as hub:
+    with HubStandin(folder, repo="avemo/avemo-models", revision="v0.6.0") as hub:
         os.environ["HF_ENDPOINT"] = hub.url
 
 It serves the files under `folder` as one repository at one commit, answering the calls that

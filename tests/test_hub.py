@@ -150,8 +150,9 @@ def _first_model(folder: Path) -> Path:
     (lambda f: (_first_model(f).parent / "labels.json").write_text('["neutral", "calm"'), "labels.json does not parse"),
     (lambda f: (f / "audio" / "functionals.keras").unlink(), "functionals.keras is missing"),
     (lambda f: (f / "audio" / "descriptors.keras").unlink(), "descriptors.keras is missing"),
+    (lambda f: (f / "audio" / "speech.keras").unlink(), "speech.keras is missing"),
 ], ids=["truncated-model", "garbage-model", "missing-config", "broken-labels", "audio-without-functionals",
-        "audio-without-descriptors"])
+        "audio-without-descriptors", "audio-without-speech"])
 def test_corrupt_download_falls_back(served, hub_env, tmp_path, damage, reason):
     with HubStandin(serve_variant(served, tmp_path, damage), REPO, hub.HUB_REVISION) as standin:
         hub_env(standin.url)

@@ -20,6 +20,7 @@ def tiny_set(tmp_path_factory, monkeypatch_module):
     from avemo.audio import extract_features_cached
     from avemo.corpora import scan_ravdess
     from avemo.functionals import extract_descriptors_cached, extract_functionals_cached
+    from avemo.speech_encoder import extract_speech_cached
 
     monkeypatch_module.setenv("AVEMO_CACHE", str(tmp_path_factory.mktemp("cache")))
     chosen = [c for c in scan_ravdess(clips.DATA).clips if c.speaker in ("ravdess-01", "ravdess-02")][::5]
@@ -33,7 +34,10 @@ def tiny_set(tmp_path_factory, monkeypatch_module):
     descriptors = extract_descriptors_cached([c.path for c in chosen], speeds=(1.0, 1.1), progress=False)
     assert all(rows.ndim == 2 and rows.shape[1] == 65 and len(rows) > 50 for per_speed in descriptors for rows in per_speed)
     assert all(len(fast) < len(recorded) for recorded, fast in descriptors)  # 1.1x speed: fewer 10 ms rows
-    return variants, functionals, np.array([c.label for c in chosen]), descriptors
+    speech = extract_speech_cached([c.path for c in chosen], speeds=(1.0, 1.1), progress=False)
+    assert speech.shape == (len(chosen), 2, 4608)
+    assert not np.allclose(speech[:, 0], speech[:, 1])  # the faster copy sounds different to the encoder too
+    return variants, functionals, np.array([c.label for c in chosen]), descriptors, speech
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,7 @@ def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_pa
     from avemo.predict import Predictor
     from avemo.training import AudioTrainingConfig, clip_logits, train_audio_model
 
-    variants, _, labels, _ = tiny_set
+    variants, _, labels, _, _ = tiny_set
     hp = AudioTrainingConfig(epochs=2, batch_size=8, filters=(8, 8, 16, 16), cnn_members=members,
                              statistics_head=statistics_head)
     first = train_audio_model(variants, labels, hp, AUDIO_FEATURES, verbose=0)
@@ -108,7 +112,7 @@ def test_the_evaluation_never_mixes_folds_of_two_recipes(tmp_path, monkeypatch):
     from dataclasses import replace
 
     import train.audio as train_audio
-    from avemo.config import DESCRIPTORS, FUNCTIONALS
+    from avemo.config import DESCRIPTORS, FUNCTIONALS, SPEECH_ENCODER
     from avemo.training import AudioTrainingConfig
 
     monkeypatch.setattr(train_audio, "RUNS_DIR", tmp_path)
@@ -118,12 +122,22 @@ def test_the_evaluation_never_mixes_folds_of_two_recipes(tmp_path, monkeypatch):
         record = dict(labels=rng.integers(0, len(EMOTIONS), 20), corpus=np.array(["ravdess"] * 10 + ["savee"] * 10),
                       hparams=json.dumps(recipe.to_dict()), features=json.dumps(cfg.to_dict()), seconds=1.0,
                       functionals=json.dumps(FUNCTIONALS.to_dict()), descriptors=json.dumps(DESCRIPTORS.to_dict()),
+                      speech_encoder=json.dumps(SPEECH_ENCODER.to_dict()),
                       **{part: rng.normal(size=(20, len(EMOTIONS))) for part in train_audio.PARTS})
         train_audio._save(train_audio.fold_file("mfcc", fold), record)
     same, wider = (dict(np.load(train_audio.fold_file("mfcc", fold))) for fold in (0, 1))
     assert train_audio.same_recipe(same, cfg, hp) and not train_audio.same_recipe(wider, cfg, hp)
     assert not train_audio.same_recipe(same, replace(cfg, n_mfcc=26), hp)
     assert not train_audio.same_recipe({**same, "functionals": json.dumps({"feature_set": "eGeMAPSv02"})}, cfg, hp)
+    assert not train_audio.same_recipe({**same, "speech_encoder": "null"}, cfg, hp)  # saved before the speech expert
+    # Another setting of an expert beside the CNN: another recipe, but the CNN's logits can be kept ...
+    other_experts = replace(hp, speech_weight=hp.speech_weight + 1, descriptors_epochs=hp.descriptors_epochs + 1)
+    assert not train_audio.same_recipe(same, cfg, other_experts)
+    assert train_audio.same_recipe(same, cfg, other_experts, cnn_only=True)
+    assert train_audio.same_recipe({**same, "speech_encoder": "null"}, cfg, hp, cnn_only=True)
+    # ... unlike a change to the CNN itself or to its frames.
+    assert not train_audio.same_recipe(wider, cfg, hp, cnn_only=True)
+    assert not train_audio.same_recipe(same, replace(cfg, n_mfcc=26), hp, cnn_only=True)
     assert train_audio.folds_done("mfcc") == [0, 1]
     assert train_audio.summarise("mfcc", [0])["hparams"]["filters"] == list(hp.filters)
     with pytest.raises(SystemExit, match="different recipes"):
@@ -131,28 +145,31 @@ def test_the_evaluation_never_mixes_folds_of_two_recipes(tmp_path, monkeypatch):
 
 
 def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set, tmp_path):
-    """With functionals.keras and descriptors.keras in the folder, a clip's probabilities are the frame
-    experts' window mean combined with the functionals head's logits on the whole utterance and the
-    descriptor expert's mean over its windows, at the descriptor weight in the folder's hyper-parameters;
-    the timeline stays per window."""
+    """With functionals.keras, descriptors.keras and speech.keras in the folder, a clip's probabilities are
+    the frame experts' window mean combined with the functionals head's logits on the whole utterance, the
+    descriptor expert's mean over its windows and the speech expert's logits on the Whisper encoder's
+    statistics, at the weights in the folder's hyper-parameters; the timeline stays per window."""
     from avemo.audio import spectral_frames, trim_silence, windows
     from avemo.config import DESCRIPTORS
     from avemo.functionals import descriptor_windows, descriptors, functionals
     from avemo.media import load_audio
     from avemo.models import combine_logits, save_model_folder, softmax
     from avemo.predict import Predictor
-    from avemo.training import AudioTrainingConfig, train_audio_cnn, train_descriptors_model, train_functionals_head
+    from avemo.speech_encoder import speech_representation
+    from avemo.training import (AudioTrainingConfig, train_audio_cnn, train_descriptors_model, train_functionals_head,
+                                train_speech_head)
 
-    variants, features, labels, descriptor_rows = tiny_set
+    variants, features, labels, descriptor_rows, representations = tiny_set
     hp = AudioTrainingConfig(epochs=1, batch_size=8, filters=(4, 4, 8, 8), descriptors_epochs=2,
-                             descriptors_filters=(8, 8), descriptors_weight=0.5)
+                             descriptors_filters=(8, 8), descriptors_weight=0.5, speech_weight=2.0)
     cnn = train_audio_cnn(variants, labels, hp, AUDIO_FEATURES, verbose=0)
     head = train_functionals_head(features, labels, hp)
     expert = train_descriptors_model(descriptor_rows, labels, hp, DESCRIPTORS, verbose=0)
+    speech_head = train_speech_head(representations, labels, hp)
     folder = tmp_path / "audio"
     save_model_folder(folder, cnn, list(EMOTIONS), {"features": AUDIO_FEATURES.to_dict(), "temperature": 1.0,
                                                      "hparams": hp.to_dict()},
-                      functionals=head, descriptors=expert)
+                      functionals=head, descriptors=expert, speech=speech_head)
     path = clips.savee_clip("JE_sa14")  # 7 s, longer than one descriptor window: several are averaged
     result = Predictor({"audio": folder}).predict(path, modality="audio")
 
@@ -161,7 +178,9 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
     rows = descriptor_windows(descriptors(speech))
     assert len(rows) >= 2
     expected = softmax(combine_logits(window_logits.mean(0), np.asarray(head(functionals(speech)[None]))[0],
-                                      np.asarray(expert(rows, training=False)).mean(0), weights=(1, 1, 0.5)))
+                                      np.asarray(expert(rows, training=False)).mean(0),
+                                      np.asarray(speech_head(speech_representation(speech)[None]))[0],
+                                      weights=(1, 1, 0.5, 2.0)))
     np.testing.assert_allclose([result["audio"]["probs"][e] for e in EMOTIONS], expected, atol=2e-3)
     np.testing.assert_allclose([result["audio"]["timeline"][0]["probs"][e] for e in EMOTIONS],
                                softmax(window_logits[0]), atol=2e-3)

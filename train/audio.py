@@ -8,8 +8,9 @@ Protocol: every speaker of each corpus is dealt to one of 4 folds (avemo.corpora
 so each fold holds out 5-6 whole RAVDESS actors of both sexes and exactly one SAVEE speaker: one
 set of trainings gives RAVDESS grouped 4-fold CV and SAVEE leave-one-speaker-out together. Each
 fold's out-of-fold logits (the CNN's, the statistics head's, the functionals head's, the descriptor
-expert's and the product's combination of them) are saved under runs/ and later fit the calibration
-temperature. A fold saved by another recipe (features or hyper-parameters) is trained afresh.
+expert's, the speech expert's and the product's combination of them) are saved under runs/ and later
+fit the calibration temperature. A fold saved by another recipe (features or hyper-parameters) is
+trained afresh, all but its CNN where the CNN's own recipe is unchanged.
 """
 from __future__ import annotations
 
@@ -21,18 +22,23 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.config import AUDIO_FEATURES, DESCRIPTORS, EMOTIONS, FUNCTIONALS, REPO_ROOT, WEIGHTS_DIR, data_dir
+from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, EMOTIONS, FUNCTIONALS, REPO_ROOT, SPEECH_ENCODER, WEIGHTS_DIR,
+                          data_dir)
 from avemo.corpora import scan_ravdess, scan_savee, speaker_folds
 
 N_FOLDS = 4
 RUNS_DIR = REPO_ROOT / "runs"
 # Out-of-fold logits saved per fold: each expert alone (the CNN: its ensemble's members combined), the
 # product's frame experts (the CNN, with the statistics head if the recipe has it), the product without the
-# descriptor expert, with the statistics head added (where it leaves it out), with its first CNN only instead
+# descriptor expert (or the speech expert), with the statistics head added (where it leaves it out), with its first CNN only instead
 # of the ensemble, and the product. Each member's own logits are saved too (cnn_member_logits).
-PARTS = ("cnn_logits", "statistics_logits", "functionals_logits", "descriptors_logits", "frames_logits",
-         "without_descriptors_logits", "with_statistics_logits", "single_cnn_logits", "logits")
-DONE_KEY = "descriptors_logits"  # the last expert a fold trains
+PARTS = ("cnn_logits", "statistics_logits", "functionals_logits", "descriptors_logits", "speech_logits",
+         "frames_logits", "without_descriptors_logits", "without_speech_logits", "with_statistics_logits",
+         "single_cnn_logits", "logits")
+DONE_KEY = "speech_logits"  # the last expert a fold trains
+# Hyper-parameters of the experts beside the CNN: a saved fold that differs only in these keeps its
+# CNN's logits (the costly part) and retrains the rest.
+OTHER_EXPERTS_HPARAMS = ("statistics_", "functionals_", "descriptors_", "speech_")
 
 
 def load_corpus(root: Path):
@@ -54,8 +60,9 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
     from avemo.audio import extract_features_cached
     from avemo.functionals import extract_descriptors_cached, extract_functionals_cached
     from avemo.models import combine_logits
+    from avemo.speech_encoder import extract_speech_cached
     from avemo.training import (clip_logits, descriptors_clip_logits, train_cnn_members, train_descriptors_model,
-                                train_functionals_head, train_statistics_head)
+                                train_functionals_head, train_speech_head, train_statistics_head)
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
     clips = load_corpus(root)
@@ -64,12 +71,18 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
     functionals = extract_functionals_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
     descriptors = extract_descriptors_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
+    speech = extract_speech_cached([c.path for c in clips], SPEECH_ENCODER, cfg, hp.speeds)
     for fold in only_folds if only_folds is not None else range(N_FOLDS):
         out = fold_file(kind, fold)
         saved = dict(np.load(out)) if out.exists() else {}
         if saved and not same_recipe(saved, cfg, hp):
-            print(f"fold {fold}: {out} is another recipe's, trained afresh", flush=True)
-            saved = {}
+            if "cnn_member_logits" in saved and same_recipe(saved, cfg, hp, cnn_only=True):
+                print(f"fold {fold}: {out} is another recipe's with the same CNN: the other experts are "
+                      "trained afresh", flush=True)
+                saved = {key: saved[key] for key in ("cnn_member_logits", "cnn_seconds")}
+            else:
+                print(f"fold {fold}: {out} is another recipe's, trained afresh", flush=True)
+                saved = {}
         if DONE_KEY in saved:
             print(f"fold {fold}: done earlier ({out}), skipped", flush=True)
             continue
@@ -79,7 +92,8 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         record = dict(labels=labels[test], index=test, corpus=np.array([clips[i].corpus for i in test]),
                       speaker=np.array([clips[i].speaker for i in test]),
                       hparams=json.dumps(hp.to_dict()), features=json.dumps(cfg.to_dict()),
-                      functionals=json.dumps(FUNCTIONALS.to_dict()), descriptors=json.dumps(DESCRIPTORS.to_dict()))
+                      functionals=json.dumps(FUNCTIONALS.to_dict()), descriptors=json.dumps(DESCRIPTORS.to_dict()),
+                      speech_encoder=json.dumps(SPEECH_ENCODER.to_dict()))
         test_frames = [variants[i][0] for i in test]  # hp.speeds starts with 1.0: the clips as recorded
         if "cnn_member_logits" in saved:
             print(f"fold {fold}: CNN trained earlier, reusing its logits", flush=True)
@@ -100,18 +114,24 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         descriptors_model = train_descriptors_model([descriptors[i] for i in train], labels[train], hp, DESCRIPTORS)
         record.update(descriptors_logits=descriptors_clip_logits(
             descriptors_model, [descriptors[i][0] for i in test], DESCRIPTORS))
+        speech_head = train_speech_head(speech[train], labels[train], hp)
+        record.update(speech_logits=np.asarray(speech_head(speech[test, 0], training=False)))
         # As ModelFolder.clip_logits combines them: the frame experts, then the clip-level experts. (For
         # a clip longer than one window, each frame expert's windows are averaged before the two are
         # combined, where the product averages the combined windows: the same for one-window clips.)
         def frames(cnns, statistics):  # as model.keras combines its parts
             return combine_logits(*cnns, *([record["statistics_logits"]] if statistics else []))
 
-        def clip_level(frame_logits):
-            return combine_logits(frame_logits, record["functionals_logits"], record["descriptors_logits"],
-                                  weights=(1.0, 1.0, hp.descriptors_weight))
+        def clip_level(frame_logits, speech=True):
+            experts = [frame_logits, record["functionals_logits"], record["descriptors_logits"], record["speech_logits"]]
+            weights = [1.0, 1.0, hp.descriptors_weight, hp.speech_weight]
+            return combine_logits(*experts[:4 if speech else 3], weights=weights[:4 if speech else 3])
 
         record.update(frames_logits=frames(members, hp.statistics_head))
-        record.update(without_descriptors_logits=combine_logits(record["frames_logits"], record["functionals_logits"]),
+        record.update(without_descriptors_logits=combine_logits(
+                          record["frames_logits"], record["functionals_logits"], record["speech_logits"],
+                          weights=(1.0, 1.0, hp.speech_weight)),
+                      without_speech_logits=clip_level(record["frames_logits"], speech=False),
                       with_statistics_logits=clip_level(frames(members, True)),
                       single_cnn_logits=clip_level(frames(members[:1], hp.statistics_head)),
                       logits=clip_level(record["frames_logits"]),
@@ -123,13 +143,19 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
     print(json.dumps(summarise(kind)["summary"], indent=1))
 
 
-def same_recipe(saved: dict, cfg, hp) -> bool:
-    """Whether a saved fold was trained with these features (frames, functionals, descriptors) and
-    hyper-parameters."""
-    return (json.loads(str(saved["features"])) == cfg.to_dict()
-            and json.loads(str(saved.get("functionals", "null"))) == FUNCTIONALS.to_dict()
-            and json.loads(str(saved.get("descriptors", "null"))) == DESCRIPTORS.to_dict()
-            and json.loads(str(saved["hparams"])) == json.loads(json.dumps(hp.to_dict())))
+def same_recipe(saved: dict, cfg, hp, cnn_only: bool = False) -> bool:
+    """Whether a saved fold was trained with these features (frames, functionals, descriptors, speech
+    encoder) and hyper-parameters; with `cnn_only`, whether its CNN was (frame features and the
+    hyper-parameters other than OTHER_EXPERTS_HPARAMS)."""
+    def hparams(values: dict) -> dict:
+        return {k: v for k, v in values.items() if not (cnn_only and k.startswith(OTHER_EXPERTS_HPARAMS))}
+
+    same_cnn = (json.loads(str(saved["features"])) == cfg.to_dict()
+                and hparams(json.loads(str(saved["hparams"]))) == hparams(json.loads(json.dumps(hp.to_dict()))))
+    return same_cnn and (cnn_only or (
+        json.loads(str(saved.get("functionals", "null"))) == FUNCTIONALS.to_dict()
+        and json.loads(str(saved.get("descriptors", "null"))) == DESCRIPTORS.to_dict()
+        and json.loads(str(saved.get("speech_encoder", "null"))) == SPEECH_ENCODER.to_dict()))
 
 
 def _save(out: Path, record: dict) -> None:
@@ -191,7 +217,8 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
     from avemo.audio import extract_features_cached
     from avemo.functionals import extract_descriptors_cached, extract_functionals_cached
     from avemo.models import save_model_folder
-    from avemo.training import train_audio_model, train_descriptors_model, train_functionals_head
+    from avemo.speech_encoder import extract_speech_cached
+    from avemo.training import train_audio_model, train_descriptors_model, train_functionals_head, train_speech_head
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
     evaluated_here = len(folds_done(kind)) == N_FOLDS
@@ -204,19 +231,21 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
     functionals = extract_functionals_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
     descriptors = extract_descriptors_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
+    speech = extract_speech_cached([c.path for c in clips], SPEECH_ENCODER, cfg, hp.speeds)
     started = time.time()
     model = train_audio_model(variants, labels, hp, cfg)
     functionals_head = train_functionals_head(functionals, labels, hp)
     descriptors_model = train_descriptors_model(descriptors, labels, hp, DESCRIPTORS)
+    speech_head = train_speech_head(speech, labels, hp)
     training_seconds = time.time() - started
     temperature = (calibration_from_folds(kind) if evaluated_here else recorded["calibration"])["temperature"]
     config = {"features": cfg.to_dict(), "functionals": FUNCTIONALS.to_dict(), "descriptors": DESCRIPTORS.to_dict(),
-              "temperature": temperature,
+              "speech_encoder": SPEECH_ENCODER.to_dict(), "temperature": temperature,
               "hparams": hp.to_dict(),
               "trained_on": {"ravdess_clips": int(sum(c.corpus == "ravdess" for c in clips)),
                              "savee_clips": int(sum(c.corpus == "savee" for c in clips))}}
     save_model_folder(out_dir, model, list(EMOTIONS), config, functionals=functionals_head,
-                      descriptors=descriptors_model)
+                      descriptors=descriptors_model, speech=speech_head)
     if evaluated_here:
         write_report(out_dir, kind, config, training_seconds)
     else:
@@ -235,6 +264,7 @@ def recorded_evaluation(out_dir: Path, kind: str, hp, cfg) -> dict | None:
             and recorded["config"]["features"] == cfg.to_dict()
             and recorded["config"].get("functionals") == FUNCTIONALS.to_dict()
             and recorded["config"].get("descriptors") == DESCRIPTORS.to_dict()
+            and recorded["config"].get("speech_encoder") == SPEECH_ENCODER.to_dict()
             and recorded["config"]["hparams"] == json.loads(json.dumps(hp.to_dict())))
     return recorded if same else None
 
@@ -263,11 +293,13 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     evaluations[f"{kind}: statistics head alone"] = summarise(kind, part="statistics_logits")
     evaluations[f"{kind}: functionals head alone"] = summarise(kind, part="functionals_logits")
     evaluations[f"{kind}: descriptor expert alone"] = summarise(kind, part="descriptors_logits")
+    evaluations[f"{kind}: speech expert alone"] = summarise(kind, part="speech_logits")
     if config["hparams"].get("statistics_head", True):
         evaluations[f"{kind}: CNN + statistics head (without the clip-level experts)"] = summarise(kind, part="frames_logits")
     else:
         evaluations[f"{kind}: with the statistics head"] = summarise(kind, part="with_statistics_logits")
     evaluations[f"{kind}: without the descriptor expert"] = summarise(kind, part="without_descriptors_logits")
+    evaluations[f"{kind}: without the speech expert"] = summarise(kind, part="without_speech_logits")
     members = config["hparams"].get("cnn_members", 1)
     if members > 1:
         evaluations[f"{kind}: one CNN instead of {members}"] = summarise(kind, part="single_cnn_logits")
