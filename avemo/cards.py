@@ -226,7 +226,7 @@ quality move through the utterance, which the log-mel CNN must infer from the sp
 {speech_expert_text(hp, speech, report['evaluations'], kind)}
 A clip's logits are the mean of the window logits of `model.keras`, averaged in log-probability space with
 the functionals head's (weight 1 each), the descriptor expert's window mean (weight
-{hp.get('descriptors_weight')}){f" and the speech expert's (weight {hp.get('speech_weight')})" if speech else ""}; the app's timeline shows the per-window part of `model.keras`. openSMILE
+{hp.get('descriptors_weight')}){f" and the speech expert's (weight {hp.get('speech_weight')})" if speech else ""}; the app's timeline shows the per-window part of `model.keras`{", combined at the same weight with the speech expert on the encoder states of the same window (one encoder pass serves both)" if speech else ""}. openSMILE
 is audEERING's, under its research licence (free for research, education and private use).
 
 `model.keras` reads **{kind}** frames of speech: {f"{feats['n_mfcc']} MFCCs of " if kind == "mfcc" else ""}{feats['n_mels']} mel bands,
@@ -292,7 +292,7 @@ Expected calibration error of the out-of-fold probabilities (15 bins): **{cal['e
 ## Intended use and limits
 For trying emotion recognition on short clips of acted English speech, in research and demos. Both corpora
 are acted, by few speakers (24 + 4), mostly young adults with North American or British accents; expect
-lower accuracy on spontaneous speech, other languages, noisy rooms and children's voices. Not for decisions
+lower accuracy on spontaneous speech, other languages, noisy rooms and children's voices.{" The speech expert's encoder is Whisper's English-only model, another reason to expect less of other languages." if speech else ""} Not for decisions
 about people (hiring, health, security).
 """
     out = folder / "README.md"

@@ -30,7 +30,7 @@ from .config import (AUDIO_FEATURES, DESCRIPTORS, EMOTIONS, FUNCTIONALS, MAX_ANA
                      AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig, SpeechEncoderConfig)
 from .functionals import descriptor_windows, descriptors, extractor, functionals
 from .media import MediaError, check_input_file, complete_header, load_audio, probe
-from .speech_encoder import speech_representation
+from .speech_encoder import encoder_states, pooled, speech_representation, window_representations
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +115,16 @@ class Predictor:
             frames = spectral_frames(speech, cfg)
             batch, spans = windows(frames, cfg)
             logits = model.logits(batch)
-            representation = (speech_representation(speech, self.speech_cfg, cfg.sample_rate)
-                              if model.speech is not None else None)
+            states = encoder_states(speech, self.speech_cfg, cfg.sample_rate) if model.speech is not None else None
             clip_functionals = pending_functionals.result() if pending_functionals else None
             clip_descriptors = (descriptor_windows(pending_descriptors.result(), self.descriptors_cfg)
                                 if pending_descriptors else None)
-        # The timeline shows the frame experts window by window; the clip's verdict adds the
-        # clip-level experts, which read the whole utterance.
-        window_probs = model.calibrated(logits)
-        clip_probs = model.calibrated(model.clip_logits(logits, clip_functionals, clip_descriptors, representation))
+        # The timeline shows the frame experts and the speech expert window by window; the clip's verdict
+        # adds the openSMILE experts, which read the whole utterance, and the speech expert reads it whole.
+        window_probs = model.calibrated(model.timeline_logits(
+            logits, window_representations(states, spans) if states is not None else None))
+        clip_probs = model.calibrated(model.clip_logits(logits, clip_functionals, clip_descriptors,
+                                                        pooled(states) if states is not None else None))
         seconds = speech.size / cfg.sample_rate
         spans = [(offset + s, offset + e) for s, e in spans]
         reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)

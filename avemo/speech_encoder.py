@@ -176,20 +176,44 @@ def load_encoder() -> WhisperEncoder:
     return WhisperEncoder(read_ctranslate2(path))
 
 
-def speech_representation(speech: np.ndarray, cfg: SpeechEncoderConfig = SPEECH_ENCODER,
-                          sample_rate: int = WHISPER_SAMPLE_RATE) -> np.ndarray:
-    """The speech expert's input for already trimmed 16 kHz speech: the mean and standard deviation over
-    time of every encoder layer's hidden states, float32 (n_layers + 2) * 2 * width (4,608 for tiny.en).
+STATES_PER_SECOND = WHISPER_SAMPLE_RATE / WHISPER_HOP / 2  # 50: the encoder's second convolution halves the rate
+
+
+def encoder_states(speech: np.ndarray, cfg: SpeechEncoderConfig = SPEECH_ENCODER,
+                   sample_rate: int = WHISPER_SAMPLE_RATE) -> np.ndarray:
+    """Every encoder layer's hidden states for already trimmed 16 kHz speech: (n_layers + 2, n_states,
+    width), 50 states a second.
 
     The speech is level-normalised first (Whisper's log-mel is absolute), and encoded in pieces of at
-    most 30 s, Whisper's context, whose states are pooled together."""
+    most 30 s, Whisper's context, whose states are put end to end."""
     if sample_rate != WHISPER_SAMPLE_RATE:
         raise ValueError(f"the speech encoder reads {WHISPER_SAMPLE_RATE} Hz audio, not {sample_rate} Hz")
     mel = whisper_log_mel(level_normalised(speech, sample_rate, cfg.level_dbfs))
     encoder = load_encoder()
     pieces = [mel[start:start + MAX_ENCODER_FRAMES] for start in range(0, len(mel), MAX_ENCODER_FRAMES)]
-    states = np.concatenate([encoder(piece) for piece in pieces if len(piece) >= 2], axis=1)
+    return np.concatenate([encoder(piece) for piece in pieces if len(piece) >= 2], axis=1)
+
+
+def pooled(states: np.ndarray) -> np.ndarray:
+    """The speech expert's input from encoder states: the mean and standard deviation over time of every
+    layer, float32 (n_layers + 2) * 2 * width (4,608 for tiny.en)."""
     return np.concatenate([states.mean(axis=1), states.std(axis=1)], axis=-1).reshape(-1).astype(np.float32)
+
+
+def window_representations(states: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
+    """`pooled` states of each (start, end) span in seconds of the encoded speech (the frame experts'
+    windows), (n_windows, n_features): one encoder pass serves the clip and its timeline."""
+    def window(start: float, end: float) -> np.ndarray:
+        first = min(int(start * STATES_PER_SECOND), states.shape[1] - 1)
+        return states[:, first:max(first + 1, int(round(end * STATES_PER_SECOND)))]
+
+    return np.stack([pooled(window(start, end)) for start, end in spans])
+
+
+def speech_representation(speech: np.ndarray, cfg: SpeechEncoderConfig = SPEECH_ENCODER,
+                          sample_rate: int = WHISPER_SAMPLE_RATE) -> np.ndarray:
+    """The speech expert's input for already trimmed 16 kHz speech: `pooled` `encoder_states`."""
+    return pooled(encoder_states(speech, cfg, sample_rate))
 
 
 def extract_speech_cached(paths: list[Path], cfg: SpeechEncoderConfig = SPEECH_ENCODER,

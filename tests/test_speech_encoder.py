@@ -63,3 +63,15 @@ def test_the_speech_representation_ignores_the_recording_level_and_covers_long_s
     long_representation = speech_representation(long)
     assert long_representation.shape == representation.shape and np.all(np.isfinite(long_representation))
     assert not np.allclose(long_representation, speech_representation(long[:30 * 16_000]), atol=1e-3)
+
+
+def test_window_representations_pool_the_states_of_each_span():
+    """States are 50 a second: a window's representation pools just its own states, and a span over the
+    whole clip gives the clip's representation; a span past the end keeps at least one state."""
+    from avemo.speech_encoder import pooled, window_representations
+
+    states = np.random.default_rng(0).normal(size=(6, 100, 384)).astype(np.float32)  # 2 s
+    windows = window_representations(states, [(0.0, 2.0), (0.5, 1.5), (1.99, 2.5)])
+    np.testing.assert_allclose(windows[0], pooled(states), rtol=1e-5)
+    np.testing.assert_allclose(windows[1], pooled(states[:, 25:75]), rtol=1e-5)
+    np.testing.assert_allclose(windows[2], pooled(states[:, 99:100]), rtol=1e-5)

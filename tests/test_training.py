@@ -148,14 +148,15 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
     """With functionals.keras, descriptors.keras and speech.keras in the folder, a clip's probabilities are
     the frame experts' window mean combined with the functionals head's logits on the whole utterance, the
     descriptor expert's mean over its windows and the speech expert's logits on the Whisper encoder's
-    statistics, at the weights in the folder's hyper-parameters; the timeline stays per window."""
+    statistics, at the weights in the folder's hyper-parameters; the timeline is per window, the frame
+    experts' with the speech expert's on the same stretch."""
     from avemo.audio import spectral_frames, trim_silence, windows
     from avemo.config import DESCRIPTORS
     from avemo.functionals import descriptor_windows, descriptors, functionals
     from avemo.media import load_audio
     from avemo.models import combine_logits, save_model_folder, softmax
     from avemo.predict import Predictor
-    from avemo.speech_encoder import speech_representation
+    from avemo.speech_encoder import encoder_states, speech_representation, window_representations
     from avemo.training import (AudioTrainingConfig, train_audio_cnn, train_descriptors_model, train_functionals_head,
                                 train_speech_head)
 
@@ -182,8 +183,13 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
                                       np.asarray(speech_head(speech_representation(speech)[None]))[0],
                                       weights=(1, 1, 0.5, 2.0)))
     np.testing.assert_allclose([result["audio"]["probs"][e] for e in EMOTIONS], expected, atol=2e-3)
-    np.testing.assert_allclose([result["audio"]["timeline"][0]["probs"][e] for e in EMOTIONS],
-                               softmax(window_logits[0]), atol=2e-3)
+    # The timeline: each window's frame experts with the speech expert on that window's encoder states.
+    batch, spans = windows(spectral_frames(speech))
+    assert len(spans) >= 2
+    per_window = np.asarray(speech_head(window_representations(encoder_states(speech), spans)))
+    for i, window in enumerate(result["audio"]["timeline"]):
+        np.testing.assert_allclose([window["probs"][e] for e in EMOTIONS],
+                                   softmax(combine_logits(window_logits[i], per_window[i], weights=(1, 2.0))), atol=2e-3)
 
 
 def test_descriptor_mixup_keeps_padding_recognisable():
