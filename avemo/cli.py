@@ -60,7 +60,7 @@ def input_problem(path) -> str | None:
 def predict_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .media import expand_inputs
+    from .media import MediaError, expand_inputs
     from .predict import Predictor
 
     inputs = expand_inputs(args.paths)
@@ -73,7 +73,11 @@ def predict_command(args: argparse.Namespace) -> int:
             result = {"path": str(path), "audio": None, "video": None, "fused": None, "unavailable": {},
                       "notes": [], "error": problem}
         else:
-            predictor = predictor or Predictor()
+            try:
+                predictor = predictor or Predictor()
+            except MediaError as error:  # e.g. the speech encoder's package is not installed
+                print(f"avemo: the models could not be loaded: {error}", file=sys.stderr)
+                return 2
             result = predictor.predict(path, modality=args.modality, max_seconds=args.max_seconds)
         results.append(result)
         if args.format == "jsonl":

