@@ -111,7 +111,8 @@ def frame_experts_text(hp: dict, feats: dict, evaluations: dict, kind: str, n_cl
                + (f"; with one CNN instead the combination scores {accuracies(single)}, against "
                   f"{accuracies(evaluations[kind])} as shipped" if single else ""))
     statistics = STATISTICS_HEAD.format(l2=hp.get("statistics_l2"), n_mfcc=feats["n_mfcc"])
-    count = ("two", "three", "four", "five", "six")[n_clip_experts + (2 if hp.get("statistics_head", True) else 1) - 2]
+    n_experts = 1 + bool(hp.get("statistics_head", True)) + n_clip_experts  # the CNN, the statistics head, the rest
+    count = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}[n_experts]
     if hp.get("statistics_head", True):
         return (f"{count.capitalize()} experts, combined by a weighted average of their log-probabilities (a product of "
                 "experts). Two read the same input\nwindow and form one Keras model, `model.keras`:\n"

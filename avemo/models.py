@@ -156,10 +156,8 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-FUNCTIONALS_FILE = "functionals.keras"
-DESCRIPTORS_FILE = "descriptors.keras"
-SPEECH_FILE = "speech.keras"
-CLIP_EXPERT_FILES = {"functionals": FUNCTIONALS_FILE, "descriptors": DESCRIPTORS_FILE, "speech": SPEECH_FILE}
+# The audio folder's clip-level experts and their files.
+CLIP_EXPERT_FILES = {"functionals": "functionals.keras", "descriptors": "descriptors.keras", "speech": "speech.keras"}
 
 
 def traced(model):
@@ -188,6 +186,10 @@ class ModelFolder:
     @property
     def temperature(self) -> float:
         return float(self.config.get("temperature", 1.0))
+
+    def expert_weight(self, name: str) -> float:
+        """An expert's weight in the clip's verdict, as its training chose it ("descriptors", "speech")."""
+        return float(self.config.get("hparams", {}).get(f"{name}_weight", 1.0))
 
     def _infer(self, part: str, batch: np.ndarray) -> np.ndarray:
         """Logits of one of the folder's models ("model", "functionals", "descriptors", "speech") for a batch,
@@ -219,8 +221,8 @@ class ModelFolder:
         experts read the whole utterance and stay out of the timeline."""
         if self.speech is None or window_representations is None:
             return window_logits
-        weight = float(self.config.get("hparams", {}).get("speech_weight", 1.0))
-        return combine_logits(window_logits, self._infer("speech", window_representations), weights=(1.0, weight))
+        return combine_logits(window_logits, self._infer("speech", window_representations),
+                              weights=(1.0, self.expert_weight("speech")))
 
     def warm_up(self) -> None:
         """Trace the audio graphs now (about 0.5 s), with the models, rather than in the first request."""
@@ -239,17 +241,16 @@ class ModelFolder:
         verdicts of the clip-level experts the folder has (functionals, descriptors, speech; the
         descriptor and speech experts with the weights their training chose), as train.audio's
         evaluation scores them."""
-        hparams = self.config.get("hparams", {})
         parts, weights = [window_logits.mean(axis=0)], [1.0]
         if self.functionals is not None:
             parts.append(self.functionals_logits(functionals))
             weights.append(1.0)
         if self.descriptors is not None:
             parts.append(self.descriptors_logits(descriptor_windows))
-            weights.append(float(hparams.get("descriptors_weight", 1.0)))
+            weights.append(self.expert_weight("descriptors"))
         if self.speech is not None:
             parts.append(self.speech_logits(speech_representation))
-            weights.append(float(hparams.get("speech_weight", 1.0)))
+            weights.append(self.expert_weight("speech"))
         return parts[0] if len(parts) == 1 else combine_logits(*parts, weights=weights)
 
     def calibrated(self, logits: np.ndarray) -> np.ndarray:

@@ -50,10 +50,10 @@ def encoder_file() -> Path:
     return Path(spec.origin).parent / "model" / "model.bin"
 
 
-def read_ctranslate2(path: Path, prefix: str = "encoder/") -> dict[str, np.ndarray]:
-    """The variables of a CTranslate2 model file (binary format 6) whose names start with `prefix`,
-    as float32 arrays (integer scalars stay integers)."""
-    data = Path(path).read_bytes()
+def read_ctranslate2(source: Path | bytes, prefix: str = "encoder/") -> dict[str, np.ndarray]:
+    """The variables of a CTranslate2 model file (binary format 6; a path or its bytes) whose names
+    start with `prefix`, as float32 arrays (integer scalars stay integers)."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
     offset = 0
 
     def unpack(fmt: str):
@@ -70,7 +70,7 @@ def read_ctranslate2(path: Path, prefix: str = "encoder/") -> dict[str, np.ndarr
         return text
 
     if unpack("I") != 6:
-        raise ValueError(f"{path}: not a CTranslate2 model of binary format 6")
+        raise ValueError("not a CTranslate2 model of binary format 6")
     string(), unpack("I")  # the spec's name and revision
     variables = {}
     for _ in range(unpack("I")):
@@ -170,10 +170,11 @@ def load_encoder() -> WhisperEncoder:
 
     import_tensorflow()
     path = encoder_file()
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    data = path.read_bytes()  # 75 MB, read once: hashed, then parsed
+    digest = hashlib.sha256(data).hexdigest()
     if digest != ENCODER_SHA256:
         raise MediaError(f"the speech encoder at {path} is not the pinned one (sha256 {digest[:12]}...)")
-    return WhisperEncoder(read_ctranslate2(path))
+    return WhisperEncoder(read_ctranslate2(data))
 
 
 STATES_PER_SECOND = WHISPER_SAMPLE_RATE / WHISPER_HOP / 2  # 50: the encoder's second convolution halves the rate

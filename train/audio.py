@@ -122,16 +122,16 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         def frames(cnns, statistics):  # as model.keras combines its parts
             return combine_logits(*cnns, *([record["statistics_logits"]] if statistics else []))
 
-        def clip_level(frame_logits, speech=True):
-            experts = [frame_logits, record["functionals_logits"], record["descriptors_logits"], record["speech_logits"]]
-            weights = [1.0, 1.0, hp.descriptors_weight, hp.speech_weight]
-            return combine_logits(*experts[:4 if speech else 3], weights=weights[:4 if speech else 3])
+        def clip_level(frame_logits, without: str | None = None):  # as ModelFolder.clip_logits weighs them
+            experts = {"frames": (frame_logits, 1.0), "functionals": (record["functionals_logits"], 1.0),
+                       "descriptors": (record["descriptors_logits"], hp.descriptors_weight),
+                       "speech": (record["speech_logits"], hp.speech_weight)}
+            kept = [expert for name, expert in experts.items() if name != without]
+            return combine_logits(*(logits for logits, _ in kept), weights=[weight for _, weight in kept])
 
         record.update(frames_logits=frames(members, hp.statistics_head))
-        record.update(without_descriptors_logits=combine_logits(
-                          record["frames_logits"], record["functionals_logits"], record["speech_logits"],
-                          weights=(1.0, 1.0, hp.speech_weight)),
-                      without_speech_logits=clip_level(record["frames_logits"], speech=False),
+        record.update(without_descriptors_logits=clip_level(record["frames_logits"], without="descriptors"),
+                      without_speech_logits=clip_level(record["frames_logits"], without="speech"),
                       with_statistics_logits=clip_level(frames(members, True)),
                       single_cnn_logits=clip_level(frames(members[:1], hp.statistics_head)),
                       logits=clip_level(record["frames_logits"]),
