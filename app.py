@@ -4,8 +4,10 @@ The page and its API live in avemo/ui.py; GRADIO_SERVER_NAME / GRADIO_SERVER_POR
 """
 import logging
 
+from avemo.backend import filter_native_logs
 from avemo.ui import build_demo, launch_options
 
+filter_native_logs()  # TensorFlow's and mediapipe's C++ notices stay out of the Space's log
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
 logging.getLogger("httpx").setLevel(logging.WARNING)
 demo = build_demo()

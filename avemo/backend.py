@@ -6,11 +6,19 @@ GPU, the CPU features it was built for. mediapipe adds an XNNPACK notice and two
 warnings for every new face mesh. No environment variable silences them all, and they drowned the
 CLI's table. So the moments they speak run with file descriptor 2 pointed at /dev/null. A Python
 error raised meanwhile still propagates, and is reported once standard error is back.
+
+Silencing moments is best effort: mediapipe's graph runs on threads of its own, and on a faster
+machine some of its first-frame notices (XNNPACK, the feedback manager, landmark projection) land
+after the moment is over. So the programs (the CLI, the app) also call `filter_native_logs()` once
+at start: from then on descriptor 2 is a pipe that drops lines in the native loggers' formats and
+passes everything else on, while Python's own sys.stderr writes to the terminal directly.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import re
 import sys
 import threading
 
@@ -35,6 +43,68 @@ def native_stderr_silenced():
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
+
+
+# What the native loggers write: glog/absl lines ("W0000 00:00:1796182476.880272 3641 file.cc:114] ..."),
+# TensorFlow's own ("2026-12-02 04:53:50.123456: I tensorflow/... ]"), TFLite's INFO lines, absl's
+# pre-initialisation warning and the continuation of TensorFlow's CPU-features notice. A fatal line
+# (F...) is kept: it says why the process is about to die.
+NATIVE_LOG_LINE = re.compile(
+    rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]"
+    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] \S+:\d+\]"
+    rb"|INFO: Created TensorFlow Lite"
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    rb"|To enable the following instructions:.*rebuild TensorFlow)"
+)
+_filter_installed = False
+
+
+def is_native_log_line(line: bytes) -> bool:
+    return bool(NATIVE_LOG_LINE.match(line))
+
+
+def _forward_lines(source: int, destination: int) -> None:
+    with os.fdopen(source, "rb", buffering=0) as pipe:
+        pending = b""
+        while chunk := pipe.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            kept = [line for line in lines if not is_native_log_line(line)]
+            if kept:
+                os.write(destination, b"".join(line + b"\n" for line in kept))
+        if pending and not is_native_log_line(pending):
+            os.write(destination, pending)
+
+
+def filter_native_logs() -> None:
+    """Keep native log lines off standard error for the rest of the process (once; idempotent).
+
+    Descriptor 2 becomes a pipe read by a daemon thread that passes on all but native log lines;
+    sys.stderr gets its own copy of the original descriptor, so Python's messages, tracebacks and
+    progress bars arrive directly and in order, even in the last moment before exit.
+    AVEMO_NATIVE_LOGS=1 leaves standard error alone, to see what the native libraries say.
+    """
+    global _filter_installed
+    if _filter_installed or os.environ.get("AVEMO_NATIVE_LOGS") == "1":
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    sys.stderr = open(terminal, "w", buffering=1, encoding=sys.stderr.encoding or "utf-8",
+                      errors="backslashreplace", closefd=False)
+    forwarder = threading.Thread(target=_forward_lines, args=(read_end, terminal), name="native-log-filter",
+                                 daemon=True)
+    forwarder.start()
+
+    def drain_at_exit() -> None:
+        # Give descriptor 2 back to the terminal: that closes the pipe's last write end, so the
+        # forwarder reads to the end and passes on what was still in the pipe before the process ends.
+        os.dup2(terminal, 2)
+        forwarder.join(timeout=2)
+
+    atexit.register(drain_at_exit)
+    _filter_installed = True
 
 
 def import_tensorflow():

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 
+from .backend import filter_native_logs
 from .config import MAX_ANALYSIS_SECONDS
 
 
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                          help="analyse at most this much of each clip (default %(default)s)")
     predict.add_argument("-v", "--verbose", action="store_true", help="log model loading and failures")
     args = parser.parse_args(argv)
+    filter_native_logs()  # before logging binds to sys.stderr (see avemo.backend)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     return predict_command(args)
 

@@ -17,7 +17,9 @@ try:
 except ImportError:
     import clips
 
-NATIVE_LOG_LINE = re.compile(r"cuda|cuInit|XNNPACK|absl|feedback manager|computation placer", re.IGNORECASE)
+# Also any glog-format line ("W0000 00:00:1796182476.90 3642 file.cc:186] ..."), whatever it says.
+NATIVE_LOG_LINE = re.compile(r"cuda|cuInit|XNNPACK|absl|feedback manager|computation placer|^[IWE]\d{4} \d\d:\d\d:",
+                             re.IGNORECASE | re.MULTILINE)
 
 pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 
