@@ -87,7 +87,10 @@ def filter_native_logs() -> None:
     if _filter_installed or os.environ.get("AVEMO_NATIVE_LOGS") == "1":
         return
     sys.stderr.flush()
-    terminal = os.dup(2)
+    try:
+        terminal = os.dup(2)
+    except OSError:  # no standard error at all (a detached process): nothing to keep clean
+        return
     read_end, write_end = os.pipe()
     os.dup2(write_end, 2)
     os.close(write_end)
