@@ -49,8 +49,37 @@ class FusionModel:
         return f"trained {self.trained_name}" if self.trained is not None else "bayes-product (default rule)"
 
 
+# A trained fuser is stored with skops, not pickle: loading it builds only the types it lists, and
+# only scikit-learn's are trusted, so a fusion folder from the Hub cannot run code on load.
+TRAINED_FILE = "trained.skops"
+TRUSTED_MODULE_PREFIX = "sklearn."
+
+
+def save_trained(model, folder: Path) -> None:
+    import skops.io
+
+    skops.io.dump(model, Path(folder) / TRAINED_FILE)
+
+
+def load_trained(path: Path):
+    """The scikit-learn fuser in `path`, or None (with a warning) if it holds anything else or is unreadable."""
+    import skops.io
+
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+        foreign = [name for name in untrusted if not name.startswith(TRUSTED_MODULE_PREFIX)]
+        if foreign:
+            log.warning("%s holds types outside scikit-learn (%s): not loaded, the default rule fuses",
+                        path, ", ".join(foreign))
+            return None
+        return skops.io.load(path, trusted=untrusted)
+    except Exception as error:  # a corrupt or foreign file: the rule still works without it
+        log.warning("%s could not be read (%s): the default rule fuses", path, error)
+        return None
+
+
 def load_fusion(folder: Path | None) -> FusionModel:
-    """The fusion model in `folder` (config.json, optionally trained.joblib); the
+    """The fusion model in `folder` (config.json, optionally a trained fuser in TRAINED_FILE); the
     uninformed rule when there is no folder."""
     confusions = {m: uninformed_confusion() for m in MODALITIES}
     if folder is None or not (Path(folder) / "config.json").exists():
@@ -59,11 +88,10 @@ def load_fusion(folder: Path | None) -> FusionModel:
     for modality, matrix in config.get("confusions", {}).items():
         confusions[modality] = normalise_rows(np.asarray(matrix, dtype=float))
     trained, name = None, None
-    trained_file = Path(folder) / "trained.joblib"
+    trained_file = Path(folder) / TRAINED_FILE
     if trained_file.exists() and config.get("trained"):
-        import joblib
-
-        trained, name = joblib.load(trained_file), config["trained"]["name"]
+        trained = load_trained(trained_file)
+        name = config["trained"]["name"] if trained is not None else None
     return FusionModel(confusions, trained, name)
 
 

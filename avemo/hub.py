@@ -14,7 +14,8 @@ The bundled `weights/` are used instead, and the reason goes into `origin` and t
 revision does not exist; or a downloaded folder fails `check_model_folder` (a file missing, a JSON
 file that does not parse, a `model.keras` that is not a sound Keras archive). Models are taken all
 from the Hub or all from `weights/`, never mixed: the fusion is calibrated on one audio/video pair.
-Pickle files (`UNSAFE_PATTERNS`, e.g. a trained fusion's trained.joblib) are never downloaded.
+Pickle files (`UNSAFE_PATTERNS`) are never downloaded; a trained fusion comes as trained.skops, which
+loads scikit-learn types only (avemo.fusion.load_trained).
 Nothing here raises: a failure of any kind ends in the bundled weights.
 """
 from __future__ import annotations
@@ -47,7 +48,7 @@ REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "fusion": ("config.json",),
 }
 # Never downloaded: unpickling runs arbitrary code, and Hub files are not ours until checked.
-# (Keras archives load in safe mode; a fusion folder without its trained.joblib uses the default rule.)
+# (Keras archives load in safe mode; a trained fuser is a skops file that builds scikit-learn types only.)
 UNSAFE_PATTERNS = ("*.joblib", "*.pkl", "*.pickle")
 
 

@@ -64,3 +64,69 @@ def test_a_confusion_matrix_stops_a_modality_deciding_what_it_cannot_tell():
 def test_bundled_fusion_folder_loads(tmp_path):
     assert load_fusion(None).method.startswith("bayes")
     assert load_fusion(tmp_path).trained is None
+
+
+def trained_fuser():
+    """A real scikit-learn fuser (scaler + Platt-calibrated linear model: types skops does not trust by
+    default) fitted on made-up fusion features that say: the label is what the audio half says most."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(len(EMOTIONS)), 12)
+    audio = rng.dirichlet(np.ones(len(EMOTIONS)), size=len(labels)) * 0.3
+    audio[np.arange(len(labels)), labels] += 0.7
+    video = rng.dirichlet(np.ones(len(EMOTIONS)), size=len(labels))
+    features = np.hstack([audio, video, rng.uniform(0.5, 1, size=(len(labels), 2))])
+    calibrated = CalibratedClassifierCV(LogisticRegression(max_iter=1000), ensemble=False, cv=2)
+    return make_pipeline(StandardScaler(), calibrated).fit(features, labels)
+
+
+def write_fusion_folder(folder, fuser=None, trained_file=None):
+    import json
+
+    from avemo.fusion import save_trained
+
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"confusions": {}, "trained": {"name": "LR"}}))
+    if fuser is not None:
+        save_trained(fuser, folder)
+    return folder
+
+
+def test_a_trained_fuser_is_saved_without_pickle_and_replaces_the_rule(tmp_path):
+    from avemo.fusion import TRAINED_FILE
+
+    folder = write_fusion_folder(tmp_path / "fusion", trained_fuser())
+    assert (folder / TRAINED_FILE).is_file() and not list(folder.glob("*.joblib"))
+    model = load_fusion(folder)
+    assert model.method == "trained LR"
+    # The audio half says sad firmly, the video half happy: this fuser learnt to follow the audio.
+    fused = fuse(result({"sad": 0.9, "neutral": 0.1}), result({"happy": 0.9, "neutral": 0.1}), model)
+    assert fused["label"] == "sad" and fused["method"] == "trained LR"
+    assert abs(sum(fused["probs"].values()) - 1) < 1e-3  # (rounded to 4 places)
+
+
+class NotScikitLearn:
+    """Stands for whatever a tampered fusion folder might ask skops to build."""
+
+    classes_ = np.arange(len(EMOTIONS))
+
+
+def test_a_trained_file_with_foreign_types_or_garbage_is_refused_and_the_rule_fuses(tmp_path, caplog):
+    import skops.io
+
+    from avemo.fusion import TRAINED_FILE
+
+    foreign = write_fusion_folder(tmp_path / "foreign")
+    skops.io.dump({"fuser": NotScikitLearn()}, foreign / TRAINED_FILE)
+    garbage = write_fusion_folder(tmp_path / "garbage")
+    (garbage / TRAINED_FILE).write_bytes(b"\x80\x04 not a skops archive")
+    for folder, reason in ((foreign, "outside scikit-learn (test_fusion.NotScikitLearn"),
+                           (garbage, "could not be read")):
+        caplog.clear()
+        model = load_fusion(folder)
+        assert model.trained is None and model.method == "bayes-product (default rule)"
+        assert reason in caplog.text

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from avemo.config import WEIGHTS_DIR
+from avemo.fusion import TRAINED_FILE
 
 try:
     from tests import clips
@@ -52,7 +53,7 @@ def test_fit_compares_all_methods_and_writes_a_folder_predict_uses(paired_corpus
     card = (out / "README.md").read_text()
     assert "grouped by actor" in card and "default rule" in card
     config = json.loads((out / "config.json").read_text())
-    assert (out / "trained.joblib").exists() == ("trained" in config)
+    assert (out / TRAINED_FILE).exists() == ("trained" in config)
 
     folders = {m: WEIGHTS_DIR / m for m in ("audio", "video")} | {"fusion": out}
     result = Predictor(folders).predict(next((paired_corpus / "ravdess" / "video" / "Actor_02").glob("01-*.mp4")))

@@ -19,8 +19,10 @@ from avemo.config import REPO_ROOT, WEIGHTS_DIR
 
 try:
     from tests.hub_standin import HubStandin
+    from tests.test_fusion import trained_fuser, write_fusion_folder
 except ImportError:  # pytest run without the repository root on sys.path
     from hub_standin import HubStandin
+    from test_fusion import trained_fuser, write_fusion_folder
 
 REPO = "avemo/avemo-models"
 
@@ -208,17 +210,20 @@ def test_predictor_loads_its_models_from_the_hub(served, hub_env, tmp_path):
         assert predictor.video_model is not None
 
 
-def test_pickles_are_never_downloaded(served, hub_env, tmp_path):
+def test_a_trained_fuser_comes_from_the_hub_but_pickles_never_do(served, hub_env, tmp_path):
+    from avemo.fusion import TRAINED_FILE, load_fusion
+
     def add_fusion(folder: Path) -> None:
-        (folder / "fusion").mkdir(exist_ok=True)
-        (folder / "fusion" / "config.json").write_text('{"confusions": {}}\n')
+        shutil.rmtree(folder / "fusion", ignore_errors=True)
+        write_fusion_folder(folder / "fusion", trained_fuser())
         (folder / "fusion" / "trained.joblib").write_bytes(b"\x80\x04 not to be unpickled")
 
     with HubStandin(serve_variant(served, tmp_path, add_fusion), REPO, hub.HUB_REVISION) as standin:
         hub_env(standin.url)
         source = hub.resolve_weights()
     assert source.origin.startswith("Hugging Face Hub"), source.origin
-    assert (source.folders["fusion"] / "config.json").is_file()
+    assert (source.folders["fusion"] / TRAINED_FILE).is_file()
+    assert load_fusion(source.folders["fusion"]).method == "trained LR"
     assert not (source.folders["fusion"] / "trained.joblib").exists()
     assert not [r for r in standin.requests if r[1].endswith("trained.joblib")]
 

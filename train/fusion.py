@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from avemo.config import EMOTIONS, MODALITIES, WEIGHTS_DIR, data_dir
+from avemo.fusion import TRAINED_FILE
 
 # Arriaga, Valdenegro-Toro & Plöger (2017), "Real-time convolutional neural networks for emotion and
 # gender classification": the mini-Xception that avemo's frame CNN starts from, 66% on the FER2013 test set.
@@ -71,7 +72,7 @@ def write_default(weights: Path, out: Path) -> dict:
         "labels": list(EMOTIONS),
     }
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("trained.joblib",):
+    for stale in ("trained.joblib", TRAINED_FILE):  # (trained.joblib: what earlier versions wrote)
         (out / stale).unlink(missing_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     audio_eval = json.loads((weights / "audio" / "evaluation.json").read_text())
@@ -156,10 +157,8 @@ def compare(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, rule) 
 
 
 def fit(root: Path, weights: Path, out: Path) -> dict:
-    import joblib
-
     from avemo.cards import write_fusion_card
-    from avemo.fusion import load_fusion
+    from avemo.fusion import load_fusion, save_trained
     from avemo.predict import Predictor
 
     if not (out / "config.json").exists():
@@ -179,12 +178,12 @@ def fit(root: Path, weights: Path, out: Path) -> dict:
                   "seconds": time.time() - started, "best_trained": best}
     if trained[best]["macro_f1"] > reports["default rule"]["macro_f1"]:
         model = fusion_candidates(len(labels))[best].fit(features, labels)
-        joblib.dump(model, out / "trained.joblib")
+        save_trained(model, out)
         config["trained"] = {"name": best, "features": "audio probs (8), video probs (8), reliabilities (2)",
                              "n_clips": int(len(labels)), "actors": sorted(set(groups.tolist()))}
         print(f"shipping trained {best}: it beats the default rule")
     else:
-        (out / "trained.joblib").unlink(missing_ok=True)
+        (out / TRAINED_FILE).unlink(missing_ok=True)
         config.pop("trained", None)
         print(f"keeping the default rule: the best trained fuser ({best}) does not beat it")
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
