@@ -72,7 +72,12 @@ def load_trained(path: Path):
             log.warning("%s holds types outside scikit-learn (%s): not loaded, the default rule fuses",
                         path, ", ".join(foreign))
             return None
-        return skops.io.load(path, trusted=untrusted)
+        model = skops.io.load(path, trusted=untrusted)
+        classes = np.asarray(getattr(model, "classes_", []))
+        if not hasattr(model, "predict_proba") or not classes.size or not np.isin(classes, np.arange(N)).all():
+            log.warning("%s is not a fitted classifier over the %d emotions: the default rule fuses", path, N)
+            return None
+        return model
     except Exception as error:  # a corrupt or foreign file: the rule still works without it
         log.warning("%s could not be read (%s): the default rule fuses", path, error)
         return None

@@ -115,7 +115,7 @@ class NotScikitLearn:
     classes_ = np.arange(len(EMOTIONS))
 
 
-def test_a_trained_file_with_foreign_types_or_garbage_is_refused_and_the_rule_fuses(tmp_path, caplog):
+def test_a_trained_file_with_foreign_types_garbage_or_no_classifier_is_refused_and_the_rule_fuses(tmp_path, caplog):
     import skops.io
 
     from avemo.fusion import TRAINED_FILE
@@ -124,8 +124,11 @@ def test_a_trained_file_with_foreign_types_or_garbage_is_refused_and_the_rule_fu
     skops.io.dump({"fuser": NotScikitLearn()}, foreign / TRAINED_FILE)
     garbage = write_fusion_folder(tmp_path / "garbage")
     (garbage / TRAINED_FILE).write_bytes(b"\x80\x04 not a skops archive")
+    from sklearn.preprocessing import StandardScaler
+
+    not_a_fuser = write_fusion_folder(tmp_path / "scaler", StandardScaler().fit(np.eye(3)))
     for folder, reason in ((foreign, "outside scikit-learn (test_fusion.NotScikitLearn"),
-                           (garbage, "could not be read")):
+                           (garbage, "could not be read"), (not_a_fuser, "not a fitted classifier")):
         caplog.clear()
         model = load_fusion(folder)
         assert model.trained is None and model.method == "bayes-product (default rule)"
