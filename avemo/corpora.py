@@ -162,3 +162,32 @@ def speaker_folds(clips: list[Clip], n_folds: int) -> list[int]:
         for i, speaker in enumerate(speakers):
             fold_of_speaker[speaker] = i % n_folds
     return [fold_of_speaker[c.speaker] for c in clips]
+
+
+# The speaker-independent folds of Luna-Jiménez et al. (2022), "A Proposal for Multimodal Emotion
+# Recognition Using Aural Transformers and Action Units on RAVDESS Dataset" (Applied Sciences 12(1):327):
+# RAVDESS actors per fold. Actors 21 and 22 are not on the project's machines; their folds are smaller here.
+LUNA_JIMENEZ_2022_FOLDS: tuple[frozenset[int], ...] = (
+    frozenset({2, 5, 14, 15, 16}), frozenset({3, 6, 7, 13, 18}), frozenset({10, 11, 12, 19, 20}),
+    frozenset({8, 17, 21, 23, 24}), frozenset({1, 4, 9, 22}),
+)
+ALWAYS_TRAINED = -1  # the fold of a speaker that no fold of a protocol holds out
+
+
+def ravdess_actor(speaker: str) -> int | None:
+    """The RAVDESS actor number of a speaker id such as 'ravdess-08', else None."""
+    corpus, _, ident = speaker.partition("-")
+    return int(ident) if corpus == "ravdess" else None
+
+
+def published_ravdess_folds(clips: list[Clip], folds=LUNA_JIMENEZ_2022_FOLDS) -> list[int]:
+    """Each clip's fold under a published list of RAVDESS actor folds. Clips of other corpora
+    (SAVEE) are never held out: they get ALWAYS_TRAINED, so every fold trains on them."""
+    fold_of_actor = {actor: i for i, actors in enumerate(folds) for actor in actors}
+    assigned = []
+    for clip in clips:
+        actor = ravdess_actor(clip.speaker)
+        if actor is not None and actor not in fold_of_actor:
+            raise ValueError(f"RAVDESS actor {actor} is in none of the published folds")
+        assigned.append(ALWAYS_TRAINED if actor is None else fold_of_actor[actor])
+    return assigned

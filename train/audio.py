@@ -24,9 +24,13 @@ import numpy as np
 
 from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, EMOTIONS, FUNCTIONALS, REPO_ROOT, SPEECH_ENCODER, WEIGHTS_DIR,
                           data_dir)
-from avemo.corpora import scan_ravdess, scan_savee, speaker_folds
+from avemo.corpora import LUNA_JIMENEZ_2022_FOLDS, published_ravdess_folds, scan_ravdess, scan_savee, speaker_folds
 
 N_FOLDS = 4
+# Fold protocols: "speakers" is the project's own (4 folds, RAVDESS actors and SAVEE speakers dealt by sex
+# and name); "luna2022" holds out the RAVDESS actor folds of Luna-Jiménez et al. 2022 (5 folds, SAVEE always
+# trained on), so that the paired audio-video evaluation (train.fusion) can be set beside their figures.
+PROTOCOLS = ("speakers", "luna2022")
 RUNS_DIR = REPO_ROOT / "runs"
 # Out-of-fold logits saved per fold: each expert alone (the CNN: its ensemble's members combined), the
 # product's frame experts (the CNN, with the statistics head if the recipe has it), the product without the
@@ -48,11 +52,23 @@ def load_corpus(root: Path):
     return [clip for report in reports for clip in report.clips]
 
 
-def fold_file(kind: str, fold: int) -> Path:
-    return RUNS_DIR / f"audio-{kind}" / f"fold-{fold}.npz"
+def protocol_folds(clips, protocol: str = "speakers") -> np.ndarray:
+    """Each clip's fold under a protocol (-1: in every fold's training set)."""
+    if protocol == "luna2022":
+        return np.array(published_ravdess_folds(clips, LUNA_JIMENEZ_2022_FOLDS))
+    return np.array(speaker_folds(clips, N_FOLDS))
 
 
-def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> None:
+def fold_count(protocol: str = "speakers") -> int:
+    return len(LUNA_JIMENEZ_2022_FOLDS) if protocol == "luna2022" else N_FOLDS
+
+
+def fold_file(kind: str, fold: int, protocol: str = "speakers") -> Path:
+    folder = f"audio-{kind}" if protocol == "speakers" else f"audio-{kind}-{protocol}"
+    return RUNS_DIR / folder / f"fold-{fold}.npz"
+
+
+def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None, protocol: str = "speakers") -> None:
     """Out-of-fold logits of the audio experts and their combination, fold by fold.
 
     A fold's CNN logits are saved as soon as the CNN is trained, so an interrupted run (or a
@@ -67,13 +83,13 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
     cfg = replace(AUDIO_FEATURES, kind=kind)
     clips = load_corpus(root)
     labels = np.array([c.label for c in clips])
-    folds = np.array(speaker_folds(clips, N_FOLDS))
+    folds = protocol_folds(clips, protocol)
     variants = extract_features_cached([c.path for c in clips], cfg, hp.speeds)
     functionals = extract_functionals_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
     descriptors = extract_descriptors_cached([c.path for c in clips], FUNCTIONALS, cfg, hp.speeds)
     speech = extract_speech_cached([c.path for c in clips], SPEECH_ENCODER, cfg, hp.speeds)
-    for fold in only_folds if only_folds is not None else range(N_FOLDS):
-        out = fold_file(kind, fold)
+    for fold in only_folds if only_folds is not None else range(fold_count(protocol)):
+        out = fold_file(kind, fold, protocol)
         saved = dict(np.load(out)) if out.exists() else {}
         if saved and not same_recipe(saved, cfg, hp):
             if "cnn_member_logits" in saved and same_recipe(saved, cfg, hp, cnn_only=True):
@@ -90,6 +106,7 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         held_out = sorted({clips[i].speaker for i in test})
         print(f"fold {fold}: training on {len(train)} clips, holding out {', '.join(held_out)}", flush=True)
         record = dict(labels=labels[test], index=test, corpus=np.array([clips[i].corpus for i in test]),
+                      names=np.array([clips[i].path.stem for i in test]),
                       speaker=np.array([clips[i].speaker for i in test]),
                       hparams=json.dumps(hp.to_dict()), features=json.dumps(cfg.to_dict()),
                       functionals=json.dumps(FUNCTIONALS.to_dict()), descriptors=json.dumps(DESCRIPTORS.to_dict()),
@@ -140,7 +157,7 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None) -> 
         for part in PARTS:
             print(f"fold {fold}: {part.replace('_logits', '')} accuracy "
                   f"{np.mean(record[part].argmax(1) == labels[test]):.3f}", flush=True)
-    print(json.dumps(summarise(kind)["summary"], indent=1))
+    print(json.dumps(summarise(kind, protocol=protocol)["summary"], indent=1))
 
 
 def same_recipe(saved: dict, cfg, hp, cnn_only: bool = False) -> bool:
@@ -163,24 +180,27 @@ def _save(out: Path, record: dict) -> None:
     np.savez(out, **record)
 
 
-def folds_done(kind: str) -> list[int]:
+def folds_done(kind: str, protocol: str = "speakers") -> list[int]:
     """Folds whose every expert's out-of-fold logits are saved (a fold with only its CNN is not done)."""
-    return [f for f in range(N_FOLDS) if fold_file(kind, f).exists() and DONE_KEY in np.load(fold_file(kind, f))]
+    return [f for f in range(fold_count(protocol))
+            if fold_file(kind, f, protocol).exists() and DONE_KEY in np.load(fold_file(kind, f, protocol))]
 
 
-def summarise(kind: str, folds: list[int] | None = None, part: str = "logits") -> dict:
+def summarise(kind: str, folds: list[int] | None = None, part: str = "logits", protocol: str = "speakers") -> dict:
     """Speaker-independent metrics from the saved out-of-fold logits of one feature kind
     (over the given folds, default every fold done so far). `part` picks the combined model
     ("logits") or one expert alone ("cnn_logits", "statistics_logits")."""
     from avemo.evaluation import classification_report, mean_and_std
 
-    folds = folds_done(kind) if folds is None else folds
-    parts = [np.load(fold_file(kind, f)) for f in folds]
+    folds = folds_done(kind, protocol) if folds is None else folds
+    parts = [np.load(fold_file(kind, f, protocol)) for f in folds]
     if len({(str(p["hparams"]), str(p["features"])) for p in parts}) > 1:
         raise SystemExit(f"the folds in {RUNS_DIR / f'audio-{kind}'} were trained by different recipes: "
                          f"run `python -m train.audio evaluate --kind {kind}` to bring them all to the current one")
     result = {"kind": kind, "folds": folds, "summary": {}}
     for corpus in ("ravdess", "savee"):
+        if not any((p["corpus"] == corpus).any() for p in parts):
+            continue  # (the luna2022 protocol holds out no SAVEE speaker)
         fold_reports = []
         all_true, all_pred = [], []
         for saved in parts:
@@ -202,8 +222,8 @@ def summarise(kind: str, folds: list[int] | None = None, part: str = "logits") -
     return result
 
 
-def out_of_fold(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    parts = [np.load(fold_file(kind, f)) for f in range(N_FOLDS)]
+def out_of_fold(kind: str, protocol: str = "speakers") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = [np.load(fold_file(kind, f, protocol)) for f in range(fold_count(protocol))]
     return (np.concatenate([p["logits"] for p in parts]), np.concatenate([p["labels"] for p in parts]),
             np.concatenate([p["corpus"] for p in parts]))
 
@@ -345,7 +365,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", help="folder holding ravdess/ and savee/ (default: $AVEMO_DATA or ../shared/data)")
     parser.add_argument("--kind", choices=["logmel", "mfcc"],
                         help="feature kind (evaluate: default logmel; final: the better one in the evaluation)")
-    parser.add_argument("--folds", help="evaluate only these folds, e.g. 0,1 (default: all %d)" % N_FOLDS)
+    parser.add_argument("--folds", help="evaluate only these folds, e.g. 0,1 (default: all of the protocol's)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="speakers",
+                        help="speaker folds: the project's 4 (speakers) or Luna-Jiménez et al. 2022's 5 RAVDESS "
+                             "actor folds (luna2022, for the paired audio-video evaluation)")
     parser.add_argument("--epochs", type=int, default=AudioTrainingConfig.epochs)
     parser.add_argument("--seed", type=int, default=AudioTrainingConfig.seed)
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / "audio")
@@ -354,13 +377,13 @@ def main(argv: list[str] | None = None) -> None:
     root = data_dir(args.data_dir)
     if args.stage == "evaluate":
         only = [int(f) for f in args.folds.split(",")] if args.folds else None
-        evaluate(root, args.kind or AUDIO_FEATURES.kind, hp, only)
+        evaluate(root, args.kind or AUDIO_FEATURES.kind, hp, only, args.protocol)
     elif args.stage == "final":
         final(root, args.kind or best_kind(args.out), hp, args.out)
     elif args.stage == "card":
         refresh_card(args.out)
     else:
-        print(json.dumps(summarise(args.kind or AUDIO_FEATURES.kind)["summary"], indent=1))
+        print(json.dumps(summarise(args.kind or AUDIO_FEATURES.kind, protocol=args.protocol)["summary"], indent=1))
 
 
 def best_kind(out_dir: Path) -> str:
