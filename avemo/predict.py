@@ -4,14 +4,18 @@
     result = predict("clip.mp4")          # loads the models once, then reuses them
     result["fused"]["label"]
 
+With OpenFace output for the clip (`predict(path, face_aus=read_clip_action_units(csv, take=path))`),
+the face-AU expert is the face modality instead of the live face model, and `video.source` says so.
+
 `Predictor` holds the loaded models (safe to share between threads: Keras inference and the
 per-call state here are read-only). Its result is a plain JSON-ready dict:
 
     {"path": str,
      "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
                "speech_seconds", "reliability"} | None,
-     "video": {... same keys ..., "faces_found", "frames"} | None,
-     "fused": {"label", "probs", "weights": {"audio": w, "video": w}, "agreement", "modalities", "method"} | None,
+     "video": {... same keys ..., "faces_found", "frames", "source"} | None,
+     "fused": {"label", "probs", "weights": {"audio": w, "video": w}, "agreement", "modalities", "method",
+               "contributions": {modality: {emotion: bits}}, "reason": str} | None,
      "unavailable": {modality: reason},   # why a modality is missing (no face, no audio track, ...)
      "notes": [str],                       # e.g. "analysed the first 60 s of 312 s"
      "error": str | None}                  # set when nothing could be analysed
@@ -26,36 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from .audio import check_speech, spectral_frames, trim_silence, windows
-from .config import (AUDIO_FEATURES, DESCRIPTORS, EMOTIONS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, SPEECH_ENCODER,
+from .config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, SPEECH_ENCODER,
                      AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig, SpeechEncoderConfig)
 from .functionals import descriptor_windows, descriptors, extractor, functionals
 from .media import MediaError, check_input_file, complete_header, load_audio, probe
+from .results import modality_result
 from .speech_encoder import encoder_states, pooled, speech_representation, window_representations
 
 log = logging.getLogger(__name__)
 
 # A modality analysed on less speech than this gets a proportionally smaller fusion weight.
 FULL_RELIABILITY_SPEECH_SECONDS = 1.5
-
-
-def probs_dict(probs: np.ndarray) -> dict[str, float]:
-    return {name: round(float(p), 4) for name, p in zip(EMOTIONS, probs)}
-
-
-def modality_result(clip_probs: np.ndarray, window_probs: np.ndarray, spans: list[tuple[float, float]],
-                    reliability: float, **extra) -> dict:
-    """The JSON shape shared by the audio and video results."""
-    return {
-        "label": EMOTIONS[int(np.argmax(clip_probs))],
-        "confidence": round(float(np.max(clip_probs)), 4),
-        "probs": probs_dict(clip_probs),
-        "timeline": [
-            {"start": round(start, 2), "end": round(end, 2), "probs": probs_dict(p)}
-            for (start, end), p in zip(spans, window_probs)
-        ],
-        "reliability": round(float(reliability), 3),
-        **extra,
-    }
 
 
 class Predictor:
@@ -92,6 +77,11 @@ class Predictor:
             from .video import VideoAnalyzer
 
             self.video_model = VideoAnalyzer.load(folders["video"])
+        self.au_expert = None
+        if "face_aus" in folders:
+            from .au_expert import load_au_expert
+
+            self.au_expert = load_au_expert(folders["face_aus"])
         self.fusion = load_fusion(folders.get("fusion"))
         log.info("avemo models loaded from %s: %s", self.origin, ", ".join(sorted(folders)) or "none")
 
@@ -133,8 +123,11 @@ class Predictor:
 
     # -- one file ----------------------------------------------------------------------------
     def predict(self, path: str | Path, modality: str = "both",
-                max_seconds: float = MAX_ANALYSIS_SECONDS) -> dict:
-        """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable"."""
+                max_seconds: float = MAX_ANALYSIS_SECONDS, face_aus=None) -> dict:
+        """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable".
+
+        `face_aus` (an avemo.openface.ClipActionUnits): the clip's OpenFace action units, read by the
+        face-AU expert as the face modality in place of the video's frames."""
         result = {"path": str(path), "audio": None, "video": None, "fused": None,
                   "unavailable": {}, "notes": [], "error": None}
         try:
@@ -147,15 +140,21 @@ class Predictor:
             result["notes"].append(f"the clip is {info.duration:.0f} s long; analysed the first {max_seconds:.0f} s")
         try:
             with complete_header(path, info) as readable:
-                self._analyse(result, readable, info, modality, max_seconds)
+                self._analyse(result, readable, info, modality, max_seconds, face_aus)
         except OSError:  # a streamed recording that ffmpeg cannot even copy
             result["error"] = "could not read the recording (corrupt or truncated)"
         return result
 
-    def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float) -> None:
+    def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float, face_aus=None) -> None:
         from .fusion import fuse
 
         wanted = {"audio", "video"} if modality == "both" else {modality}
+        if face_aus is not None and "video" in wanted:
+            if self.au_expert is None:
+                result["unavailable"]["video"] = "no action-unit model is installed"
+            else:
+                result["video"] = self.au_expert.analyse(face_aus)
+            wanted.discard("video")
         if "audio" in wanted:
             if not info.has_audio:
                 result["unavailable"]["audio"] = "the file has no audio track"

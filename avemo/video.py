@@ -35,6 +35,7 @@ from keras import layers  # noqa: E402
 
 from .config import EMOTIONS, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
 from .media import MediaError, MediaInfo
+from .results import modality_result
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ FER_TO_EMOTION: dict[str, str] = {
     "sad": "sad", "surprise": "surprised", "neutral": "neutral",
 }
 POOLING_LABELS: list[str] = [FER_TO_EMOTION[name] for name in FER_CLASSES]  # no "calm"
+
+# What a face result from this branch says it came from (avemo.fusion picks the face's matrix by it).
+FACE_SOURCE = "face video"
 
 # A face in fewer than this share of the sampled frames earns a note to the user.
 FEW_FACES_SHARE = 0.5
@@ -330,9 +334,7 @@ class VideoAnalyzer:
                                      np.asarray(inputs["frame_weights"], np.float32)))
 
     def analyse(self, path: Path, info: MediaInfo, max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
-        """Video result (see avemo.predict.modality_result) and notes. Raises MediaError."""
-        from .predict import modality_result
-
+        """Video result (see avemo.results.modality_result) and notes. Raises MediaError."""
         if not info.has_video:
             raise MediaError("the file has no video (audio only)")
         plan = sampling_plan(info.duration, max_seconds, self.cfg)
@@ -352,7 +354,7 @@ class VideoAnalyzer:
         spans = [self._served_span(faces, w) for w in kept]
         reliability = faces.quality_sum / faces.frames
         return (modality_result(clip_probs, window_probs, spans, reliability,
-                                faces_found=int(faces.faces_found), frames=int(faces.frames)),
+                                faces_found=int(faces.faces_found), frames=int(faces.frames), source=FACE_SOURCE),
                 self._notes(faces))
 
     @staticmethod
