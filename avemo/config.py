@@ -152,7 +152,8 @@ MEDIA_EXTENSIONS = AUDIO_EXTENSIONS + VIDEO_EXTENSIONS
 # Paths. The repository root holds the bundled weights; data and caches live outside the package.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS_DIR = Path(os.environ.get("AVEMO_WEIGHTS", REPO_ROOT / "weights"))
-MODEL_NAMES: tuple[str, ...] = ("audio", "video", "fusion")
+# The model folders: voice, live face, the face-AU expert (OpenFace input), and their fusion.
+MODEL_NAMES: tuple[str, ...] = ("audio", "video", "face_aus", "fusion")
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:

@@ -1,19 +1,26 @@
-"""Late fusion of the audio and video models' calibrated class probabilities.
+"""Late fusion of the voice's and the face's calibrated class probabilities.
 
-The default rule needs no paired audio-video data: a Bayesian combination of classifiers.
-Each model's calibrated probabilities p_m are turned into a class likelihood through that
-model's measured confusion matrix C_m (C_m[c, k] = P(model says k | true class c)):
+The default rule is a Bayesian combination of classifiers. Each model's calibrated probabilities p_m
+are turned into a class likelihood through that model's measured confusion matrix C_m
+(C_m[c, k] = P(model says k | true class c)):
 
     L_m(c) = sum_k p_m(k) * C_m[c, k]
 
-and the modalities are combined as a product of experts, each raised to its reliability r_m
-for this input (share of frames with a face; amount of speech), under a uniform prior:
+and the modalities are combined as a product of experts, each raised to its reliability r_m for this
+input (share of frames with a face; amount of speech), under a uniform prior:
 
-    P(c | audio, video)  ∝  L_audio(c) ** r_audio  *  L_video(c) ** r_video
+    P(c | voice, face)  ∝  L_voice(c) ** r_voice  *  L_face(c) ** r_face
 
-A model that confuses two classes (the face cannot tell calm from neutral) thus cannot
-push the fused result between them, and a modality with little evidence counts for less.
-When a trained fusion model exists (train/fusion.py), it replaces the rule.
+A model that confuses two classes thus cannot push the fused result between them, and a modality
+with little evidence counts for less. Every matrix is measured, never assumed: the voice's on
+held-out speakers, the face model's on labelled faces or, for the action-unit expert, on held-out
+RAVDESS actors (train/fusion.py). The face key of a result ("video" for the live face model,
+"face_aus" for OpenFace action units) picks the matrix. A fuser trained on paired takes
+(train/fusion.py fit) replaces the rule for the face source it was trained on.
+
+Every fused result says how much each modality pushed each class (`contributions`, in bits: the
+change in the fused log-probability when that modality's evidence is replaced by an uninformative
+one, centred over the classes) and why the winner won (`reason`).
 """
 from __future__ import annotations
 
@@ -25,8 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from .config import EMOTIONS, MODALITIES
+from .sklearn_io import is_fitted_classifier, load_sklearn, save_sklearn
 
 log = logging.getLogger(__name__)
+
+# The confusion-matrix key of each face source: the live face model ("video") and the action-unit expert.
+LIVE_FACE, ACTION_UNITS = "video", "face_aus"
+ACTION_UNITS_SOURCE = "openface action units"  # (avemo.au_expert.FACE_SOURCE: a face result's "source")
 
 N = len(EMOTIONS)
 # Jensen-Shannon divergence (bits) above which two confident modalities are said to disagree.
@@ -40,64 +52,54 @@ def uninformed_confusion() -> np.ndarray:
 
 @dataclass
 class FusionModel:
-    confusions: dict[str, np.ndarray]   # modality -> row-normalised confusion matrix (N x N)
+    confusions: dict[str, np.ndarray]   # face key or "audio" -> row-normalised confusion matrix (N x N)
     trained: object | None = None       # a scikit-learn classifier on fusion_features(), or None
     trained_name: str | None = None
+    trained_face: str = LIVE_FACE       # the face key whose outputs the trained fuser was fitted on
 
-    @property
-    def method(self) -> str:
-        return f"trained {self.trained_name}" if self.trained is not None else "bayes-product (default rule)"
+    def method(self, face: str = LIVE_FACE) -> str:
+        if self.uses_trained(face):
+            return f"trained {self.trained_name}"
+        return "bayes-product (default rule)"
+
+    def uses_trained(self, face: str) -> bool:
+        return self.trained is not None and face == self.trained_face
 
 
-# A trained fuser is stored with skops, not pickle: loading it builds only the types it lists, and
-# only scikit-learn's are trusted, so a fusion folder from the Hub cannot run code on load.
+# A trained fuser is stored with skops, not pickle (avemo.sklearn_io): a fusion folder from the Hub
+# cannot run code on load.
 TRAINED_FILE = "trained.skops"
-TRUSTED_MODULE_PREFIX = "sklearn."
 
 
 def save_trained(model, folder: Path) -> None:
-    import skops.io
-
-    skops.io.dump(model, Path(folder) / TRAINED_FILE)
+    save_sklearn(model, Path(folder) / TRAINED_FILE)
 
 
 def load_trained(path: Path):
     """The scikit-learn fuser in `path`, or None (with a warning) if it holds anything else or is unreadable."""
-    import skops.io
-
-    try:
-        untrusted = skops.io.get_untrusted_types(file=path)
-        foreign = [name for name in untrusted if not name.startswith(TRUSTED_MODULE_PREFIX)]
-        if foreign:
-            log.warning("%s holds types outside scikit-learn (%s): not loaded, the default rule fuses",
-                        path, ", ".join(foreign))
-            return None
-        model = skops.io.load(path, trusted=untrusted)
-        classes = np.asarray(getattr(model, "classes_", []))
-        if not hasattr(model, "predict_proba") or not classes.size or not np.isin(classes, np.arange(N)).all():
-            log.warning("%s is not a fitted classifier over the %d emotions: the default rule fuses", path, N)
-            return None
-        return model
-    except Exception as error:  # a corrupt or foreign file: the rule still works without it
-        log.warning("%s could not be read (%s): the default rule fuses", path, error)
+    model = load_sklearn(path, what="trained fuser (the default rule fuses)")
+    if model is not None and not is_fitted_classifier(model, N):
+        log.warning("%s is not a fitted classifier over the %d emotions: the default rule fuses", path, N)
         return None
+    return model
 
 
 def load_fusion(folder: Path | None) -> FusionModel:
     """The fusion model in `folder` (config.json, optionally a trained fuser in TRAINED_FILE); the
     uninformed rule when there is no folder."""
-    confusions = {m: uninformed_confusion() for m in MODALITIES}
+    confusions = {m: uninformed_confusion() for m in (*MODALITIES, ACTION_UNITS)}
     if folder is None or not (Path(folder) / "config.json").exists():
         return FusionModel(confusions)
     config = json.loads((Path(folder) / "config.json").read_text())
     for modality, matrix in config.get("confusions", {}).items():
         confusions[modality] = normalise_rows(np.asarray(matrix, dtype=float))
-    trained, name = None, None
+    trained, name, face = None, None, LIVE_FACE
     trained_file = Path(folder) / TRAINED_FILE
     if trained_file.exists() and config.get("trained"):
         trained = load_trained(trained_file)
         name = config["trained"]["name"] if trained is not None else None
-    return FusionModel(confusions, trained, name)
+        face = config["trained"].get("face", LIVE_FACE)
+    return FusionModel(confusions, trained, name, face)
 
 
 def normalise_rows(matrix: np.ndarray, smoothing: float = 0.5) -> np.ndarray:
@@ -112,10 +114,13 @@ def class_likelihood(probs: np.ndarray, confusion: np.ndarray) -> np.ndarray:
 
 
 def bayes_product(probs: dict[str, np.ndarray], reliability: dict[str, float],
-                  confusions: dict[str, np.ndarray]) -> np.ndarray:
+                  confusions: dict[str, np.ndarray], face: str = LIVE_FACE) -> np.ndarray:
+    """The default rule: the product of each modality's class likelihood raised to its reliability.
+    `probs` and `reliability` are keyed by modality ("audio", "video"); the face's matrix is
+    `confusions[face]`."""
     log_post = np.zeros(N)
     for modality, p in probs.items():
-        likelihood = class_likelihood(p, confusions[modality])
+        likelihood = class_likelihood(p, confusions[face if modality == "video" else modality])
         log_post += reliability[modality] * np.log(np.maximum(likelihood, 1e-12))
     log_post -= log_post.max()
     post = np.exp(log_post)
@@ -155,6 +160,54 @@ def agreement(audio: dict, video: dict) -> dict:
     return {"verdict": verdict, "same_label": same, "divergence": round(divergence, 3), "message": message}
 
 
+def face_key(video: dict | None) -> str:
+    """Which face model produced a face result: the action-unit expert or the live face model."""
+    return ACTION_UNITS if video and video.get("source") == ACTION_UNITS_SOURCE else LIVE_FACE
+
+
+def fused_probabilities(probs: dict[str, np.ndarray], reliability: dict[str, float], model: FusionModel,
+                        face: str) -> np.ndarray:
+    """P(class | both modalities) by the trained fuser for this face source, else by the default rule."""
+    if model.uses_trained(face):
+        features = fusion_features(probs["audio"], probs["video"], reliability["audio"], reliability["video"])
+        fused = np.zeros(N)
+        fused[model.trained.classes_] = model.trained.predict_proba(features)[0]
+        return fused
+    return bayes_product(probs, reliability, model.confusions, face)
+
+
+def contributions(probs: dict[str, np.ndarray], reliability: dict[str, float], model: FusionModel,
+                  face: str) -> dict[str, np.ndarray]:
+    """How much each modality pushed each class, in bits: log2 P(c | both) minus log2 P(c | both, with
+    that modality's probabilities replaced by the uniform distribution), centred over the classes.
+    For the default rule this is exactly the modality's reliability-weighted log-likelihood term."""
+    fused = np.log2(np.maximum(fused_probabilities(probs, reliability, model, face), 1e-12))
+    pushes = {}
+    for modality in probs:
+        without = dict(probs, **{modality: np.full(N, 1.0 / N)})
+        ablated = np.log2(np.maximum(fused_probabilities(without, reliability, model, face), 1e-12))
+        push = fused - ablated
+        pushes[modality] = push - push.mean()
+    return pushes
+
+
+SPOKEN = {"audio": "the voice", "video": "the face"}
+
+
+def reason(fused: np.ndarray, pushes: dict[str, np.ndarray]) -> str:
+    """One sentence: why the winner beat the runner-up, in each modality's push between the two."""
+    winner, runner_up = (int(i) for i in np.argsort(fused)[::-1][:2])
+    won, lost = EMOTIONS[winner], EMOTIONS[runner_up]
+    parts = []
+    for modality, push in pushes.items():
+        margin = float(push[winner] - push[runner_up])
+        if abs(margin) < 0.05:
+            parts.append(f"{SPOKEN[modality]} did not tell them apart")
+        else:
+            parts.append(f"{SPOKEN[modality]} favoured {won if margin > 0 else lost} by {abs(margin):.1f} bits")
+    return f"{won} over {lost}: " + "; ".join(parts)
+
+
 def fuse(audio: dict | None, video: dict | None, model: FusionModel) -> dict | None:
     """The fused result from the per-modality results (either may be None)."""
     present = {m: r for m, r in (("audio", audio), ("video", video)) if r is not None}
@@ -164,16 +217,14 @@ def fuse(audio: dict | None, video: dict | None, model: FusionModel) -> dict | N
         (modality, result), = present.items()
         return {"label": result["label"], "confidence": result["confidence"], "probs": dict(result["probs"]),
                 "weights": {m: float(m == modality) for m in MODALITIES}, "modalities": [modality],
-                "agreement": None, "method": f"{modality} only"}
+                "agreement": None, "method": f"{modality} only", "contributions": None,
+                "reason": f"only {SPOKEN[modality].split()[1]} was analysed"}
 
     probs = {m: np.array([r["probs"][e] for e in EMOTIONS], dtype=float) for m, r in present.items()}
     reliability = {m: max(float(r.get("reliability", 1.0)), 0.05) for m, r in present.items()}
-    if model.trained is not None:
-        features = fusion_features(probs["audio"], probs["video"], reliability["audio"], reliability["video"])
-        fused = np.zeros(N)
-        fused[model.trained.classes_] = model.trained.predict_proba(features)[0]
-    else:
-        fused = bayes_product(probs, reliability, model.confusions)
+    face = face_key(video)
+    fused = fused_probabilities(probs, reliability, model, face)
+    pushes = contributions(probs, reliability, model, face)
     total = sum(reliability.values())
     return {
         "label": EMOTIONS[int(np.argmax(fused))],
@@ -182,5 +233,7 @@ def fuse(audio: dict | None, video: dict | None, model: FusionModel) -> dict | N
         "weights": {m: round(reliability[m] / total, 3) for m in MODALITIES},
         "modalities": list(MODALITIES),
         "agreement": agreement(present["audio"], present["video"]),
-        "method": model.method,
+        "method": model.method(face),
+        "contributions": {m: {e: round(float(v), 3) for e, v in zip(EMOTIONS, push)} for m, push in pushes.items()},
+        "reason": reason(fused, pushes),
     }

@@ -45,6 +45,7 @@ HUB_DEADLINE_SECONDS = 20.0
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "audio": ("model.keras", "functionals.keras", "descriptors.keras", "speech.keras", "labels.json", "config.json"),
     "video": ("model.keras", "labels.json", "config.json"),
+    "face_aus": ("model.skops", "config.json"),
     "fusion": ("config.json",),
 }
 # Never downloaded: unpickling runs arbitrary code, and Hub files are not ours until checked.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from avemo.config import EMOTIONS
 from avemo.fusion import FusionModel, fuse, load_fusion, normalise_rows, uninformed_confusion
@@ -62,7 +63,7 @@ def test_a_confusion_matrix_stops_a_modality_deciding_what_it_cannot_tell():
 
 
 def test_bundled_fusion_folder_loads(tmp_path):
-    assert load_fusion(None).method.startswith("bayes")
+    assert load_fusion(None).method().startswith("bayes")
     assert load_fusion(tmp_path).trained is None
 
 
@@ -102,7 +103,7 @@ def test_a_trained_fuser_is_saved_without_pickle_and_replaces_the_rule(tmp_path)
     folder = write_fusion_folder(tmp_path / "fusion", trained_fuser())
     assert (folder / TRAINED_FILE).is_file() and not list(folder.glob("*.joblib"))
     model = load_fusion(folder)
-    assert model.method == "trained LR"
+    assert model.method() == "trained LR"
     # The audio half says sad firmly, the video half happy: this fuser learnt to follow the audio.
     fused = fuse(result({"sad": 0.9, "neutral": 0.1}), result({"happy": 0.9, "neutral": 0.1}), model)
     assert fused["label"] == "sad" and fused["method"] == "trained LR"
@@ -131,5 +132,39 @@ def test_a_trained_file_with_foreign_types_garbage_or_no_classifier_is_refused_a
                            (garbage, "could not be read"), (not_a_fuser, "not a fitted classifier")):
         caplog.clear()
         model = load_fusion(folder)
-        assert model.trained is None and model.method == "bayes-product (default rule)"
+        assert model.trained is None and model.method() == "bayes-product (default rule)"
         assert reason in caplog.text
+
+
+def test_contributions_say_how_much_each_modality_pushed_when_they_disagree():
+    # The voice says sad firmly, the face says happy less firmly: sad wins, and the numbers say why.
+    audio, video = result({"sad": 0.85, "fearful": 0.15}), result({"happy": 0.6, "sad": 0.1, "surprised": 0.3})
+    fused = fuse(audio, video, RULE)
+    assert fused["label"] == "sad"
+    voice, face = fused["contributions"]["audio"], fused["contributions"]["video"]
+    assert max(voice, key=voice.get) == "sad" and max(face, key=face.get) == "happy"
+    assert abs(sum(voice.values())) < 1e-2 and abs(sum(face.values())) < 1e-2  # centred over the classes
+    # For the rule the pushes add up to the fused log-odds between any two classes.
+    log_odds = np.log2(fused["probs"]["sad"] / fused["probs"]["happy"])
+    assert voice["sad"] - voice["happy"] + face["sad"] - face["happy"] == pytest.approx(log_odds, abs=0.02)
+    assert fused["reason"].startswith("sad over ") and "the voice favoured sad" in fused["reason"]
+    assert "the face favoured" in fused["reason"]
+
+
+def test_a_weak_face_pushes_less_than_a_trusted_one():
+    audio, video = result({"angry": 0.7, "disgust": 0.3}), result({"happy": 0.9})
+    trusted = fuse(audio, dict(video, reliability=1.0), RULE)["contributions"]["video"]
+    weak = fuse(audio, dict(video, reliability=0.2), RULE)["contributions"]["video"]
+    assert weak["happy"] == pytest.approx(0.2 * trusted["happy"], rel=0.05)
+
+
+def test_the_action_unit_face_uses_its_own_matrix_and_the_live_face_its_own():
+    from avemo.au_expert import FACE_SOURCE
+
+    blind = np.full((len(EMOTIONS), len(EMOTIONS)), 1.0)  # a face model that says nothing about anything
+    rule = FusionModel({"audio": uninformed_confusion(), "video": uninformed_confusion(), "face_aus": blind})
+    audio, face = result({"sad": 0.6, "neutral": 0.4}), result({"happy": 0.95})
+    live = fuse(audio, face, rule)
+    from_aus = fuse(audio, dict(face, source=FACE_SOURCE), rule)
+    assert live["label"] == "happy" and from_aus["label"] == "sad"
+    assert max(abs(v) for v in from_aus["contributions"]["video"].values()) < 1e-6

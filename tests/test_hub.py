@@ -223,7 +223,7 @@ def test_a_trained_fuser_comes_from_the_hub_but_pickles_never_do(served, hub_env
         source = hub.resolve_weights()
     assert source.origin.startswith("Hugging Face Hub"), source.origin
     assert (source.folders["fusion"] / TRAINED_FILE).is_file()
-    assert load_fusion(source.folders["fusion"]).method == "trained LR"
+    assert load_fusion(source.folders["fusion"]).method() == "trained LR"
     assert not (source.folders["fusion"] / "trained.joblib").exists()
     assert not [r for r in standin.requests if r[1].endswith("trained.joblib")]
 
