@@ -28,17 +28,19 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(PY) -m pytest -q
 
-# Speaker-independent cross-validation of the audio model (resumable fold by fold).
+# Speaker-independent cross-validation (resumable fold by fold; results in runs/).
 evaluate: $(STAMP)
 	$(PY) -m train.audio evaluate --kind logmel
 	$(PY) -m train.audio evaluate --kind mfcc     # the feature ablation, same folds
+	$(PY) -m train.audio evaluate --kind mfcc --protocol luna2022   # Luna-Jiménez et al. 2022's actor folds
 	$(PY) -m train.baseline                       # MFCC statistics + SVM on the same folds, for context
 
 # The product's models, trained on all the data, with their model cards.
 train: $(STAMP)
 	$(PY) -m train.audio final   # picks the better feature kind of the evaluation
 	$(PY) -m train.video default
-	$(PY) -m train.fusion default
+	$(PY) -m train.faces evaluate   # the live face model on labelled stills: its matrix for the fusion rule
+	$(PY) -m train.fusion fit       # the paired takes: the face-AU expert, the comparison, the fusion folder
 
 bench: $(STAMP)
 	$(PY) -m bench.predict

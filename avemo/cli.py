@@ -1,7 +1,8 @@
 """Command line: `avemo predict PATH...` (files or folders, recursively).
 
 Prints a readable table, or with `--format jsonl` one JSON object per input (the same dict as
-`avemo.predict`). A bad input gets its error and the run goes on; the exit code is non-zero
+`avemo.predict`). With `--face-aus FILE` (OpenFace output for the clip: its per-frame CSV, or a
+clip-means table with a row for its take), the face-AU expert is the face modality. A bad input gets its error and the run goes on; the exit code is non-zero
 only if every input failed.
 """
 from __future__ import annotations
@@ -65,6 +66,18 @@ def predict_command(args: argparse.Namespace) -> int:
     from .predict import Predictor
 
     inputs = expand_inputs(args.paths)
+    if args.face_aus and len(inputs) != 1:
+        print("avemo: --face-aus describes one clip: give exactly one input file with it", file=sys.stderr)
+        return 2
+    face_aus = None
+    if args.face_aus:
+        from .openface import read_clip_action_units
+
+        try:
+            face_aus = read_clip_action_units(args.face_aus, take=inputs[0].name)
+        except MediaError as error:
+            print(f"avemo: --face-aus {args.face_aus}: {error}", file=sys.stderr)
+            return 2
     predictor = None  # loaded (about 10 s) only once some input is worth analysing
     results = []
     for path in tqdm(inputs, desc="analysing", unit="file", disable=args.format == "jsonl" or len(inputs) < 2,
@@ -79,7 +92,7 @@ def predict_command(args: argparse.Namespace) -> int:
             except MediaError as error:  # e.g. the speech encoder's package is not installed
                 print(f"avemo: the models could not be loaded: {error}", file=sys.stderr)
                 return 2
-            result = predictor.predict(path, modality=args.modality, max_seconds=args.max_seconds)
+            result = predictor.predict(path, modality=args.modality, max_seconds=args.max_seconds, face_aus=face_aus)
         results.append(result)
         if args.format == "jsonl":
             print(json.dumps(result), flush=True)
@@ -93,8 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="analyse media files or folders")
     predict.add_argument("paths", nargs="+", help="audio/video files, or folders searched recursively")
-    predict.add_argument("--format", choices=["table", "jsonl"], default="table")
-    predict.add_argument("--modality", choices=["both", "audio", "video"], default="both")
+    predict.add_argument("--format", choices=["table", "jsonl"], default="table",
+                         help="table: one readable row per input (default); jsonl: one JSON object per input, "
+                              "as avemo.predict returns it")
+    predict.add_argument("--modality", choices=["both", "audio", "video"], default="both",
+                         help="analyse the voice, the face, or both and their fusion (default)")
+    predict.add_argument("--face-aus", metavar="FILE",
+                         help="OpenFace output for the (one) input clip: its per-frame CSV, or a clip-means table "
+                              "with a row for its RAVDESS take; the face-AU expert then reads the face")
     predict.add_argument("--max-seconds", type=float, default=MAX_ANALYSIS_SECONDS,
                          help="analyse at most this much of each clip (default %(default)s)")
     predict.add_argument("-v", "--verbose", action="store_true", help="log model loading and failures")

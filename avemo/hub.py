@@ -36,8 +36,9 @@ HUB_REPO = "avemo/avemo-models"
 # A tag made by train/push.py (v0.2.0: the audio model gained functionals.keras; v0.3.0: its quantile
 # layer and descriptors.keras; v0.4.0: the audio models retrained, the CNN without augmentation;
 # v0.5.0: the audio model.keras is the CNN alone, without the statistics head; v0.6.0: speech.keras, the
-# expert on Whisper tiny.en's encoder states).
-HUB_REVISION = "v0.6.0"
+# expert on Whisper tiny.en's encoder states; v0.7.0: face_aus/, the expert on OpenFace action units, and
+# a fusion folder measured on paired takes).
+HUB_REVISION = "v0.7.0"
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
@@ -130,6 +131,8 @@ def check_model_folder(folder: Path, name: str) -> None:
                 check_keras_archive(path)
             except ValueError as error:
                 raise ValueError(f"{name}: {error}") from None
+        elif path.suffix == ".skops" and not zipfile.is_zipfile(path):  # (a skops file is a zip archive)
+            raise ValueError(f"{name}: {path.name} is not a skops archive")
 
 
 # -- the two sources ---------------------------------------------------------------------------

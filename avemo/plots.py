@@ -159,3 +159,34 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
                       legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
                       hovermode="closest")
     return fig
+
+
+CONTRIBUTION_COLOURS = {"audio": "#1e88e5", "video": "#f4511e"}
+
+
+def contribution_bars(fused: dict | None, names: dict[str, str], height: int = 300):
+    """How much the voice and the face each pushed each emotion in the fused verdict (bits, + for, - against),
+    as paired horizontal bars, with the fused result's `reason` under the title."""
+    import plotly.graph_objects as go
+
+    title = "What pushed the verdict"
+    pushes = (fused or {}).get("contributions")
+    if not pushes:
+        why = "needs both the voice and the face" if fused else "nothing was analysed"
+        return _message_figure(title, _wrap(f"No fusion to explain: {why}", 60), 160)
+    fig = go.Figure()
+    for modality, push in pushes.items():
+        values = [float(push.get(name, 0.0)) for name in EMOTIONS]
+        fig.add_trace(go.Bar(
+            y=list(EMOTIONS), x=values, orientation="h", name=names.get(modality, modality),
+            marker_color=CONTRIBUTION_COLOURS.get(modality, "#888"),
+            hovertemplate=f"{names.get(modality, modality)}: %{{x:+.2f}} bits toward %{{y}}<extra></extra>"))
+    reason = fused.get("reason") or ""
+    fig.update_layout(
+        title=dict(text=f"{title}: bits each modality added for (+) or against (−) each emotion"
+                        f"<br><sup>{reason}</sup>", x=0.02),
+        barmode="group", height=height + 40, plot_bgcolor="white", margin=dict(l=90, r=10, t=80, b=40),
+        yaxis=dict(autorange="reversed"), xaxis=dict(title="bits (log2 of the odds it adds)", zeroline=True,
+                                                     zerolinecolor="#444", gridcolor="#eee"),
+        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"))
+    return fig

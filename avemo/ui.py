@@ -95,6 +95,8 @@ def summary_markdown(result: dict, name: str) -> str:
             parts.append("weights " + ", ".join(f"{MODALITY_NAMES.get(m, m).lower()} {w:.2f}"
                                                 for m, w in weights.items() if isinstance(w, (int, float))))
     lines = [" · ".join(parts)]  # e.g. "**clip.mp4 → angry** (72%) from voice and face · ..."
+    if len(used) > 1 and isinstance(fused.get("reason"), str) and fused["reason"]:
+        lines.append(f"- Why: {fused['reason']}")  # e.g. "sad over calm: the voice favoured sad by 2.4 bits; ..."
     for modality, reason in (result.get("unavailable") or {}).items():
         lines.append(f"- {MODALITY_NAMES.get(modality, modality)} not analysed: {reason}")
     lines += [f"- Note: {note}" for note in result.get("notes") or []]
@@ -102,8 +104,8 @@ def summary_markdown(result: dict, name: str) -> str:
 
 
 def figures(result: dict) -> tuple:
-    """The three probability charts (voice, face, both) and the timeline, for any result."""
-    from .plots import probability_bars, probability_timeline
+    """The three probability charts (voice, face, both), the timeline and what pushed the fused verdict."""
+    from .plots import contribution_bars, probability_bars, probability_timeline
 
     unavailable = dict(result.get("unavailable") or {})
     why_not = result.get("error") or "not analysed"
@@ -118,7 +120,7 @@ def figures(result: dict) -> tuple:
             title = MODALITY_NAMES[key]
         bars.append(probability_bars(part.get("probs") if part else None, title, reason))
     names = {"audio": "Voice", "video": "Face"}
-    return (*bars, probability_timeline(result, names=names))
+    return (*bars, probability_timeline(result, names=names), contribution_bars(result.get("fused"), names))
 
 
 def _without_server_path(result: dict, path: Path, name: str | None = None) -> dict:
@@ -453,7 +455,8 @@ def build_demo(predictor=None):
             video_plot = gr.Plot(label="Face", elem_id="plot-video", show_label=False)
             fused_plot = gr.Plot(label="Both together", elem_id="plot-fused", show_label=False)
         timeline = gr.Plot(label="Over time: the probabilities of each analysis window", elem_id="plot-timeline")
-        outputs = [summary, audio_plot, video_plot, fused_plot, timeline, frames, result_json]
+        pushes = gr.Plot(label="What pushed the verdict", elem_id="plot-contributions", show_label=False)
+        outputs = [summary, audio_plot, video_plot, fused_plot, timeline, pushes, frames, result_json]
 
         common = dict(outputs=outputs, concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="analysis",
                       api_visibility="undocumented")

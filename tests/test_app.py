@@ -203,11 +203,15 @@ def test_uploads_are_deleted_after_analysis(client, app_server, media, tmp_path)
 def test_page_endpoint_returns_summary_charts_and_json(client, media, predictor):
     from gradio_client import handle_file
 
-    summary, audio, video, fused, timeline, frames, result_file = client.predict(
+    summary, audio, video, fused, timeline, pushes, frames, result_file = client.predict(
         handle_file(str(media["mp4"])), api_name="/analyse_video")
     expected = predictor.predict(media["mp4"])
     assert summary.startswith(f"**{media['mp4'].name} → {expected['fused']['label']}**")
-    for plot in (audio, video, fused, timeline):
+    assert f"Why: {expected['fused']['reason']}" in summary
+    bars = json.loads(pushes["plot"])["data"]
+    assert [trace["name"] for trace in bars] == ["Voice", "Face"]  # what each modality pushed, emotion by emotion
+    assert bars[0]["x"] == [expected["fused"]["contributions"]["audio"][e] for e in EMOTIONS]
+    for plot in (audio, video, fused, timeline, pushes):
         assert plot["type"] == "plotly" and json.loads(plot["plot"])["data"] is not None
     import httpx
 
@@ -243,7 +247,7 @@ def test_summary_survives_a_fused_result_without_optional_keys():
                            agreement={"verdict": "disagree", "message": "voice and face disagree strongly"})
     text = summary_markdown(result, "x.mp4")
     assert "voice and face disagree strongly" in text and "weights voice 0.70, face 0.30" in text
-    assert len(figures(result)) == 4
+    assert len(figures(result)) == 5
 
 
 def test_a_missing_modality_panel_says_why():
@@ -251,7 +255,8 @@ def test_a_missing_modality_panel_says_why():
 
     result = {"path": "x.flac", "audio": _part("sad"), "video": None, "fused": _part("sad"),
               "unavailable": {"video": "the file has no video (audio only)"}, "notes": [], "error": None}
-    audio, video, fused, timeline = figures(result)
+    audio, video, fused, timeline, pushes = figures(result)
+    assert "needs both the voice and the face" in pushes.layout.annotations[0].text.replace("<br>", " ")
     assert tuple(audio.data[0].marker.color) == tuple(emotion_colours())
     assert tuple(audio.layout.yaxis.range) == (0, 1) and list(audio.data[0].x) == list(EMOTIONS)
     assert not video.data

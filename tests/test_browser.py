@@ -101,7 +101,7 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
 
     summary = page.locator("#summary")
     summary.filter(has_text="browser-angry.mp4").wait_for(timeout=90_000)
-    for plot in ("#plot-audio", "#plot-video", "#plot-fused", "#plot-timeline"):
+    for plot in ("#plot-audio", "#plot-video", "#plot-fused", "#plot-timeline", "#plot-contributions"):
         page.locator(f"{plot} .js-plotly-plot").first.wait_for()
     page.wait_for_timeout(500)  # let plotly finish drawing for the screenshot
     ARTIFACTS.mkdir(exist_ok=True)
@@ -114,6 +114,8 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
     assert page.locator("#plot-audio .gtitle").text_content().startswith("Voice")
     assert page.locator("#plot-video .gtitle").text_content().startswith("Face")
     assert page.locator("#plot-fused .gtitle").text_content().startswith("Both together")
+    assert page.locator("#plot-contributions .gtitle").text_content().startswith("What pushed the verdict")
+    assert "Why:" in text and " over " in text  # the fused verdict's reason, in words
     links = [page.locator("#result-json a").nth(i).get_attribute("href") or ""
              for i in range(page.locator("#result-json a").count())]
     assert any(link.endswith("avemo-browser-angry.json") for link in links), links

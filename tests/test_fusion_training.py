@@ -1,6 +1,6 @@
-"""train/fusion.py end to end on a small paired set that the test builds (face stills + real speech,
-laid out like the RAVDESS audio-video release): the path runs, compares every method, and writes a
-fusion folder that the Predictor then uses."""
+"""train/fusion.py fit-video end to end on a small paired set that the test builds (face stills + real
+speech, laid out like the RAVDESS audio-video release): the path runs, compares every method, and writes
+a fusion folder that the Predictor then uses."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from avemo.config import WEIGHTS_DIR
+from avemo.config import EMOTIONS, WEIGHTS_DIR
 from avemo.fusion import TRAINED_FILE
 
 try:
@@ -38,20 +38,21 @@ def paired_corpus(tmp_path_factory):
     return root
 
 
-def test_fit_compares_all_methods_and_writes_a_folder_predict_uses(paired_corpus, tmp_path):
+def test_fit_video_compares_all_methods_and_writes_a_folder_predict_uses(paired_corpus, tmp_path):
+    from avemo.fusion_training import methods
     from avemo.predict import Predictor
     from train import fusion
 
     out = tmp_path / "fusion"
-    comparison = fusion.fit(paired_corpus, WEIGHTS_DIR, out)
+    shutil.copytree(WEIGHTS_DIR / "fusion", out)
+    comparison = fusion.fit_video(paired_corpus, WEIGHTS_DIR, out)
     assert comparison["n_clips"] == len(ACTORS) * len(EMOTIONS_CODES)
     assert comparison["n_actors"] == len(ACTORS)
-    assert set(comparison["reports"]) == {"audio only", "video only", "default rule", "LR", "SVM", "KNN", "MLP"}
+    assert set(comparison["reports"]) == {m.name for m in methods({})}
+    assert {"audio alone", "face alone", "default rule as shipped", "LR", "SVM", "KNN", "MLP"} <= set(comparison["reports"])
     for report in comparison["reports"].values():
         assert 0.0 <= report["accuracy"] <= 1.0
         assert sum(map(sum, report["confusion"])) == comparison["n_clips"]
-    card = (out / "README.md").read_text()
-    assert "grouped by actor" in card and "default rule" in card
     config = json.loads((out / "config.json").read_text())
     assert (out / TRAINED_FILE).exists() == ("trained" in config)
 
@@ -62,7 +63,7 @@ def test_fit_compares_all_methods_and_writes_a_folder_predict_uses(paired_corpus
     assert result["fused"]["modalities"] == ["audio", "video"]
 
 
-def test_default_rule_is_rebuilt_from_the_measured_audio_evaluation(tmp_path):
+def test_default_rule_is_rebuilt_from_measured_matrices_only(tmp_path):
     from avemo.fusion import load_fusion
     from train import fusion
 
@@ -71,6 +72,14 @@ def test_default_rule_is_rebuilt_from_the_measured_audio_evaluation(tmp_path):
     audio = json.loads((WEIGHTS_DIR / "audio" / "evaluation.json").read_text())
     n_evaluated = sum(s["pooled"]["n"] for s in audio["evaluations"][audio["chosen"]]["summary"].values())
     assert round(sum(map(sum, config["confusions"]["audio"]))) == n_evaluated
+    # The live face's matrix is the one measured on labelled stills (calm read as neutral), not an assumption.
+    faces = json.loads((WEIGHTS_DIR / "video" / "faces_evaluation.json").read_text())
+    neutral, calm = EMOTIONS.index("neutral"), EMOTIONS.index("calm")
+    assert round(sum(map(sum, config["confusions"]["video"]))) == faces["pooled"]["n"] + sum(
+        config["confusions"]["video"][calm])
+    assert config["confusions"]["video"][calm] == config["confusions"]["video"][neutral]
+    assert "measured on labelled face stills" in config["sources"]["video"]
     rule = load_fusion(out)
     assert rule.trained is None and rule.confusions["video"].shape == (8, 8)
+    assert "- live face model: measured on labelled face stills" in (out / "README.md").read_text()
     shutil.rmtree(out)

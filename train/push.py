@@ -1,4 +1,4 @@
-"""Upload the bundled model folders (weights/audio, weights/video, weights/fusion) with their model
+"""Upload the bundled model folders (weights/audio, video, face_aus, fusion) with their model
 cards to the Hugging Face Hub, in one commit, and tag that commit with the revision the app pins.
 
     python -m train.push --dry-run                 # list what would be sent, send nothing
@@ -32,9 +32,9 @@ datasets: [RAVDESS, SAVEE]
 The models of avemo (audio-visual emotion recognition), one folder each:
 {folders}
 
-Each folder holds `model.keras` (Keras 3, loads in safe mode), `labels.json` (the output order),
-`config.json` (feature parameters and calibration) and its model card `README.md` with the data,
-the speaker-independent evaluation protocol and the measured results.
+Each folder holds its model (`model.keras`: Keras 3, loads in safe mode; `model.skops` / `trained.skops`:
+scikit-learn, loads without pickle), `config.json` (feature parameters and calibration) and its model
+card `README.md` with the data, the speaker-independent evaluation protocol and the measured results.
 
 Trained on RAVDESS (Livingstone & Russo (2018), PLoS ONE 13(5): e0196391, CC BY-NC-SA 4.0) and
 SAVEE (Haq & Jackson, University of Surrey, free for research use): non-commercial research use only.
