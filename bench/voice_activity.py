@@ -1,0 +1,389 @@
+"""Measurement of a Silero VAD speech gate (bench.silero_vad) in both directions; asserts nothing.
+
+Finding (bench/voice_activity.json, docs/experiments.md): Silero alone cannot be the product's gate. It
+refuses every synthetic non-speech sound, but also 15 of the 1,320 RAVDESS clips (shouted strong takes,
+12 of actor 06), whose speech probabilities (0.21-0.27 at most for three of them) overlap the highest a
+tone or hum reaches (0.22-0.25). So avemo does not use it yet.
+
+    python -m bench.voice_activity [--out bench/voice_activity.json]
+
+(a) Every RAVDESS and SAVEE clip under AVEMO_DATA must be accepted: prints the acceptance rate and how
+    the detected speech seconds compare with the trimmed length the audio model reads.
+(b) Non-speech sounds synthesised here with numpy (tones, chords, sweeps, mains hum, white and pink
+    noise, webcam-test beeps, clicks, a melody, music-like loops), each at a few levels, must all be
+    refused: prints the refusal rate per kind.
+Then the margins (the most speech any non-speech sound got, the least any corpus clip got) and the
+gate's cost per 4 s clip. The figures are also written as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16_000
+SECONDS = 5.0
+LEVELS_DBFS = (-3.0, -20.0, -40.0)  # peak level of each synthetic sound
+OUT = Path(__file__).with_suffix(".json")
+
+
+# -- synthetic non-speech ------------------------------------------------------------------------
+def _time(seconds: float = SECONDS) -> np.ndarray:
+    return np.arange(int(seconds * RATE)) / RATE
+
+
+def harmonic(freq: float, t: np.ndarray, n_harmonics: int = 1, rolloff: float = 0.6) -> np.ndarray:
+    """A periodic tone: harmonics k = 1..n with amplitude rolloff**(k-1)."""
+    return sum(rolloff ** (k - 1) * np.sin(2 * np.pi * freq * k * t) for k in range(1, n_harmonics + 1))
+
+
+def tone(freq: float) -> np.ndarray:
+    return np.sin(2 * np.pi * freq * _time())
+
+
+def chord(freqs: tuple[float, ...], n_harmonics: int = 4) -> np.ndarray:
+    t = _time()
+    return sum(harmonic(f, t, n_harmonics) for f in freqs)
+
+
+def sweep(f0: float, f1: float, log: bool = False) -> np.ndarray:
+    t = _time()
+    if log:
+        k = np.log(f1 / f0) / SECONDS
+        phase = 2 * np.pi * f0 * (np.exp(k * t) - 1) / k
+    else:
+        phase = 2 * np.pi * (f0 * t + (f1 - f0) * t ** 2 / (2 * SECONDS))
+    return np.sin(phase)
+
+
+def hum(mains: float) -> np.ndarray:
+    """Mains hum: the fundamental and its first 9 harmonics, odd ones stronger (a transformer's buzz)."""
+    t = _time()
+    return sum((1.0 if k % 2 else 0.4) / k * np.sin(2 * np.pi * mains * k * t + k) for k in range(1, 11))
+
+
+def white_noise(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(int(SECONDS * RATE))
+
+
+def pink_noise(seed: int) -> np.ndarray:
+    """1/f noise: white noise shaped by 1/sqrt(f) in the frequency domain."""
+    spectrum = np.fft.rfft(white_noise(seed))
+    freqs = np.fft.rfftfreq(int(SECONDS * RATE), 1 / RATE)
+    spectrum[1:] /= np.sqrt(freqs[1:])
+    spectrum[0] = 0
+    return np.fft.irfft(spectrum, int(SECONDS * RATE))
+
+
+def beeps(freq: float = 1000.0, on: float = 0.2, off: float = 0.2) -> np.ndarray:
+    """A webcam / speaker test: `freq` Hz beeps, `on` s each, `off` s apart (5 ms ramps)."""
+    t = _time()
+    gate = ((t % (on + off)) < on).astype(float)
+    ramp = np.convolve(gate, np.ones(80) / 80, mode="same")
+    return ramp * np.sin(2 * np.pi * freq * t)
+
+
+def clicks(every: float = 0.5, seed: int | None = None) -> np.ndarray:
+    """Sharp clicks (a 2 ms decaying impulse) every `every` s, or at random times when seeded."""
+    n = int(SECONDS * RATE)
+    out = np.zeros(n)
+    if seed is None:
+        starts = np.arange(0, n, int(every * RATE))
+    else:
+        starts = np.sort(np.random.default_rng(seed).integers(0, n - 64, int(SECONDS / every)))
+    click = np.exp(-np.arange(32) / 6.0) * np.sign(np.sin(np.arange(32)))
+    for s in starts:
+        out[s:s + 32] += click[:n - s]
+    return out
+
+
+def _envelope(n: int, attack: float = 0.02, release: float = 0.15) -> np.ndarray:
+    """Attack-decay-sustain-release over n samples (seconds for attack and release)."""
+    a, r = int(attack * RATE), int(release * RATE)
+    env = np.full(n, 0.7)
+    env[:a] = np.linspace(0, 1, a)
+    decay = min(int(0.05 * RATE), n - a - r)
+    env[a:a + decay] = np.linspace(1, 0.7, decay)
+    env[n - r:] *= np.linspace(1, 0, r)
+    return env
+
+
+def melody(instrument_harmonics: int = 6, note_seconds: float = 0.4, vibrato: float = 0.0) -> np.ndarray:
+    """A major scale up and down from C4, each note with harmonics and an envelope (vibrato: depth in semitones)."""
+    steps = [0, 2, 4, 5, 7, 9, 11, 12, 11, 9, 7, 5, 4, 2, 0]
+    n_note = int(note_seconds * RATE)
+    t = np.arange(n_note) / RATE
+    notes = []
+    for step in steps:
+        f = 261.63 * 2 ** (step / 12)
+        if vibrato:
+            inst = f * 2 ** (vibrato / 12 * np.sin(2 * np.pi * 5.5 * t))
+            phase = 2 * np.pi * np.cumsum(inst) / RATE
+            wave = sum(0.6 ** (k - 1) * np.sin(k * phase) for k in range(1, instrument_harmonics + 1))
+        else:
+            wave = harmonic(f, t, instrument_harmonics)
+        notes.append(wave * _envelope(n_note))
+    out = np.concatenate(notes)
+    return np.resize(out, int(SECONDS * RATE))
+
+
+def music(seed: int, bpm: float = 120.0) -> np.ndarray:
+    """A pop-like loop: kick (a falling sine) and snare / hi-hat (noise bursts), a bass line and chords."""
+    rng = np.random.default_rng(seed)
+    n = int(SECONDS * RATE)
+    beat = int(60 / bpm * RATE)
+    out = np.zeros(n)
+    kick_t = np.arange(int(0.15 * RATE)) / RATE
+    kick = np.sin(2 * np.pi * (50 * kick_t + 60 * (1 - np.exp(-kick_t * 30)) / 30 * 3)) * np.exp(-kick_t * 25)
+    snare = rng.standard_normal(int(0.12 * RATE)) * np.exp(-np.arange(int(0.12 * RATE)) / (0.03 * RATE))
+    hat = np.diff(rng.standard_normal(int(0.04 * RATE) + 1)) * np.exp(-np.arange(int(0.04 * RATE)) / (0.008 * RATE))
+    for i, start in enumerate(range(0, n, beat // 2)):
+        parts = [(hat, 0.3)]
+        if i % 4 == 0:
+            parts.append((kick, 1.0))
+        if i % 4 == 2:
+            parts.append((snare, 0.6))
+        for part, gain in parts:
+            end = min(n, start + part.size)
+            out[start:end] += gain * part[:end - start]
+    progression = [(130.81, 164.81, 196.00), (110.00, 130.81, 164.81), (87.31, 110.00, 130.81), (98.00, 123.47, 146.83)]
+    bar = 4 * beat
+    t = np.arange(bar) / RATE
+    for b, start in enumerate(range(0, n, bar)):
+        root, third, fifth = progression[b % len(progression)]
+        chords = sum(harmonic(2 * f, t, 4) for f in (root, third, fifth)) * 0.15
+        bass = harmonic(root / 2, t, 3) * 0.5 * np.tile(_envelope(beat), 4)[:bar]
+        end = min(n, start + bar)
+        out[start:end] += (chords + bass)[:end - start]
+    return out
+
+
+def synthetic_sounds() -> dict[str, list[tuple[str, np.ndarray]]]:
+    """{kind: [(variant name, waveform at peak 1.0)]}: every sound is SECONDS long at RATE."""
+    return {
+        "tone": [(f"{f} Hz", tone(f)) for f in (220, 440, 1000)],
+        "chord": [("C major", chord((261.63, 329.63, 392.00))), ("A minor 7", chord((220.0, 261.63, 329.63, 392.0)))],
+        "sweep": [("100-4000 Hz linear", sweep(100, 4000)), ("100-8000 Hz log", sweep(100, 8000, log=True)),
+                  ("2000-200 Hz linear", sweep(2000, 200))],
+        "hum": [("50 Hz", hum(50)), ("60 Hz", hum(60))],
+        "white noise": [(f"seed {s}", white_noise(s)) for s in (0, 1)],
+        "pink noise": [(f"seed {s}", pink_noise(s)) for s in (0, 1)],
+        "beeps": [("1 kHz 0.2 s on/off", beeps()), ("440 Hz 0.5/0.5 s", beeps(440, 0.5, 0.5)),
+                  ("1 kHz 0.1/0.9 s", beeps(1000, 0.1, 0.9))],
+        "clicks": [("every 0.5 s", clicks()), ("every 0.1 s", clicks(0.1)), ("random", clicks(0.2, seed=3))],
+        "melody": [("C major scale, 6 harmonics", melody()), ("C major scale, 12 harmonics, fast", melody(12, 0.2)),
+                   ("C major scale, vibrato", melody(6, 0.4, vibrato=0.3))],
+        "music": [(f"loop seed {s}, {bpm} bpm", music(s, bpm)) for s, bpm in ((0, 120.0), (1, 96.0), (2, 140.0))],
+    }
+
+
+def at_level(wave: np.ndarray, peak_dbfs: float) -> np.ndarray:
+    return (wave / np.max(np.abs(wave)) * 10 ** (peak_dbfs / 20)).astype(np.float32)
+
+
+# -- the gate, as Predictor.analyse_audio applies it ---------------------------------------------
+def gate(waveform: np.ndarray) -> dict:
+    """What analyse_audio decides for a 16 kHz waveform: accepted?, detected and trimmed seconds, why not."""
+    from avemo.audio import check_speech, trim_silence
+    from avemo.media import MediaError
+    from bench.silero_vad import (check_detected_speech, segments_from_probabilities, speech_probabilities,
+                                      speech_seconds)
+
+    trimmed, _ = trim_silence(waveform)
+    probs = speech_probabilities(waveform)  # = speech_segments(waveform, RATE), keeping the probabilities
+    segments = segments_from_probabilities(probs, waveform.size)
+    item = {"trimmed_seconds": round(trimmed.size / RATE, 3), "speech_seconds": round(speech_seconds(segments), 3),
+            "max_probability": round(float(probs.max()), 4), "segments": len(segments),
+            "vad_accepted": True, "accepted": True, "reason": None}
+    try:
+        check_detected_speech(segments)
+    except MediaError as error:
+        item["vad_accepted"], item["reason"] = False, str(error)
+    try:
+        check_speech(trimmed)  # the loudness and length checks that run before the VAD
+    except MediaError as error:
+        item["reason"] = str(error)
+    item["accepted"] = item["vad_accepted"] and item["reason"] is None
+    item["_probs"] = probs  # for threshold_sweep; not written out
+    return item
+
+
+def percentiles(values: list[float]) -> dict:
+    a = np.asarray(values, dtype=float)
+    return {"min": round(float(a.min()), 3), "p5": round(float(np.percentile(a, 5)), 3),
+            "median": round(float(np.median(a)), 3), "p95": round(float(np.percentile(a, 95)), 3),
+            "max": round(float(a.max()), 3)}
+
+
+def corpus_figures(root: Path) -> dict:
+    from avemo.corpora import scan_ravdess, scan_savee
+    from avemo.media import load_audio
+
+    figures = {}
+    for report in (scan_ravdess(root), scan_savee(root)):
+        items = []
+        for clip in report.clips:
+            waveform, _ = load_audio(clip.path, RATE)
+            items.append({"clip": clip.path.name, "_samples": waveform.size, **gate(waveform)})
+        detected = [i["speech_seconds"] for i in items]
+        trimmed = [i["trimmed_seconds"] for i in items]
+        worst = min(items, key=lambda i: i["speech_seconds"])
+        figures[report.corpus] = {
+            "clips": len(items), "accepted": sum(i["accepted"] for i in items),
+            "acceptance_rate": round(sum(i["accepted"] for i in items) / len(items), 4),
+            "vad_accepted": sum(i["vad_accepted"] for i in items),
+            "vad_acceptance_rate": round(sum(i["vad_accepted"] for i in items) / len(items), 4),
+            "refused": [{k: v for k, v in i.items() if not k.startswith("_")} for i in items if not i["accepted"]],
+            "_items": items,
+            "speech_seconds": percentiles(detected), "trimmed_seconds": percentiles(trimmed),
+            "speech_minus_trimmed_seconds": percentiles([d - t for d, t in zip(detected, trimmed)]),
+            "speech_over_trimmed": percentiles([d / t for d, t in zip(detected, trimmed)]),
+            "abs_difference_over_0.5_s": sum(abs(d - t) > 0.5 for d, t in zip(detected, trimmed)),
+            "segments": percentiles([i["segments"] for i in items]),
+            "max_probability": percentiles([i["max_probability"] for i in items]),
+            "least_speech": {"clip": worst["clip"], "speech_seconds": worst["speech_seconds"],
+                             "trimmed_seconds": worst["trimmed_seconds"], "max_probability": worst["max_probability"]},
+            "least_speech_among_accepted": min((i["speech_seconds"] for i in items if i["vad_accepted"]), default=None),
+        }
+    return figures
+
+
+def synthetic_figures() -> dict:
+    figures = {}
+    for kind, variants in synthetic_sounds().items():
+        items = []
+        for name, wave in variants:
+            for level in LEVELS_DBFS:
+                items.append({"sound": name, "peak_dbfs": level, "_samples": wave.size, **gate(at_level(wave, level))})
+        most = max(items, key=lambda i: (i["speech_seconds"], i["max_probability"]))
+        figures[kind] = {"sounds": len(items), "refused": sum(not i["accepted"] for i in items),
+                         "refusal_rate": round(sum(not i["accepted"] for i in items) / len(items), 4),
+                         "most_speech": {k: most[k] for k in ("sound", "peak_dbfs", "speech_seconds", "max_probability")},
+                         "items": [{k: i[k] for k in ("sound", "peak_dbfs", "speech_seconds", "max_probability", "accepted")}
+                                   for i in items],
+                         "_items": items}
+    return figures
+
+
+def threshold_sweep(corpus_items: list[dict], synthetic_items: list[dict]) -> list[dict]:
+    """Corpus clips refused and synthetic sounds accepted by the VAD at lower speech thresholds (the
+    silence threshold 0.15 below, the other settings as set), from the probabilities already computed."""
+    from bench import silero_vad as va
+    from avemo.config import MIN_SPEECH_SECONDS
+
+    saved = va.SPEECH_THRESHOLD, va.SILENCE_THRESHOLD
+    rows = []
+    try:
+        for threshold in (0.5, 0.4, 0.3, 0.25, 0.2):
+            va.SPEECH_THRESHOLD, va.SILENCE_THRESHOLD = threshold, max(threshold - 0.15, 0.01)
+
+            def seconds(item):
+                return va.speech_seconds(va.segments_from_probabilities(item["_probs"], item["_samples"]))
+            rows.append({"speech_threshold": threshold, "silence_threshold": round(va.SILENCE_THRESHOLD, 2),
+                         "corpus_refused": sum(seconds(i) < MIN_SPEECH_SECONDS for i in corpus_items),
+                         "synthetic_accepted": sum(seconds(i) >= MIN_SPEECH_SECONDS for i in synthetic_items)})
+    finally:
+        va.SPEECH_THRESHOLD, va.SILENCE_THRESHOLD = saved
+    return rows
+
+
+def timing(root: Path) -> dict:
+    """Milliseconds of speech_segments on a 4 s clip (median of 30 runs after a warm-up), and the first load."""
+    from avemo.media import load_audio
+    from bench import silero_vad as voice_activity
+
+    started = time.perf_counter()
+    voice_activity.session()
+    load_ms = 1000 * (time.perf_counter() - started)
+    waveform, _ = load_audio(root / "ravdess" / "audio" / "Actor_01" / "03-01-05-02-01-01-01.flac", RATE)
+    clip = np.resize(waveform, 4 * RATE)
+    voice_activity.speech_segments(clip, RATE)
+    runs = []
+    for _ in range(30):
+        started = time.perf_counter()
+        voice_activity.speech_segments(clip, RATE)
+        runs.append(1000 * (time.perf_counter() - started))
+    return {"session_load_ms": round(load_ms, 1), "ms_per_4s_clip_median": round(statistics.median(runs), 2),
+            "ms_per_4s_clip_max": round(max(runs), 2)}
+
+
+def main() -> None:
+    from bench import silero_vad as va
+    from avemo.config import MIN_SPEECH_SECONDS, data_dir
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    root = data_dir()
+
+    import onnxruntime
+
+    settings = {"silero_vad": va.SILERO_VERSION, "onnxruntime": onnxruntime.__version__,
+                "speech_threshold": va.SPEECH_THRESHOLD, "silence_threshold": va.SILENCE_THRESHOLD,
+                "min_segment_seconds": va.MIN_SEGMENT_SECONDS, "min_silence_seconds": va.MIN_SILENCE_SECONDS,
+                "speech_pad_seconds": va.SPEECH_PAD_SECONDS, "min_speech_seconds": MIN_SPEECH_SECONDS}
+    print("settings:", settings)
+    cost = timing(root)
+    print(f"speech_segments on a 4 s clip: median {cost['ms_per_4s_clip_median']} ms, "
+          f"max {cost['ms_per_4s_clip_max']} ms (model load {cost['session_load_ms']} ms)")
+
+    corpora = corpus_figures(root)
+    print("\n(a) corpus clips (all must be accepted)")
+    for name, f in corpora.items():
+        print(f"  {name}: accepted {f['accepted']}/{f['clips']} ({100 * f['acceptance_rate']:.2f}%); by the VAD alone "
+              f"{f['vad_accepted']}/{f['clips']} ({100 * f['vad_acceptance_rate']:.2f}%)")
+        print(f"    detected speech s  {f['speech_seconds']}")
+        print(f"    trimmed length s   {f['trimmed_seconds']}")
+        print(f"    detected - trimmed {f['speech_minus_trimmed_seconds']}  (|diff| > 0.5 s: {f['abs_difference_over_0.5_s']})")
+        print(f"    least speech: {f['least_speech']}")
+        for item in f["refused"]:
+            print(f"    REFUSED {item['clip']}: {item['speech_seconds']:.2f} s of speech (highest chunk probability "
+                  f"{item['max_probability']:.2f}), trimmed {item['trimmed_seconds']:.2f} s: {item['reason']}")
+
+    synthetic = synthetic_figures()
+    print(f"\n(b) synthetic non-speech, {SECONDS:.0f} s each at peak {LEVELS_DBFS} dBFS (all must be refused)")
+    for kind, f in synthetic.items():
+        print(f"  {kind:12s} refused {f['refused']}/{f['sounds']} ({100 * f['refusal_rate']:.0f}%)   "
+              f"most speech {f['most_speech']['speech_seconds']:.3f} s ({f['most_speech']['sound']}, "
+              f"{f['most_speech']['peak_dbfs']} dBFS; highest chunk probability {f['most_speech']['max_probability']:.3f})")
+        for item in f["items"]:
+            if item["accepted"]:
+                print(f"    ACCEPTED {item['sound']} at {item['peak_dbfs']} dBFS: {item['speech_seconds']} s")
+
+    sweep = threshold_sweep([i for f in corpora.values() for i in f.pop("_items")],
+                            [i for f in synthetic.values() for i in f.pop("_items")])
+    print("\nthe VAD at other thresholds (corpus clips refused / synthetic sounds accepted):")
+    for row in sweep:
+        print(f"  speech {row['speech_threshold']:.2f}, silence {row['silence_threshold']:.2f}: "
+              f"{row['corpus_refused']} / {row['synthetic_accepted']}")
+
+    non_speech_max = max(f["most_speech"]["speech_seconds"] for f in synthetic.values())
+    non_speech_prob = max(i["max_probability"] for f in synthetic.values() for i in f["items"])
+    corpus_min = min(f["least_speech"]["speech_seconds"] for f in corpora.values())
+    corpus_min_prob = min(f["max_probability"]["min"] for f in corpora.values())
+    corpus_min_accepted = min(f["least_speech_among_accepted"] for f in corpora.values())
+    margins = {"max_speech_seconds_non_speech": non_speech_max, "max_chunk_probability_non_speech": non_speech_prob, "min_speech_seconds_corpus": corpus_min,
+               "min_speech_seconds_corpus_accepted": corpus_min_accepted,
+               "min_of_max_chunk_probability_corpus": corpus_min_prob, "floor": MIN_SPEECH_SECONDS,
+               "all_corpus_accepted": all(f["accepted"] == f["clips"] for f in corpora.values()),
+               "corpus_refused_by_vad": sum(f["clips"] - f["vad_accepted"] for f in corpora.values()),
+               "all_non_speech_refused": all(f["refused"] == f["sounds"] for f in synthetic.values())}
+    print(f"\nmargins: non-speech got at most {non_speech_max:.3f} s of speech, corpus clips at least "
+          f"{corpus_min:.3f} s ({corpus_min_accepted:.3f} s among those the VAD accepts); floor {MIN_SPEECH_SECONDS} s. "
+          f"Highest chunk probability: non-speech at most {non_speech_prob:.3f}, corpus clips at least "
+          f"{corpus_min_prob:.3f} (speech starts at {va.SPEECH_THRESHOLD}). all corpus accepted: {margins['all_corpus_accepted']}, "
+          f"all non-speech refused: {margins['all_non_speech_refused']}")
+
+    result = {"settings": settings, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+              "timing": cost, "margins": margins, "threshold_sweep": sweep, "corpora": corpora, "synthetic": synthetic}
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
