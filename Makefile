@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export AVEMO_DATA ?= $(abspath ../shared/data)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test install browser evaluate train bench clean
+.PHONY: demo test install browser evaluate train bench screenshot clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,6 +41,11 @@ train: $(STAMP)
 	$(PY) -m train.video default
 	$(PY) -m train.faces evaluate   # the live face model on labelled stills: its matrix for the fusion rule
 	$(PY) -m train.fusion fit       # the paired takes: the face-AU expert, the comparison, the fusion folder
+
+# The README's picture: the browser test analyses a clip on the real page and saves what it shows.
+screenshot: $(STAMP) browser
+	$(PY) -m pytest -q tests/test_browser.py -k upload_analyse_and_show_results
+	cp tests/artifacts/app-video.png docs/screenshot.png
 
 bench: $(STAMP)
 	$(PY) -m bench.predict

@@ -9,7 +9,9 @@ are turned into a class likelihood through that model's measured confusion matri
 and the modalities are combined as a product of experts, each raised to its reliability r_m for this
 input (share of frames with a face; amount of speech), under a uniform prior:
 
-    P(c | voice, face)  ∝  L_voice(c) ** r_voice  *  L_face(c) ** r_face
+    P(c | voice, face)  ∝  L_voice(c) ** (w_voice r_voice)  *  L_face(c) ** (w_face r_face)
+
+where the exponents w are 1 (the naive-Bayes value) unless paired takes measured better ones.
 
 A model that confuses two classes thus cannot push the fused result between them, and a modality
 with little evidence counts for less. Every matrix is measured, never assumed: the voice's on
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +58,7 @@ class FusionModel:
     trained: object | None = None       # a scikit-learn classifier on fusion_features(), or None
     trained_name: str | None = None
     trained_face: str = LIVE_FACE       # the face key whose outputs the trained fuser was fitted on
+    exponents: dict[str, float] = field(default_factory=dict)  # matrix key -> weight of its log-likelihood (1)
 
     def method(self, face: str = LIVE_FACE) -> str:
         if self.uses_trained(face):
@@ -93,13 +96,14 @@ def load_fusion(folder: Path | None) -> FusionModel:
     config = json.loads((Path(folder) / "config.json").read_text())
     for modality, matrix in config.get("confusions", {}).items():
         confusions[modality] = normalise_rows(np.asarray(matrix, dtype=float))
+    exponents = {key: float(value) for key, value in config.get("exponents", {}).items()}
     trained, name, face = None, None, LIVE_FACE
     trained_file = Path(folder) / TRAINED_FILE
     if trained_file.exists() and config.get("trained"):
         trained = load_trained(trained_file)
         name = config["trained"]["name"] if trained is not None else None
         face = config["trained"].get("face", LIVE_FACE)
-    return FusionModel(confusions, trained, name, face)
+    return FusionModel(confusions, trained, name, face, exponents)
 
 
 def normalise_rows(matrix: np.ndarray, smoothing: float = 0.5) -> np.ndarray:
@@ -114,14 +118,17 @@ def class_likelihood(probs: np.ndarray, confusion: np.ndarray) -> np.ndarray:
 
 
 def bayes_product(probs: dict[str, np.ndarray], reliability: dict[str, float],
-                  confusions: dict[str, np.ndarray], face: str = LIVE_FACE) -> np.ndarray:
-    """The default rule: the product of each modality's class likelihood raised to its reliability.
-    `probs` and `reliability` are keyed by modality ("audio", "video"); the face's matrix is
-    `confusions[face]`."""
+                  confusions: dict[str, np.ndarray], face: str = LIVE_FACE,
+                  exponents: dict[str, float] | None = None) -> np.ndarray:
+    """The default rule: the product of each modality's class likelihood raised to its reliability (times
+    the matrix's exponent where one was fitted on paired takes, else 1). `probs` and `reliability` are keyed
+    by modality ("audio", "video"); the face's matrix is `confusions[face]`."""
     log_post = np.zeros(N)
     for modality, p in probs.items():
-        likelihood = class_likelihood(p, confusions[face if modality == "video" else modality])
-        log_post += reliability[modality] * np.log(np.maximum(likelihood, 1e-12))
+        key = face if modality == "video" else modality
+        likelihood = class_likelihood(p, confusions[key])
+        weight = (exponents or {}).get(key, 1.0) * reliability[modality]
+        log_post += weight * np.log(np.maximum(likelihood, 1e-12))
     log_post -= log_post.max()
     post = np.exp(log_post)
     return post / post.sum()
@@ -173,7 +180,7 @@ def fused_probabilities(probs: dict[str, np.ndarray], reliability: dict[str, flo
         fused = np.zeros(N)
         fused[model.trained.classes_] = model.trained.predict_proba(features)[0]
         return fused
-    return bayes_product(probs, reliability, model.confusions, face)
+    return bayes_product(probs, reliability, model.confusions, face, model.exponents)
 
 
 def contributions(probs: dict[str, np.ndarray], reliability: dict[str, float], model: FusionModel,

@@ -48,7 +48,7 @@ def _normalised(log_p: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _fit_weights(log_terms: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
+def fit_log_weights(log_terms: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
     """Non-negative weights w minimising the NLL of softmax(sum_m w_m log_terms[m]) (one per modality)."""
     from scipy.optimize import minimize
 
@@ -94,9 +94,9 @@ class FaceAlone(Method):
 
 @dataclass
 class FixedRule(Method):
-    """The product rule with given (not fitted) confusion matrices: the shipped rule as it stands."""
+    """The product rule with given (not fitted) confusion matrices, such as an earlier version's."""
 
-    name: str = "default rule as shipped"
+    name: str = "v0.6.0 rule (face matrix assumed)"
     confusions: dict = field(default_factory=dict)  # "audio", "video" -> row-normalised (8, 8)
 
     def predict(self, audio, face):
@@ -118,7 +118,7 @@ class MeasuredRule(Method):
         self.confusions = {"audio": normalise_rows(confusion_counts(labels, audio)),
                            "video": normalise_rows(confusion_counts(labels, face))}
         if self.fit_exponents:
-            self.exponents = _fit_weights(self._log_likelihoods(audio, face), labels)
+            self.exponents = fit_log_weights(self._log_likelihoods(audio, face), labels)
         return self
 
     def _log_likelihoods(self, audio, face):
@@ -137,7 +137,7 @@ class LogLinearPool(Method):
     weights: np.ndarray = field(default_factory=lambda: np.ones(2))
 
     def fit(self, audio, face, labels, groups):
-        self.weights = _fit_weights([_log(audio), _log(face)], labels)
+        self.weights = fit_log_weights([_log(audio), _log(face)], labels)
         return self
 
     def predict(self, audio, face):

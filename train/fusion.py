@@ -8,7 +8,7 @@
 The paired takes are RAVDESS's audio-visual speech takes: OpenFace action units (clip means) of each
 take's video in `DIR/ravdess/face_aus/openface_au_means.csv`, and the same performance's audio in
 `DIR/ravdess/audio/Actor_XX/03-01-....flac`. `fit` compares, on the same takes and out of fold:
-audio alone, the face-AU expert alone, the default rule as shipped, the rule with measured confusion
+audio alone, the face-AU expert alone, the v0.6.0 rule (its face matrix assumed), the rule with measured confusion
 matrices (and with fitted exponents), a log-linear pool with fitted weights and the seed's four trained
 fusers (LR, SVM, KNN, MLP) plus LR on log-probabilities, under two protocols:
 
@@ -149,7 +149,7 @@ def run_protocol(letter: str, takes: dict, shipped_confusions: dict) -> dict:
     if not np.array_equal(take_folds(takes, ids, protocol), folds):
         raise SystemExit(f"the audio runs under {protocol} hold out other actors than the protocol deals: rerun them")
     cache = RUNS_DIR / "fusion" / f"protocol-{letter}.json"
-    key = comparison_key(logits, features, labels, folds)
+    key = comparison_key(logits, features, labels, folds, *shipped_confusions.values())
     if cache.is_file() and json.loads(cache.read_text()).get("key") == key:
         print(f"protocol {letter}: comparison cached in {cache}", flush=True)
         return json.loads(cache.read_text())
@@ -223,16 +223,27 @@ def au_confusion_counts(face_aus_dir: Path) -> tuple[np.ndarray, str] | None:
             f"out-of-fold on {report['n']} RAVDESS takes, whole actors held out (protocol A; weights/face_aus)")
 
 
-def shipped_rule_confusions(fusion_dir: Path) -> dict:
-    """The rule's matrices as the fusion folder ships them (row-normalised), for the 'as shipped' row."""
-    from avemo.fusion import load_fusion
-
-    rule = load_fusion(fusion_dir)
-    return {"audio": rule.confusions["audio"], "video": rule.confusions[LIVE_FACE]}
+# The rule as v0.6.0 shipped it, the paired comparison's baseline: the voice's measured matrix, and for the
+# face FER2013's published test accuracy (Arriaga et al. 2017) spread evenly over the other classes, with calm
+# read like neutral, weighted as 20 takes of evidence per class.
+V060_FACE_ACCURACY, V060_COUNTS_PER_CLASS = 0.66, 20
 
 
-def write_default(weights: Path, out: Path, keep_trained: bool = False) -> dict:
-    """weights/fusion/config.json: the rule's confusion matrices, every one measured."""
+def v060_rule_confusions(weights: Path) -> dict:
+    """The v0.6.0 rule's matrices (row-normalised): what the issue calls "today's default rule"."""
+    from avemo.fusion import normalise_rows
+
+    n = len(EMOTIONS)
+    rates = np.full((n, n), (1 - V060_FACE_ACCURACY) / (n - 1))
+    np.fill_diagonal(rates, V060_FACE_ACCURACY)
+    rates[EMOTIONS.index("calm")] = rates[EMOTIONS.index("neutral")]
+    audio_counts, _ = audio_confusion_counts(weights / "audio")
+    return {"audio": normalise_rows(audio_counts), "video": normalise_rows(rates * V060_COUNTS_PER_CLASS)}
+
+
+def write_default(weights: Path, out: Path, keep_fitted: bool = False) -> dict:
+    """weights/fusion/config.json: the rule's confusion matrices, every one measured; with `keep_fitted`,
+    what `fit` measured on paired takes (the trained fuser, the exponents) is kept."""
     from avemo.cards import write_fusion_card
 
     audio_counts, audio_source = audio_confusion_counts(weights / "audio")
@@ -252,8 +263,9 @@ def write_default(weights: Path, out: Path, keep_trained: bool = False) -> dict:
         "temperatures": {"audio": audio_config.get("temperature", 1.0), "video": video_config.get("temperature", 1.0)},
         "labels": list(EMOTIONS),
     }
-    if keep_trained and previous.get("trained"):
-        config["trained"] = previous["trained"]
+    if keep_fitted:
+        config.update({key: previous[key] for key in ("trained", "exponents", "rule_for_action_units")
+                       if key in previous})
     out.mkdir(parents=True, exist_ok=True)
     if "trained" not in config:
         for stale in ("trained.joblib", TRAINED_FILE):  # (trained.joblib: what earlier versions wrote)
@@ -310,15 +322,15 @@ def fit(root: Path, weights: Path, out: Path, protocols: tuple[str, ...] = ("A",
     from avemo.au_expert import calibrate
     from avemo.cards import write_fusion_card
     from avemo.evaluation import fit_temperature
-    from avemo.fusion import save_trained
-    from avemo.fusion_training import RULES, TRAINED, inner_log_loss, methods
+    from avemo.fusion import load_fusion, save_trained
+    from avemo.fusion_training import RULES, TRAINED, fit_log_weights, inner_log_loss, methods
 
     if "A" not in protocols:
         raise SystemExit("fit needs protocol A: the shipped models are chosen on it")
     started = time.time()
     takes = paired_takes(root)
-    shipped = shipped_rule_confusions(out)
-    results = {letter: run_protocol(letter, takes, shipped) for letter in protocols}
+    baseline = v060_rule_confusions(weights)
+    results = {letter: run_protocol(letter, takes, baseline) for letter in protocols}
     a = results["A"]
 
     ids, logits, folds = audio_out_of_fold(PROTOCOLS["A"], takes)
@@ -333,11 +345,22 @@ def fit(root: Path, weights: Path, out: Path, protocols: tuple[str, ...] = ("A",
     inner = {m.name: inner_log_loss(m, audio, face, labels, folds) for m in methods() if m.name in TRAINED}
     fuser_name = min(inner, key=inner.get)
     fuser = next(m for m in methods() if m.name == fuser_name).fit(audio, face, labels, folds)
-    rule_name = "rule, measured confusions"
+    # The default rule for action-unit input: exponent 1 (naive Bayes), or exponents fitted on the paired takes
+    # where the nested comparison says fitting them helps.
+    plain, fitted = "rule, measured confusions", "rule, measured confusions, fitted exponents"
+    rule_name = fitted if a["reports"][fitted]["macro_f1"] > a["reports"][plain]["macro_f1"] else plain
     nested_fuser, nested_rule = a["reports"]["best trained fuser (nested)"], a["reports"][rule_name]
     ship_trained = nested_fuser["macro_f1"] > nested_rule["macro_f1"] and fuser.kind == "probabilities"
     write_default(weights, out)  # the rule's matrices, now with the face-AU expert's
     config = json.loads((out / "config.json").read_text())
+    config["rule_for_action_units"] = rule_name
+    if rule_name == fitted:
+        rule = load_fusion(out)
+        terms = [np.log(np.maximum(audio @ rule.confusions["audio"].T, 1e-12)),
+                 np.log(np.maximum(face @ rule.confusions[ACTION_UNITS].T, 1e-12))]
+        weights_fitted = fit_log_weights(terms, labels)
+        config["exponents"] = {"audio": round(float(weights_fitted[0]), 4),
+                               ACTION_UNITS: round(float(weights_fitted[1]), 4)}
     if ship_trained:
         save_trained(fuser.model, out)
         config["trained"] = {"name": fuser_name, "face": ACTION_UNITS,
@@ -349,7 +372,7 @@ def fit(root: Path, weights: Path, out: Path, protocols: tuple[str, ...] = ("A",
     else:
         (out / TRAINED_FILE).unlink(missing_ok=True)
         config.pop("trained", None)
-        print(f"keeping the default rule for action-unit input (best trained: {fuser_name})")
+        print(f"keeping the default rule ({rule_name}) for action-unit input (best trained: {fuser_name})")
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     comparison = {"protocols": results, "published_B": PUBLISHED_B, "rules": list(RULES), "trained": list(TRAINED),
                   "seconds": time.time() - started, "audio_temperature_all": float(fit_temperature(logits, labels))}
@@ -390,7 +413,7 @@ def score(root: Path, weights: Path, as_json: bool = False) -> dict:
         rows["face"].append(probs["video"].argmax())
         rows["fused"].append(EMOTIONS.index(result["fused"]["label"]))
         reliability = {m: max(result[m]["reliability"], 0.05) for m in MODALITIES}
-        rows["rule"].append(bayes_product(probs, reliability, rule.confusions, ACTION_UNITS).argmax())
+        rows["rule"].append(bayes_product(probs, reliability, rule.confusions, ACTION_UNITS, rule.exponents).argmax())
         labels.append(row["label"])
     reports = {name: classification_report(np.array(labels), np.array(pred)) for name, pred in rows.items()}
     summary = {"takes": len(labels), **{name: {key: round(r[key], 4) for key in ("accuracy", "macro_f1", "uar")}
@@ -447,7 +470,7 @@ def fit_video(root: Path, weights: Path, out: Path) -> dict:
     actors = sorted(set(groups))
     folds = np.array([actors.index(g) % min(4, len(actors)) for g in groups])
     predictions = {}
-    for method in methods(shipped_rule_confusions(out)):
+    for method in methods(v060_rule_confusions(weights)):
         probs = np.zeros((len(labels), n))
         for k in np.unique(folds):
             train, test = folds != k, folds == k
@@ -480,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or args.weights / "fusion"
     root = data_dir(args.data_dir)
     if args.stage == "default":
-        write_default(args.weights, out, keep_trained=True)
+        write_default(args.weights, out, keep_fitted=True)
     elif args.stage == "fit":
         fit(root, args.weights, out, tuple(p.strip() for p in args.protocols.split(",")))
     elif args.stage == "score":
