@@ -112,6 +112,7 @@ class ActionUnitExpert:
     model: object          # a fitted scikit-learn classifier on expert_features()
     temperature: float
     name: str
+    measured_accuracy: float | None = None  # speaker-independent, nested (evaluation.json, protocol A)
 
     def probabilities(self, means: np.ndarray) -> np.ndarray:
         """Calibrated probabilities (n, 8) in EMOTIONS order for (n, 35) action-unit means."""
@@ -123,6 +124,7 @@ class ActionUnitExpert:
         return modality_result(
             probs, [], [], reliability=aus.tracked_share, source=FACE_SOURCE,
             faces_found=aus.tracked_frames, frames=aus.frames, openface_input=aus.source,
+            measured_accuracy=self.measured_accuracy,
             strongest_action_units=[{"name": name, "intensity": round(value, 2)} for name, value in aus.strongest()])
 
 
@@ -146,4 +148,7 @@ def load_au_expert(folder: Path) -> ActionUnitExpert | None:
     model = load_sklearn(folder / MODEL_FILE, what="action-unit expert")
     if model is None or not is_fitted_classifier(model, len(EMOTIONS)):
         return None
-    return ActionUnitExpert(model, float(config.get("temperature", 1.0)), config.get("model", "?"))
+    evaluation = folder / "evaluation.json"
+    nested = json.loads(evaluation.read_text()).get("nested", {}) if evaluation.is_file() else {}
+    accuracy = nested["A"]["accuracy"] if "A" in nested else None
+    return ActionUnitExpert(model, float(config.get("temperature", 1.0)), config.get("model", "?"), accuracy)

@@ -89,10 +89,11 @@ def _wrap(text: str, width: int = 34) -> str:
 
 
 def probability_bars(probs: dict[str, float] | None, title: str, unavailable: str | None = None,
-                     height: int = 300):
+                     height: int = 300, subtitle: str | None = None):
     """Class probabilities as bars: EMOTIONS order, one colour per emotion, y axis 0..1.
 
-    `probs` None gives a panel that says `unavailable` instead of an empty chart.
+    `probs` None gives a panel that says `unavailable` instead of an empty chart; `subtitle` is a small
+    line under the title (how often this model is right, say).
     """
     import plotly.graph_objects as go
 
@@ -106,9 +107,10 @@ def probability_bars(probs: dict[str, float] | None, title: str, unavailable: st
         text=[f"{v:.0%}" if v >= 0.05 else "" for v in values], textposition="outside", cliponaxis=False,
         hovertemplate="%{x}: %{y:.1%}<extra></extra>",
     ))
-    fig.update_layout(title=dict(text=f"{title}: <b>{EMOTIONS[top]}</b> ({values[top]:.0%})", x=0.02),
+    heading = f"{title}: <b>{EMOTIONS[top]}</b> ({values[top]:.0%})" + (f"<br><sup>{subtitle}</sup>" if subtitle else "")
+    fig.update_layout(title=dict(text=heading, x=0.02),
                       height=height, yaxis=PROBABILITY_AXIS, xaxis=dict(tickangle=-35),
-                      showlegend=False, margin=dict(l=50, r=10, t=50, b=60), plot_bgcolor="white",
+                      showlegend=False, margin=dict(l=50, r=10, t=70 if subtitle else 50, b=60), plot_bgcolor="white",
                       bargap=0.25)
     fig.update_yaxes(gridcolor="#eee")
     return fig

@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -118,7 +117,12 @@ def figures(result: dict) -> tuple:
             title = f"{MODALITY_NAMES[key]} (= {MODALITY_NAMES[only[0]].lower()} only)"
         else:
             title = MODALITY_NAMES[key]
-        bars.append(probability_bars(part.get("probs") if part else None, title, reason))
+        subtitle = None
+        if key == "video" and part and isinstance(part.get("measured_accuracy"), float):
+            # The face model is far less sure than its bars look: say how often it is right.
+            where = "on held-out actors" if part.get("source") == "openface action units" else "on labelled faces"
+            subtitle = f"this face model is right {part['measured_accuracy']:.0%} of the time {where}"
+        bars.append(probability_bars(part.get("probs") if part else None, title, reason, subtitle=subtitle))
     names = {"audio": "Voice", "video": "Face"}
     return (*bars, probability_timeline(result, names=names), contribution_bars(result.get("fused"), names))
 

@@ -20,6 +20,7 @@ parameter-free, weighted mean of per-frame log-probabilities: the shipped model)
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,6 +302,7 @@ class VideoAnalyzer:
     folder: object  # avemo.models.ModelFolder
     cfg: VideoFeatureConfig = VIDEO_FEATURES
     infer: object = None  # the model as one traced TensorFlow graph (see `load`)
+    measured_accuracy: float | None = None  # on labelled face stills (faces_evaluation.json, train.faces)
 
     @classmethod
     def load(cls, folder: Path) -> "VideoAnalyzer":
@@ -319,7 +321,9 @@ class VideoAnalyzer:
                              tf.TensorSpec((None, None), tf.float32)],
             autograph=False,
         )
-        analyser = cls(loaded, cfg, infer)
+        measured = Path(folder) / "faces_evaluation.json"
+        accuracy = json.loads(measured.read_text())["pooled"]["accuracy"] if measured.is_file() else None
+        analyser = cls(loaded, cfg, infer, accuracy)
         analyser.window_logits({"frames": np.zeros((1, 1, size, size, 1), np.float32),
                                 "frame_weights": np.ones((1, 1), np.float32)})
         return analyser
@@ -354,7 +358,8 @@ class VideoAnalyzer:
         spans = [self._served_span(faces, w) for w in kept]
         reliability = faces.quality_sum / faces.frames
         return (modality_result(clip_probs, window_probs, spans, reliability,
-                                faces_found=int(faces.faces_found), frames=int(faces.frames), source=FACE_SOURCE),
+                                faces_found=int(faces.faces_found), frames=int(faces.frames), source=FACE_SOURCE,
+                                measured_accuracy=self.measured_accuracy),
                 self._notes(faces))
 
     @staticmethod

@@ -211,6 +211,8 @@ def test_page_endpoint_returns_summary_charts_and_json(client, media, predictor)
     bars = json.loads(pushes["plot"])["data"]
     assert [trace["name"] for trace in bars] == ["Voice", "Face"]  # what each modality pushed, emotion by emotion
     assert bars[0]["x"] == [expected["fused"]["contributions"]["audio"][e] for e in EMOTIONS]
+    face_title = json.loads(video["plot"])["layout"]["title"]["text"]
+    assert f"this face model is right {expected['video']['measured_accuracy']:.0%} of the time" in face_title
     for plot in (audio, video, fused, timeline, pushes):
         assert plot["type"] == "plotly" and json.loads(plot["plot"])["data"] is not None
     import httpx

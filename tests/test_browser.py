@@ -113,6 +113,7 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
     # The charts say voice / face / both in their titles, and the JSON result can be downloaded.
     assert page.locator("#plot-audio .gtitle").text_content().startswith("Voice")
     assert page.locator("#plot-video .gtitle").text_content().startswith("Face")
+    assert "this face model is right" in page.locator("#plot-video .gtitle").text_content()  # its measured accuracy
     assert page.locator("#plot-fused .gtitle").text_content().startswith("Both together")
     assert page.locator("#plot-contributions .gtitle").text_content().startswith("What pushed the verdict")
     assert "Why:" in text and " over " in text  # the fused verdict's reason, in words

@@ -55,6 +55,8 @@ def test_the_face_aus_expert_is_the_face_and_its_result_says_so(predictor, table
     assert face["source"] == "openface action units" and face["openface_input"] == "clip-means table"
     assert abs(sum(face["probs"].values()) - 1) < 1e-3 and face["timeline"] == []
     assert face["strongest_action_units"][0]["name"]  # in FACS words, for the page
+    card = json.loads((WEIGHTS_DIR / "face_aus" / "evaluation.json").read_text())
+    assert face["measured_accuracy"] == card["nested"]["A"]["accuracy"]  # what the page says beside its chart
     fused = result["fused"]
     config = json.loads((WEIGHTS_DIR / "fusion" / "config.json").read_text())
     trained = config.get("trained", {})
