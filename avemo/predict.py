@@ -162,7 +162,7 @@ class Predictor:
                 self._run(result, "audio", lambda: self.analyse_audio(path, max_seconds))
         if "video" in wanted:
             if not info.has_video:
-                result["unavailable"]["video"] = "the file has no video (audio only)"
+                result["unavailable"]["video"] = "the file has no video track: it is audio only"
             elif self.video_model is None:
                 result["unavailable"]["video"] = "no video model is installed"
             else:

@@ -340,7 +340,7 @@ class VideoAnalyzer:
     def analyse(self, path: Path, info: MediaInfo, max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
         """Video result (see avemo.results.modality_result) and notes. Raises MediaError."""
         if not info.has_video:
-            raise MediaError("the file has no video (audio only)")
+            raise MediaError("the file has no video track: it is audio only")
         plan = sampling_plan(info.duration, max_seconds, self.cfg)
         faces = observe_faces(Path(path), plan, self.cfg)
         if faces.frames == 0:

@@ -256,15 +256,16 @@ def test_a_missing_modality_panel_says_why():
     from avemo.ui import figures
 
     result = {"path": "x.flac", "audio": _part("sad"), "video": None, "fused": _part("sad"),
-              "unavailable": {"video": "the file has no video (audio only)"}, "notes": [], "error": None}
+              "unavailable": {"video": "the file has no video track: it is audio only"}, "notes": [], "error": None}
     audio, video, fused, timeline, pushes = figures(result)
     assert "needs both the voice and the face" in pushes.layout.annotations[0].text.replace("<br>", " ")
     assert tuple(audio.data[0].marker.color) == tuple(emotion_colours())
     assert tuple(audio.layout.yaxis.range) == (0, 1) and list(audio.data[0].x) == list(EMOTIONS)
     assert not video.data
-    assert "the file has no video (audio only)" in video.layout.annotations[0].text.replace("<br>", " ")
+    assert "the file has no video track: it is audio only" in video.layout.annotations[0].text.replace("<br>", " ")
     assert "voice only" in fused.layout.title.text
     assert len(timeline.data) == len(EMOTIONS) and "Face: not analysed" in timeline.layout.title.text
+    assert timeline.layout.title.text.count("(") == 1  # no brackets inside brackets
 
 
 def emotion_colours():
