@@ -31,18 +31,25 @@ _tensorflow_ready = False
 
 
 @contextlib.contextmanager
+def descriptor_2_to_devnull():
+    """Point file descriptor 2 at /dev/null for the duration, and back (no lock: see native_stderr_silenced)."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@contextlib.contextmanager
 def native_stderr_silenced():
     """Point file descriptor 2 at /dev/null for the duration (all threads: keep it short)."""
     with _redirect_lock:
         sys.stderr.flush()
-        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        try:
+        with descriptor_2_to_devnull():
             yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
 
 
 # What the native loggers write: glog/absl lines ("W0000 00:00:1796182476.880272 3641 file.cc:114] ..."),

@@ -2,8 +2,12 @@
 
 Prints a readable table, or with `--format jsonl` one JSON object per input (the same dict as
 `avemo.predict`). With `--face-aus FILE` (OpenFace output for the clip: its per-frame CSV, or a
-clip-means table with a row for its take), the face-AU expert is the face modality. A bad input gets its error and the run goes on; the exit code is non-zero
-only if every input failed.
+clip-means table with a row for its take), the face-AU expert is the face modality. A bad input gets its
+error and the run goes on; the exit code is non-zero only if every input failed.
+
+Batches (avemo.batch): `--workers N` runs N worker processes, `--output FILE` appends each result to a
+JSONL file as it finishes and skips the inputs already there (run the same command again to resume),
+`--engine ray [--ray-address ADDRESS]` runs on Ray Data, `--output-format parquet` writes Parquet files.
 """
 from __future__ import annotations
 
@@ -48,20 +52,10 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def input_problem(path) -> str | None:
-    """Why a file cannot be analysed at all (missing, empty, too big), before any model loads."""
-    from .media import MediaError, check_input_file
-
-    try:
-        check_input_file(path)
-    except MediaError as error:
-        return str(error)
-    return None
-
-
 def predict_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .batch import error_result, input_problem
     from .media import MediaError, expand_inputs
     from .predict import Predictor
 
@@ -78,14 +72,15 @@ def predict_command(args: argparse.Namespace) -> int:
         except MediaError as error:
             print(f"avemo: --face-aus {args.face_aus}: {error}", file=sys.stderr)
             return 2
+    if args.workers is not None or args.output or args.engine != "local" or args.output_format != "jsonl":
+        return batch_command(args, inputs, face_aus)
     predictor = None  # loaded (about 10 s) only once some input is worth analysing
     results = []
     for path in tqdm(inputs, desc="analysing", unit="file", disable=args.format == "jsonl" or len(inputs) < 2,
                      file=sys.stderr):
-        problem = "the folder holds no audio or video files" if path.is_dir() else input_problem(path)
+        problem = input_problem(path)
         if problem:
-            result = {"path": str(path), "audio": None, "video": None, "fused": None, "unavailable": {},
-                      "notes": [], "error": problem}
+            result = error_result(path, problem)
         else:
             try:
                 predictor = predictor or Predictor()
@@ -99,6 +94,48 @@ def predict_command(args: argparse.Namespace) -> int:
     if args.format == "table":
         print(format_table(results))
     return 0 if any(r["error"] is None for r in results) else 1
+
+
+def batch_command(args: argparse.Namespace, inputs: list, face_aus) -> int:
+    """The batch options' path (avemo.batch): worker processes or Ray, resumable output."""
+    from .batch import BatchError, InOrder, ModelLoadError, run_batch
+
+    if args.workers is not None and args.workers < 1:
+        print("avemo: --workers needs a number of at least 1", file=sys.stderr)
+        return 2
+    if args.ray_address and args.engine != "ray":
+        print("avemo: --ray-address goes with --engine ray", file=sys.stderr)
+        return 2
+    results: list[dict] = []
+    if args.output:
+        on_result = None
+    elif args.format == "jsonl":
+        on_result = InOrder(lambda result: print(json.dumps(result), flush=True))
+    else:
+        on_result = InOrder(results.append)
+    kwargs = {"modality": args.modality, "max_seconds": args.max_seconds, "face_aus": face_aus}
+    try:
+        summary = run_batch(inputs, engine=args.engine, workers=args.workers, ray_address=args.ray_address,
+                            predict_kwargs=kwargs, output=args.output, output_format=args.output_format,
+                            on_result=on_result, progress=bool(args.output) or args.format == "table",
+                            verbose=args.verbose)
+    except ModelLoadError as error:
+        print(f"avemo: the models could not be loaded: {error}", file=sys.stderr)
+        return 2
+    except BatchError as error:
+        print(f"avemo: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if args.output:
+            print(f"avemo: interrupted; the finished results are in {args.output}: run the same command again "
+                  "to go on", file=sys.stderr)
+        return 130
+    if args.output:
+        print(f"avemo: {summary.analysed} input(s) analysed ({summary.errors} with an error), {summary.skipped} "
+              f"already in {args.output}", file=sys.stderr)
+    elif args.format == "table":
+        print(format_table(results))
+    return 0 if summary.analysed == 0 or summary.errors < summary.analysed else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +153,23 @@ def main(argv: list[str] | None = None) -> int:
                               "with a row for its RAVDESS take; the face-AU expert then reads the face")
     predict.add_argument("--max-seconds", type=float, default=MAX_ANALYSIS_SECONDS,
                          help="analyse at most this much of each clip (default %(default)s)")
+    batch = predict.add_argument_group("batches", "many files: worker processes, resumable output, Ray Data")
+    batch.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes, each loading the models once (about 1.3 GB each); default 1, "
+                            "in this process. With --engine ray: Ray actors (default one per CPU of the cluster)")
+    batch.add_argument("--output", metavar="FILE",
+                       help="append each result to FILE as one JSON line as soon as it is done (instead of "
+                            "printing it); inputs already in FILE (same path and content) are skipped, so the "
+                            "same command run again resumes. With --output-format parquet: a folder")
+    batch.add_argument("--engine", choices=["local", "ray"], default="local",
+                       help="local: this machine (default); ray: Ray Data, one Predictor per actor "
+                            "(needs pip install 'avemo[batch]')")
+    batch.add_argument("--ray-address", metavar="ADDRESS",
+                       help="the Ray cluster to run on ('auto': the one `ray start` made on this machine; "
+                            "ray://HOST:10001 for a remote one); default: start a local instance")
+    batch.add_argument("--output-format", choices=["jsonl", "parquet"], default="jsonl",
+                       help="jsonl: one JSON line per input (default); parquet (with --engine ray): Parquet "
+                            "files in the --output folder, the JSON result in column 'result'")
     predict.add_argument("-v", "--verbose", action="store_true", help="log model loading and failures")
     args = parser.parse_args(argv)
     filter_native_logs()  # before logging binds to sys.stderr (see avemo.backend)
