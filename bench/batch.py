@@ -120,7 +120,9 @@ def measure(results, n_workers: int) -> tuple[float, float, int, int]:
         errors += result["error"] is not None
     k = min(n_workers, len(stamps) - 1)
     startup = stamps[k - 1] if k > 0 else stamps[0]
-    rate = (len(stamps) - k) / (stamps[-1] - startup) if stamps[-1] > startup else float("nan")
+    # Fewer clips than two per worker after the start-up time nothing: Ray hands out results in bursts.
+    timed = len(stamps) - k
+    rate = timed / (stamps[-1] - startup) if stamps[-1] > startup and timed >= 2 * n_workers else float("nan")
     return startup, rate, len(stamps), errors
 
 
