@@ -4,7 +4,7 @@ per-frame quality weight, and the landmark mesh drawn over a frame for the app's
     with face_mesh() as mesh:                 # one per thread: FaceMesh objects are not thread-safe
         face = find_face(mesh, frame_rgb)     # FrameFace | None (the largest face of the frame)
     face.crop                                 # (64, 64) float32 in [-1, 1], eyes level
-    draw_mesh(frame_rgb, face.landmarks)      # RGB copy with the mesh drawn
+    draw_mesh(frame_rgb, face.landmarks)      # RGB copy with the face's outline drawn
 
 Pure array code apart from mediapipe itself; nothing here opens a file.
 """
@@ -179,20 +179,35 @@ def find_face(mesh, frame_rgb: np.ndarray, cfg: VideoFeatureConfig = VIDEO_FEATU
 
 def draw_mesh(frame_rgb: np.ndarray, landmarks: list[np.ndarray] | np.ndarray,
               colour: tuple[int, int, int] = (80, 220, 120)) -> np.ndarray:
-    """A copy of an RGB frame with the face-mesh tessellation of each face drawn over it.
+    """A copy of an RGB frame with each face's outline, eyes, brows and lips drawn as thin lines (the
+    mesh's contours, not its full tessellation, which hides the expression under a coloured blob).
 
     `landmarks` is one (468, 2) array in pixels or a list of them (the first one, the analysed
     face, is drawn in `colour`; others in grey).
     """
     import cv2
-    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
+    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_CONTOURS
 
     faces = [landmarks] if isinstance(landmarks, np.ndarray) else list(landmarks)
     image = np.ascontiguousarray(frame_rgb.copy())
     thickness = max(1, round(max(image.shape[:2]) / 640))
-    edges = np.array(sorted(FACEMESH_TESSELATION), dtype=np.int32)
+    edges = np.array(sorted(FACEMESH_CONTOURS), dtype=np.int32)
     for i, points in enumerate(faces):
         lines = np.round(points[edges]).astype(np.int32)  # (n_edges, 2, 2)
         cv2.polylines(image, list(lines), isClosed=False, color=colour if i == 0 else (170, 170, 170),
                       thickness=thickness, lineType=cv2.LINE_AA)
+    return image
+
+
+def with_inset(frame_rgb: np.ndarray, crop: np.ndarray, share: float = 0.3) -> np.ndarray:
+    """A copy of an RGB frame with the model's input crop (grey, in [-1, 1]) shown in its top-left corner,
+    `share` of the frame's shorter side wide, with a white border: what the face model actually saw."""
+    import cv2
+
+    image = np.ascontiguousarray(frame_rgb.copy())
+    side = max(16, int(min(image.shape[:2]) * share))
+    grey = np.clip((np.asarray(crop) + 1.0) * 127.5, 0, 255).astype(np.uint8)
+    inset = cv2.cvtColor(cv2.resize(grey, (side, side), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2RGB)
+    image[2:side + 2, 2:side + 2] = inset
+    cv2.rectangle(image, (1, 1), (side + 2, side + 2), (255, 255, 255), 1)
     return image

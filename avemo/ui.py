@@ -355,7 +355,7 @@ class App:
             self.forget_upload(path)
 
     def preview(self, path: Path, result: dict) -> list:
-        """Frames with the face mesh drawn, from the video engineer's VideoAnalyzer, when there is one."""
+        """The face strip: sampled frames with the face's outline, the crop the model saw, its time and top emotion."""
         video_model = getattr(self.predictor, "video_model", None)
         if video_model is None or not hasattr(video_model, "preview_frames") or result.get("error"):
             return []
@@ -365,8 +365,7 @@ class App:
             info = probe(path)
             if not info.has_video:
                 return []
-            frames = video_model.preview_frames(path, info, PREVIEW_FRAMES)
-            return [(frame, f"frame {i + 1}") for i, frame in enumerate(frames or [])]
+            return list(video_model.preview_frames(path, info, PREVIEW_FRAMES) or [])
         except Exception as error:  # a preview is a nicety: never fail the analysis for it
             log.warning("no face-mesh preview for %s: %s", path.name, error)
             return []
@@ -388,7 +387,7 @@ class App:
                     progress(0.15, desc="Listening to the voice and looking at the face")
                     result = self.run_predict(path, target=target)
                     if not result.get("error") and result.get("video") is not None:
-                        progress(0.75, desc="Drawing the face mesh on a few frames")
+                        progress(0.75, desc="Drawing the faces the model looked at")
                         frames = self.preview(target, result)
         finally:
             self.forget_upload(path)
@@ -449,7 +448,8 @@ def build_demo(predictor=None):
             with gr.Column(scale=1, min_width=340):
                 summary = gr.Markdown("Results appear here: pick an example or give a clip, then press "
                                       "**Analyse**.", elem_id="summary", min_height=80)
-                frames = gr.Gallery(label="What the face model looked at (face mesh on sampled frames)", columns=4,
+                frames = gr.Gallery(label="What the face model looked at: sampled frames, the crop it saw (corner), its verdict",
+                                    columns=4,
                                     height=170, elem_id="frames", object_fit="contain", visible=False)
                 result_json = gr.File(label="The full result (JSON)", elem_id="result-json")
         gr.Markdown("### How sure is avemo? Probability of each emotion, from the voice, the face and both",

@@ -383,21 +383,30 @@ class VideoAnalyzer:
         return notes
 
     def preview_frames(self, path: Path, info: MediaInfo, n: int = 4,
-                       max_seconds: float = MAX_ANALYSIS_SECONDS) -> list[np.ndarray]:
-        """Up to `n` RGB frames spread over the analysed part, with the face mesh drawn (for the
-        app; these images never go into the JSON result). Frames without a face come back plain."""
-        from .face import detect_faces, draw_mesh, face_mesh
+                       max_seconds: float = MAX_ANALYSIS_SECONDS) -> list[tuple[np.ndarray, str]]:
+        """Up to `n` frames spread over the analysed part, for the app's face strip (never in the JSON
+        result): each an RGB frame with the face's outline drawn and the crop the model saw set in its
+        corner, and a caption with its time and the model's top emotion on that frame. Frames without a
+        face come back plain, captioned so."""
+        from .face import draw_mesh, face_mesh, find_face, with_inset
 
         length = min(info.duration, max_seconds) if info.duration > 0 else min(max_seconds, 4.0)
         times = (np.arange(n) + 0.5) / n * length
-        images = []
+        strip = []
         with face_mesh(self.cfg, stills=True) as mesh:
-            for _, rgb, _ in read_frames_at(Path(path), times):
+            for t, rgb, _ in read_frames_at(Path(path), times):
                 if rgb is None:
                     continue
-                faces = detect_faces(mesh, rgb)
-                images.append(draw_mesh(rgb, faces) if faces else rgb)
-        return images
+                face = find_face(mesh, rgb, self.cfg)
+                if face is None:
+                    strip.append((rgb, f"{t:.1f} s: no face"))
+                    continue
+                inputs = {"frames": face.crop[None, None, :, :, None], "frame_weights": np.ones((1, 1), np.float32)}
+                probs = self.folder.calibrated(self.window_logits(inputs))[0]
+                top = int(np.argmax(probs))
+                strip.append((with_inset(draw_mesh(rgb, face.landmarks), face.crop),
+                              f"{t:.1f} s: {EMOTIONS[top]} {probs[top]:.0%}"))
+        return strip
 
 
 def clip_windows(path: Path, duration: float, cfg: VideoFeatureConfig = VIDEO_FEATURES,

@@ -132,15 +132,21 @@ def test_a_webcam_webm_clip_is_analysed(analyser, clip_dir):
     assert result["faces_found"] == result["frames"] > 0
 
 
-def test_preview_frames_show_the_mesh(analyser, speaking_clip):
-    frames = analyser.preview_frames(speaking_clip, probe(speaking_clip), n=3)
-    assert len(frames) == 3
+def test_preview_frames_show_the_face_the_crop_and_the_verdict(analyser, speaking_clip):
+    strip = analyser.preview_frames(speaking_clip, probe(speaking_clip), n=3)
+    assert len(strip) == 3
     plain = next(video.read_frames_at(speaking_clip, np.array([0.3])))[1]
-    for image in frames:
+    for image, caption in strip:
         assert image.shape == plain.shape and image.dtype == np.uint8
-    # The mesh is drawn in green over the face.
-    green = (frames[0][..., 1].astype(int) - frames[0][..., 0] > 80) & (frames[0][..., 1] > 150)
-    assert green.sum() > 200
+        seconds, verdict = caption.split(" s: ")
+        assert 0 <= float(seconds) <= 4 and verdict.split()[0] in video.EMOTIONS and verdict.endswith("%")
+    # The face's outline is drawn in thin green lines, and leaves the face itself visible (no blob).
+    image = strip[0][0]
+    green = (image[..., 1].astype(int) - image[..., 0] > 80) & (image[..., 1] > 150)
+    assert 100 < green.sum() < 0.05 * green.size
+    # The crop the model saw sits in the corner, in grey.
+    corner = image[4:20, 4:20].astype(int)
+    assert np.abs(corner[..., 0] - corner[..., 1]).max() <= 1 and not np.array_equal(corner, plain[4:20, 4:20])
 
 
 # -- bad inputs --------------------------------------------------------------------------------------------
@@ -201,7 +207,7 @@ def test_a_portrait_phone_video_is_turned_upright(analyser, clip_dir):
     assert abs(eye_angle(found.landmarks)) < 10
     result, _ = analyse(analyser, path)
     assert result["faces_found"] == result["frames"]
-    assert all(image.shape[0] > image.shape[1] for image in analyser.preview_frames(path, probe(path), n=2))
+    assert all(image.shape[0] > image.shape[1] for image, _ in analyser.preview_frames(path, probe(path), n=2))
 
 
 def test_a_one_frame_video_works(analyser, clip_dir):
