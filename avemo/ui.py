@@ -34,6 +34,8 @@ EXAMPLES_DIR = REPO_ROOT / "examples"
 TITLE = "avemo: which emotion do you hear, which do you see?"
 MODALITY_NAMES = {"audio": "Voice", "video": "Face", "fused": "Both together"}
 PREVIEW_FRAMES = 4
+CHART_IDS = ("plot-audio", "plot-video", "plot-fused", "plot-timeline", "plot-contributions")  # figures()' order
+WAITING = "Results appear here: pick an example or give a clip, then press **Analyse**."
 CONCURRENCY_LIMIT = 2          # analyses run at once (2 CPU cores on a free Space); others wait in the queue
 QUEUE_SIZE = 32                # visitors who may wait; the next one is told the queue is full
 CACHE_MAX_AGE_SECONDS = 1800   # results and frames drawn for a visitor are deleted after this
@@ -392,11 +394,11 @@ class App:
         finally:
             self.forget_upload(path)
         progress(0.9, desc="Drawing the charts")
-        if result.get("error"):
-            gr.Warning(f"Could not analyse {name}: {result['error']}")
         _prune(self.scratch)
         json_path = str(result_file(result, name, self.scratch)) if path else None
-        return (summary_markdown(result, name), *figures(result), gr.Gallery(value=frames, visible=bool(frames)),
+        # A refused file is said once, in the summary where the eye goes: no toast, no chart repeating it.
+        charts = (None,) * len(CHART_IDS) if result.get("error") else figures(result)
+        return (summary_markdown(result, name), *charts, gr.Gallery(value=frames, visible=bool(frames)),
                 json_path)
 
 
@@ -434,20 +436,19 @@ def build_demo(predictor=None):
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=340):
                 with gr.Tabs():
-                    with gr.Tab("Video (face + voice)", id="video-tab"):
+                    with gr.Tab("Video (face + voice)", id="video-tab") as video_tab:
                         video_in = gr.Video(label="A clip of one person speaking: upload or record with the webcam",
                                             sources=["upload", "webcam"], include_audio=True, format=None,
                                             height=240, elem_id="video-input")
                         video_button = gr.Button("Analyse the video", variant="primary", elem_id="analyse-video")
                         video_examples = gr.Column()
-                    with gr.Tab("Voice only", id="voice-tab"):
+                    with gr.Tab("Voice only", id="voice-tab") as voice_tab:
                         audio_in = gr.Audio(label="Speech: upload a recording or use the microphone",
                                             sources=["upload", "microphone"], type="filepath", elem_id="audio-input")
                         audio_button = gr.Button("Analyse the voice", variant="primary", elem_id="analyse-voice")
                         audio_examples = gr.Column()
             with gr.Column(scale=1, min_width=340):
-                summary = gr.Markdown("Results appear here: pick an example or give a clip, then press "
-                                      "**Analyse**.", elem_id="summary", min_height=80)
+                summary = gr.Markdown(WAITING, elem_id="summary", min_height=80)
                 frames = gr.Gallery(label="What the face model looked at: sampled frames, the crop it saw (corner), its verdict",
                                     columns=4,
                                     height=170, elem_id="frames", object_fit="contain", visible=False)
@@ -466,6 +467,14 @@ def build_demo(predictor=None):
                       api_visibility="undocumented")
         video_button.click(analyse_video, inputs=video_in, api_name="analyse_video", **common)
         audio_button.click(analyse_voice, inputs=audio_in, api_name="analyse_voice", **common)
+
+        # A new file, or the other tab, clears the last results: they belong to another clip.
+        def cleared():
+            return (WAITING, *(None,) * len(CHART_IDS), gr.Gallery(value=[], visible=False), None)
+
+        for event in (video_in.upload, video_in.clear, video_in.stop_recording, audio_in.upload, audio_in.clear,
+                      audio_in.stop_recording, video_tab.select, voice_tab.select):
+            event(cleared, outputs=outputs, api_visibility="private", concurrency_limit=None)
 
         example_sets = [
             (video_examples, video_in, analyse_video, app.examples["video"],

@@ -120,6 +120,10 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
     links = [page.locator("#result-json a").nth(i).get_attribute("href") or ""
              for i in range(page.locator("#result-json a").count())]
     assert any(link.endswith("avemo-browser-angry.json") for link in links), links
+    # The other tab clears the results: they belong to this clip, not to the next one.
+    page.get_by_role("tab", name="Voice only").click()
+    summary.filter(has_text="Results appear here").wait_for(timeout=10_000)
+    assert page.locator("#plot-fused .js-plotly-plot").count() == 0
 
 
 def test_refused_file_shows_the_message(page, app_server, tmp_path):
@@ -135,6 +139,12 @@ def test_refused_file_shows_the_message(page, app_server, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "app-refused.png"), full_page=True)
     assert "not a readable audio or video file" in summary.inner_text()
     assert "Traceback" not in page.locator("body").inner_text()
+    # Said once, where the eye goes: no toast, and no chart panel repeating it.
+    page.wait_for_timeout(500)
+    toasts = [page.locator(".toast-body").nth(i).inner_text() for i in range(page.locator(".toast-body").count())]
+    assert not [t for t in toasts if "Could not analyse" in t or "not a readable" in t], toasts
+    for plot in ("#plot-audio", "#plot-video", "#plot-fused", "#plot-timeline", "#plot-contributions"):
+        assert "not a readable" not in page.locator(plot).inner_text()
 
 
 def test_webcam_recording_with_sound(playwright, app_server):
