@@ -337,8 +337,8 @@ def write_fusion_card(folder: Path, config: dict, comparison: dict | None = None
     rule_for_aus = config.get("rule_for_action_units", "rule, measured confusions")
     for_aus = (f"the trained **{trained['name']}** fuser ({trained.get('hyper_parameter', '')})"
                if trained and trained.get("face") == "face_aus" else
-               "the default rule" + (" with fitted exponents" if config.get("exponents") else ""))
-    exponents = config.get("exponents")
+               "the default rule" + (" with fitted exponents" if config.get("exponents", {}).get("face_aus") else ""))
+    exponents = config.get("exponents", {}).get("face_aus")
     exponents_text = ("The exponents w are 1 (the naive-Bayes value) for the live face." + (
         f" For action-unit input they were fitted by likelihood on the paired takes' out-of-fold outputs, since the "
         f"nested comparison below found fitting them helps: w_voice = {exponents['audio']:.2f}, "

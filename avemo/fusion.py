@@ -58,7 +58,8 @@ class FusionModel:
     trained: object | None = None       # a scikit-learn classifier on fusion_features(), or None
     trained_name: str | None = None
     trained_face: str = LIVE_FACE       # the face key whose outputs the trained fuser was fitted on
-    exponents: dict[str, float] = field(default_factory=dict)  # matrix key -> weight of its log-likelihood (1)
+    # face key -> {matrix key: weight of its log-likelihood}, fitted for that pairing of voice and face; 1 elsewhere
+    exponents: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def method(self, face: str = LIVE_FACE) -> str:
         if self.uses_trained(face):
@@ -96,7 +97,8 @@ def load_fusion(folder: Path | None) -> FusionModel:
     config = json.loads((Path(folder) / "config.json").read_text())
     for modality, matrix in config.get("confusions", {}).items():
         confusions[modality] = normalise_rows(np.asarray(matrix, dtype=float))
-    exponents = {key: float(value) for key, value in config.get("exponents", {}).items()}
+    exponents = {face: {key: float(value) for key, value in pairing.items()}
+                 for face, pairing in config.get("exponents", {}).items() if isinstance(pairing, dict)}
     trained, name, face = None, None, LIVE_FACE
     trained_file = Path(folder) / TRAINED_FILE
     if trained_file.exists() and config.get("trained"):
@@ -180,7 +182,7 @@ def fused_probabilities(probs: dict[str, np.ndarray], reliability: dict[str, flo
         fused = np.zeros(N)
         fused[model.trained.classes_] = model.trained.predict_proba(features)[0]
         return fused
-    return bayes_product(probs, reliability, model.confusions, face, model.exponents)
+    return bayes_product(probs, reliability, model.confusions, face, model.exponents.get(face))
 
 
 def contributions(probs: dict[str, np.ndarray], reliability: dict[str, float], model: FusionModel,

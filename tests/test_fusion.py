@@ -168,3 +168,16 @@ def test_the_action_unit_face_uses_its_own_matrix_and_the_live_face_its_own():
     from_aus = fuse(audio, dict(face, source=FACE_SOURCE), rule)
     assert live["label"] == "happy" and from_aus["label"] == "sad"
     assert max(abs(v) for v in from_aus["contributions"]["video"].values()) < 1e-6
+
+
+def test_exponents_fitted_for_the_action_unit_pairing_leave_the_live_face_pairing_alone():
+    from avemo.au_expert import FACE_SOURCE
+
+    eye = uninformed_confusion()
+    fitted = FusionModel({"audio": eye, "video": eye, "face_aus": eye}, exponents={"face_aus": {"audio": 3.0}})
+    plain = FusionModel({"audio": eye, "video": eye, "face_aus": eye})
+    audio, face = result({"sad": 0.6, "neutral": 0.4}), result({"happy": 0.6, "neutral": 0.4})
+    assert fuse(audio, face, fitted)["probs"] == fuse(audio, face, plain)["probs"]  # the live face: exponent 1
+    louder = fuse(audio, dict(face, source=FACE_SOURCE), fitted)["contributions"]["audio"]
+    normal = fuse(audio, dict(face, source=FACE_SOURCE), plain)["contributions"]["audio"]
+    assert louder["sad"] == pytest.approx(3 * normal["sad"], rel=0.02)

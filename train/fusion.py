@@ -359,8 +359,9 @@ def fit(root: Path, weights: Path, out: Path, protocols: tuple[str, ...] = ("A",
         terms = [np.log(np.maximum(audio @ rule.confusions["audio"].T, 1e-12)),
                  np.log(np.maximum(face @ rule.confusions[ACTION_UNITS].T, 1e-12))]
         weights_fitted = fit_log_weights(terms, labels)
-        config["exponents"] = {"audio": round(float(weights_fitted[0]), 4),
-                               ACTION_UNITS: round(float(weights_fitted[1]), 4)}
+        # For this pairing only: the live face keeps exponent 1 beside the voice.
+        config["exponents"] = {ACTION_UNITS: {"audio": round(float(weights_fitted[0]), 4),
+                                              ACTION_UNITS: round(float(weights_fitted[1]), 4)}}
     if ship_trained:
         save_trained(fuser.model, out)
         config["trained"] = {"name": fuser_name, "face": ACTION_UNITS,
@@ -413,7 +414,8 @@ def score(root: Path, weights: Path, as_json: bool = False) -> dict:
         rows["face"].append(probs["video"].argmax())
         rows["fused"].append(EMOTIONS.index(result["fused"]["label"]))
         reliability = {m: max(result[m]["reliability"], 0.05) for m in MODALITIES}
-        rows["rule"].append(bayes_product(probs, reliability, rule.confusions, ACTION_UNITS, rule.exponents).argmax())
+        rows["rule"].append(bayes_product(probs, reliability, rule.confusions, ACTION_UNITS,
+                                          rule.exponents.get(ACTION_UNITS)).argmax())
         labels.append(row["label"])
     reports = {name: classification_report(np.array(labels), np.array(pred)) for name, pred in rows.items()}
     summary = {"takes": len(labels), **{name: {key: round(r[key], 4) for key in ("accuracy", "macro_f1", "uar")}
