@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import EMOTIONS
+from .config import ACTION_UNITS_SOURCE, EMOTIONS
 from .openface import AU_COLUMNS, ClipActionUnits
 from .results import modality_result
 from .sklearn_io import is_fitted_classifier, load_sklearn, save_sklearn
 
 MODEL_FILE = "model.skops"
-FACE_SOURCE = "openface action units"
+FACE_SOURCE = ACTION_UNITS_SOURCE
 
 
 def expert_features(means: np.ndarray) -> np.ndarray:

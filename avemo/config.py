@@ -22,6 +22,10 @@ EMOTION_COLOURS: dict[str, str] = {
 }
 
 MODALITIES: tuple[str, ...] = ("audio", "video")
+# What a face result's "source" says: the live face model (video frames) or the expert on OpenFace action
+# units. The fusion picks the face's confusion matrix by it.
+LIVE_FACE_SOURCE = "face video"
+ACTION_UNITS_SOURCE = "openface action units"
 
 
 class SavedSettings:

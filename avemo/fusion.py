@@ -33,14 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import EMOTIONS, MODALITIES
+from .config import ACTION_UNITS_SOURCE, EMOTIONS, MODALITIES
 from .sklearn_io import is_fitted_classifier, load_sklearn, save_sklearn
 
 log = logging.getLogger(__name__)
 
 # The confusion-matrix key of each face source: the live face model ("video") and the action-unit expert.
 LIVE_FACE, ACTION_UNITS = "video", "face_aus"
-ACTION_UNITS_SOURCE = "openface action units"  # (avemo.au_expert.FACE_SOURCE: a face result's "source")
 
 N = len(EMOTIONS)
 # Jensen-Shannon divergence (bits) above which two confident modalities are said to disagree.

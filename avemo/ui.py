@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import (AUDIO_EXTENSIONS, EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES, MEDIA_EXTENSIONS,
-                     REPO_ROOT, VIDEO_EXTENSIONS)
+from .config import (ACTION_UNITS_SOURCE, AUDIO_EXTENSIONS, EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES,
+                     MEDIA_EXTENSIONS, REPO_ROOT, VIDEO_EXTENSIONS)
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def figures(result: dict) -> tuple:
         subtitle = None
         if key == "video" and part and isinstance(part.get("measured_accuracy"), float):
             # The face model is far less sure than its bars look: say how often it is right.
-            where = "on held-out actors" if part.get("source") == "openface action units" else "on labelled faces"
+            where = "on held-out actors" if part.get("source") == ACTION_UNITS_SOURCE else "on labelled faces"
             subtitle = f"this face model is right {part['measured_accuracy']:.0%} of the time {where}"
         bars.append(probability_bars(part.get("probs") if part else None, title, reason, subtitle=subtitle))
     names = {"audio": "Voice", "video": "Face"}

@@ -34,7 +34,7 @@ import_tensorflow()  # quietly, before Keras (see avemo.backend)
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from .config import EMOTIONS, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
+from .config import EMOTIONS, LIVE_FACE_SOURCE, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
 from .media import MediaError, MediaInfo
 from .results import modality_result
 
@@ -48,8 +48,7 @@ FER_TO_EMOTION: dict[str, str] = {
 }
 POOLING_LABELS: list[str] = [FER_TO_EMOTION[name] for name in FER_CLASSES]  # no "calm"
 
-# What a face result from this branch says it came from (avemo.fusion picks the face's matrix by it).
-FACE_SOURCE = "face video"
+FACE_SOURCE = LIVE_FACE_SOURCE  # what a face result from this branch says it came from
 
 # A face in fewer than this share of the sampled frames earns a note to the user.
 FEW_FACES_SHARE = 0.5
