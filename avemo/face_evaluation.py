@@ -27,6 +27,8 @@ SFEW_CODES = {"Angry": "angry", "Disgust": "disgust", "Fear": "fearful", "Happy"
               "Sad": "sad", "Surprise": "surprised"}
 FACE_SETS = ("jaffe", "sfew")
 _JAFFE_NAME = re.compile(r"^([A-Z]{2})\.([A-Z]{2})\d+\.\d+$")
+# SFEW: <Movie>_<timestamp>_<face>, the movie itself sometimes with _ or a - before the timestamp.
+_SFEW_MOVIE = re.compile(r"^(.*?)[_-]\d{6,}")
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,9 @@ def labelled_stills(root: Path, dataset: str) -> list[LabelledStill]:
     elif dataset == "sfew":
         for path in sorted(folder.glob("*/*/*.png")):
             if path.parent.name in SFEW_CODES:
-                movie = path.stem.rsplit("_", 2)[0]
-                stills.append(LabelledStill(path, SFEW_CODES[path.parent.name], movie))
+                movie = _SFEW_MOVIE.match(path.stem)
+                stills.append(LabelledStill(path, SFEW_CODES[path.parent.name],
+                                            movie.group(1) if movie else path.stem))
     else:
         raise ValueError(f"unknown face set {dataset!r} (known: {', '.join(FACE_SETS)})")
     return stills

@@ -28,7 +28,7 @@ def test_the_labelled_sets_are_read_with_their_labels_and_subjects():
     assert len(sfew) == 1264 and {s.emotion for s in sfew} == {s.emotion for s in jaffe} == set(EMOTIONS) - {"calm"}
     movies = {s.subject for s in sfew}  # the movie (the nearest thing to a subject), not a frame number
     assert len(movies) > 50 and not [m for m in movies if re.search(r"_\d{6,}$", m)]
-    assert "HarryPotter_Deathly_Hallows_1" in movies
+    assert {"HarryPotter_Deathly_Hallows_1", "IAmSam", "OceansThirteen", "50_50"} <= movies
 
 
 def test_evaluate_writes_per_set_figures_and_the_pooled_matrix_the_fusion_reads(tmp_path):
