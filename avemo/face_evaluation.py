@@ -1,4 +1,4 @@
-"""Labelled face stills, and the live face model measured on them.
+"""Labelled face stills, and the face crops the live face model is measured on (train.faces).
 
 The sets in `DIR/faces/` (see ../shared/data/README.md): JAFFE (posed, grey, 10 subjects) and SFEW 2.0
 (film stills, in the wild; the movie is the nearest thing to a subject). Each still goes through the same
@@ -8,6 +8,7 @@ of that still would give.
 
     stills = labelled_stills(root, "jaffe")          # [LabelledStill(path, emotion, subject)]
     crops, found = face_crops(stills, cfg)           # (n, 64, 64) and which had a face (cached)
+    probs = analyser.crop_probabilities(crops[found])  # avemo.video.VideoAnalyzer
 """
 from __future__ import annotations
 
@@ -95,12 +96,3 @@ def face_crops(stills: list[LabelledStill], cfg: VideoFeatureConfig = VIDEO_FEAT
     np.savez_compressed(cache, crops=crops, found=found)
     return crops, found
 
-
-def still_probabilities(analyser, crops: np.ndarray, batch: int = 64) -> np.ndarray:
-    """The video model's calibrated probabilities (n, 8) in EMOTIONS order, each crop a one-frame window."""
-    rows = []
-    for start in range(0, len(crops), batch):
-        part = crops[start:start + batch]
-        inputs = {"frames": part[:, None, :, :, None], "frame_weights": np.ones((len(part), 1), np.float32)}
-        rows.append(analyser.folder.calibrated(analyser.window_logits(inputs)))
-    return np.concatenate(rows) if rows else np.zeros((0, 8), np.float32)

@@ -50,6 +50,9 @@ POOLING_LABELS: list[str] = [FER_TO_EMOTION[name] for name in FER_CLASSES]  # no
 
 FACE_SOURCE = LIVE_FACE_SOURCE  # what a face result from this branch says it came from
 
+# Beside the model folder: the live face model measured on labelled stills (written by train.faces).
+FACES_EVALUATION_FILE = "faces_evaluation.json"
+
 # A face in fewer than this share of the sampled frames earns a note to the user.
 FEW_FACES_SHARE = 0.5
 
@@ -301,7 +304,7 @@ class VideoAnalyzer:
     folder: object  # avemo.models.ModelFolder
     cfg: VideoFeatureConfig = VIDEO_FEATURES
     infer: object = None  # the model as one traced TensorFlow graph (see `load`)
-    measured_accuracy: float | None = None  # on labelled face stills (faces_evaluation.json, train.faces)
+    measured_accuracy: float | None = None  # on labelled face stills (FACES_EVALUATION_FILE, train.faces)
 
     @classmethod
     def load(cls, folder: Path) -> "VideoAnalyzer":
@@ -320,7 +323,7 @@ class VideoAnalyzer:
                              tf.TensorSpec((None, None), tf.float32)],
             autograph=False,
         )
-        measured = Path(folder) / "faces_evaluation.json"
+        measured = Path(folder) / FACES_EVALUATION_FILE
         accuracy = json.loads(measured.read_text())["pooled"]["accuracy"] if measured.is_file() else None
         analyser = cls(loaded, cfg, infer, accuracy)
         analyser.window_logits({"frames": np.zeros((1, 1, size, size, 1), np.float32),
@@ -335,6 +338,16 @@ class VideoAnalyzer:
         """Logits (windows, classes) in `labels` order for the model's two inputs."""
         return np.asarray(self.infer(np.asarray(inputs["frames"], np.float32),
                                      np.asarray(inputs["frame_weights"], np.float32)))
+
+    def crop_probabilities(self, crops: np.ndarray, batch: int = 64) -> np.ndarray:
+        """Calibrated probabilities (n, 8) in EMOTIONS order of single face crops (n, size, size) in [-1, 1],
+        each read as a one-frame window: for the pooling model, what a clip of that still gives."""
+        crops = np.asarray(crops, np.float32).reshape(-1, self.cfg.crop_size, self.cfg.crop_size)
+        rows = [self.folder.calibrated(self.window_logits({
+                    "frames": crops[start:start + batch, None, :, :, None],
+                    "frame_weights": np.ones((len(crops[start:start + batch]), 1), np.float32)}))
+                for start in range(0, len(crops), batch)]
+        return np.concatenate(rows) if rows else np.zeros((0, len(EMOTIONS)), np.float32)
 
     def analyse(self, path: Path, info: MediaInfo, max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
         """Video result (see avemo.results.modality_result) and notes. Raises MediaError."""
@@ -400,8 +413,7 @@ class VideoAnalyzer:
                 if face is None:
                     strip.append((rgb, f"{t:.1f} s: no face"))
                     continue
-                inputs = {"frames": face.crop[None, None, :, :, None], "frame_weights": np.ones((1, 1), np.float32)}
-                probs = self.folder.calibrated(self.window_logits(inputs))[0]
+                probs = self.crop_probabilities(face.crop)[0]
                 top = int(np.argmax(probs))
                 strip.append((with_inset(draw_mesh(rgb, face.landmarks), face.crop),
                               f"{t:.1f} s: {EMOTIONS[top]} {probs[top]:.0%}"))

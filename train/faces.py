@@ -22,9 +22,9 @@ NO_FACE = -1
 
 def evaluate(root: Path, video_dir: Path) -> dict:
     from avemo.evaluation import classification_report
-    from avemo.face_evaluation import FACE_SETS, face_crops, labelled_stills, still_probabilities
+    from avemo.face_evaluation import FACE_SETS, face_crops, labelled_stills
     from avemo.plots import confusion_matrix_png
-    from avemo.video import VideoAnalyzer
+    from avemo.video import FACES_EVALUATION_FILE, VideoAnalyzer
 
     analyser = VideoAnalyzer.load(video_dir)
     datasets, all_true, all_pred = {}, [], []
@@ -34,7 +34,7 @@ def evaluate(root: Path, video_dir: Path) -> dict:
             print(f"{name}: no labelled stills under {root / 'faces' / name}, skipped")
             continue
         crops, found = face_crops(stills, analyser.cfg)
-        probs = still_probabilities(analyser, crops[found])
+        probs = analyser.crop_probabilities(crops[found])
         true = np.array([EMOTIONS.index(s.emotion) for s in stills])
         # A still without a face counts as wrong: it gets the one class no face set has (calm).
         predicted = np.full(len(stills), EMOTIONS.index("calm"))
@@ -55,8 +55,8 @@ def evaluate(root: Path, video_dir: Path) -> dict:
     result = {"datasets": datasets, "pooled": pooled,
               "protocol": "every labelled still of each set (the model never trained on any); the pooled "
                           "confusion matrix counts the stills with a face found"}
-    (video_dir / "faces_evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"pooled (faces found): accuracy {pooled['accuracy']:.3f}; wrote {video_dir / 'faces_evaluation.json'}")
+    (video_dir / FACES_EVALUATION_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"pooled (faces found): accuracy {pooled['accuracy']:.3f}; wrote {video_dir / FACES_EVALUATION_FILE}")
     return result
 
 

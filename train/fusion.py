@@ -42,8 +42,6 @@ PROTOCOLS = {"A": "speakers", "B": "luna2022"}
 PROTOCOL_NAMES = {"A": "the project's 4 folds by actor", "B": "the 5 actor folds of Luna-Jiménez et al. 2022"}
 # Luna-Jiménez et al. (2022), Applied Sciences 12(1):327, 8 classes, all 24 actors, their 5 folds.
 PUBLISHED_B = {"audio alone": 0.818, "face alone": 0.621, "fused": 0.867}
-# The page's and the card's accuracy line for the live face model comes from here (train.faces).
-LIVE_FACE_EVALUATION = WEIGHTS_DIR / "video" / "faces_evaluation.json"
 
 
 # -- the paired takes -------------------------------------------------------------------------------
@@ -197,9 +195,12 @@ def audio_confusion_counts(audio_dir: Path) -> tuple[np.ndarray, str]:
     return counts, f"out-of-fold, speaker-independent ({report['chosen']}; weights/audio/evaluation.json)"
 
 
-def live_face_confusion_counts(evaluation: Path = LIVE_FACE_EVALUATION) -> tuple[np.ndarray, str]:
+def live_face_confusion_counts(video_dir: Path) -> tuple[np.ndarray, str]:
     """The live face model's confusion counts measured on labelled faces (train.faces), with calm, which
     no face set labels, read like neutral: the face model has no calm and a calm face looks neutral."""
+    from avemo.video import FACES_EVALUATION_FILE
+
+    evaluation = video_dir / FACES_EVALUATION_FILE
     if not evaluation.is_file():
         raise SystemExit(f"{evaluation} is missing: run `python -m train.faces evaluate` first")
     measured = json.loads(evaluation.read_text())
@@ -247,7 +248,7 @@ def write_default(weights: Path, out: Path, keep_fitted: bool = False) -> dict:
     from avemo.cards import write_fusion_card
 
     audio_counts, audio_source = audio_confusion_counts(weights / "audio")
-    video_counts, video_source = live_face_confusion_counts(weights / "video" / "faces_evaluation.json")
+    video_counts, video_source = live_face_confusion_counts(weights / "video")
     confusions = {"audio": audio_counts.round(3).tolist(), LIVE_FACE: video_counts.round(3).tolist()}
     sources = {"audio": audio_source, LIVE_FACE: video_source}
     au = au_confusion_counts(weights / "face_aus")

@@ -131,8 +131,7 @@ def measure_stills(folder: Path, faces_dir: Path, rotate_degrees: float = 15.0) 
         face = find_face(mesh, rgb, analyser.cfg)
         if face is None:
             return None, None
-        inputs = {"frames": face.crop[None, None, :, :, None], "frame_weights": np.ones((1, 1), np.float32)}
-        probs = analyser.folder.calibrated(analyser.window_logits(inputs))[0]
+        probs = analyser.crop_probabilities(face.crop)[0]
         return EMOTIONS[int(probs.argmax())], probs
 
     for still in stills:
