@@ -200,23 +200,11 @@ class TrainedFuser(Method):
     model: object = None
 
     def fit(self, audio, face, labels, groups):
-        from sklearn.metrics import log_loss
-
-        features = fuser_inputs(self.kind, audio, face)
         if len(self.grid) > 1 and len(np.unique(groups)) > 1:
-            losses = []
-            for estimator in self.grid:
-                probs = np.zeros((len(labels), N))
-                try:
-                    for group in np.unique(groups):
-                        train, test = groups != group, groups == group
-                        model = fitted(estimator, features[train], labels[train])
-                        probs[np.ix_(test, model.classes_)] = model.predict_proba(features[test])
-                    losses.append(log_loss(labels, np.clip(probs, 1e-9, 1), labels=np.arange(N)))
-                except ValueError:  # too few takes of a class for this estimator (tiny sets only)
-                    losses.append(np.inf)
+            losses = [inner_log_loss(TrainedFuser(self.name, self.kind, [estimator]), audio, face, labels, groups)
+                      for estimator in self.grid]
             self.chosen = int(np.argmin(losses))
-        self.model = fitted(self.grid[self.chosen], features, labels)
+        self.model = fitted(self.grid[self.chosen], fuser_inputs(self.kind, audio, face), labels)
         return self
 
     def predict(self, audio, face):
@@ -275,7 +263,8 @@ def nested_comparison(inputs_for_fold, labels: np.ndarray, folds: np.ndarray,
 
 
 def inner_log_loss(method: Method, audio, face, labels, groups) -> float:
-    """Log-loss of `method` (its own hyper-parameter search included) by cross-validation over `groups`."""
+    """Log-loss of `method` (its own hyper-parameter search included) by cross-validation over `groups`;
+    infinite where a fold has too few takes of a class for the method (tiny sets only)."""
     import copy
 
     from sklearn.metrics import log_loss
@@ -283,6 +272,9 @@ def inner_log_loss(method: Method, audio, face, labels, groups) -> float:
     probs = np.zeros((len(labels), N))
     for group in np.unique(groups):
         train, test = groups != group, groups == group
-        fitted = copy.deepcopy(method).fit(audio[train], face[train], labels[train], groups[train])
-        probs[test] = fitted.predict(audio[test], face[test])
+        try:
+            trained = copy.deepcopy(method).fit(audio[train], face[train], labels[train], groups[train])
+        except ValueError:
+            return float("inf")
+        probs[test] = trained.predict(audio[test], face[test])
     return float(log_loss(labels, np.clip(probs, 1e-9, 1), labels=np.arange(N)))

@@ -324,7 +324,7 @@ def fit(root: Path, weights: Path, out: Path, protocols: tuple[str, ...] = ("A",
     from avemo.cards import write_fusion_card
     from avemo.evaluation import fit_temperature
     from avemo.fusion import load_fusion, save_trained
-    from avemo.fusion_training import RULES, TRAINED, fit_log_weights, inner_log_loss, methods
+    from avemo.fusion_training import RULES, TRAINED, fit_log_weights
 
     if "A" not in protocols:
         raise SystemExit("fit needs protocol A: the shipped models are chosen on it")
@@ -343,15 +343,14 @@ def fit(root: Path, weights: Path, out: Path, protocols: tuple[str, ...] = ("A",
     audio = calibrated_audio(logits, labels, np.ones(len(labels), bool))
     order = [selection["ids"].index(t) for t in ids]  # the expert's takes in the audio runs' order
     face = calibrate(selection["probs"][selection["best"]][order], selection["temperature"])
-    inner = {m.name: inner_log_loss(m, audio, face, labels, folds) for m in methods() if m.name in TRAINED}
-    fuser_name = min(inner, key=inner.get)
-    fuser = next(m for m in methods() if m.name == fuser_name).fit(audio, face, labels, folds)
+    fuser, inner = shippable_fuser(audio, face, labels, folds)
+    fuser_name = fuser.name
     # The default rule for action-unit input: exponent 1 (naive Bayes), or exponents fitted on the paired takes
     # where the nested comparison says fitting them helps.
     plain, fitted = "rule, measured confusions", "rule, measured confusions, fitted exponents"
     rule_name = fitted if a["reports"][fitted]["macro_f1"] > a["reports"][plain]["macro_f1"] else plain
     nested_fuser, nested_rule = a["reports"]["best trained fuser (nested)"], a["reports"][rule_name]
-    ship_trained = nested_fuser["macro_f1"] > nested_rule["macro_f1"] and fuser.kind == "probabilities"
+    ship_trained = nested_fuser["macro_f1"] > nested_rule["macro_f1"]
     write_default(weights, out)  # the rule's matrices, now with the face-AU expert's
     config = json.loads((out / "config.json").read_text())
     config["rule_for_action_units"] = rule_name
@@ -460,10 +459,11 @@ def paired_video_outputs(root: Path, predictor) -> tuple[np.ndarray, np.ndarray,
 
 
 def fit_video(root: Path, weights: Path, out: Path) -> dict:
-    """The live face model's fusion on RAVDESS audio-video mp4s: the same nested comparison, by actor."""
+    """The live face model's fusion on RAVDESS audio-video mp4s: the same nested comparison, by actor; a
+    trained fuser ships only if its nested result beats the rule's."""
     from avemo.evaluation import classification_report
     from avemo.fusion import save_trained
-    from avemo.fusion_training import methods
+    from avemo.fusion_training import nested_comparison
     from avemo.predict import Predictor
 
     n = len(EMOTIONS)
@@ -472,26 +472,31 @@ def fit_video(root: Path, weights: Path, out: Path) -> dict:
     audio, face = features[:, :n], features[:, n:2 * n]
     actors = sorted(set(groups))
     folds = np.array([actors.index(g) % min(4, len(actors)) for g in groups])
-    predictions = {}
-    for method in methods(v060_rule_confusions(weights)):
-        probs = np.zeros((len(labels), n))
-        for k in np.unique(folds):
-            train, test = folds != k, folds == k
-            method.fit(audio[train], face[train], labels[train], folds[train])
-            probs[test] = method.predict(audio[test], face[test])
-        predictions[method.name] = probs
-    reports = {name: classification_report(labels, p.argmax(1)) for name, p in predictions.items()}
-    trained = {m.name: m for m in methods() if m.name in reports and hasattr(m, "grid") and m.kind == "probabilities"}
-    best = max(trained, key=lambda name: reports[name]["macro_f1"])
+    compared = nested_comparison(lambda k: (audio[folds != k], face[folds != k], audio[folds == k], face[folds == k]),
+                                 labels, folds, v060_rule_confusions(weights))
+    reports = {name: classification_report(labels, p.argmax(1)) for name, p in compared["probs"].items()}
     config = json.loads((out / "config.json").read_text())
-    if reports[best]["macro_f1"] > reports["rule, measured confusions"]["macro_f1"]:
-        fuser = trained[best].fit(audio, face, labels, folds)
+    best = None
+    if reports["best trained fuser (nested)"]["macro_f1"] > reports["rule, measured confusions"]["macro_f1"]:
+        fuser, _ = shippable_fuser(audio, face, labels, folds)
+        best = fuser.name
         save_trained(fuser.model, out)
         config["trained"] = {"name": best, "face": LIVE_FACE, "n_clips": int(len(labels)), "actors": actors}
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     for name, r in reports.items():
         print(f"{name:>45}: accuracy {r['accuracy']:.3f}  macro-F1 {r['macro_f1']:.3f}  UAR {r['uar']:.3f}")
-    return {"reports": reports, "n_clips": int(len(labels)), "n_actors": len(actors), "best_trained": best}
+    return {"reports": reports, "n_clips": int(len(labels)), "n_actors": len(actors), "shipped_trained": best}
+
+
+def shippable_fuser(audio: np.ndarray, face: np.ndarray, labels: np.ndarray, folds: np.ndarray):
+    """The trained fuser the run time can use (one on the stacked probabilities) with the best log-loss by
+    cross-validation over `folds`, fitted on every take; and every candidate's log-loss."""
+    from avemo.fusion_training import TrainedFuser, inner_log_loss, methods
+
+    candidates = [m for m in methods() if isinstance(m, TrainedFuser) and m.kind == "probabilities"]
+    losses = {m.name: inner_log_loss(m, audio, face, labels, folds) for m in candidates}
+    chosen = next(m for m in candidates if m.name == min(losses, key=losses.get))
+    return chosen.fit(audio, face, labels, folds), losses
 
 
 def main(argv: list[str] | None = None) -> None:
