@@ -23,7 +23,6 @@ from .results import modality_result
 from .sklearn_io import is_fitted_classifier, load_sklearn, save_sklearn
 
 MODEL_FILE = "model.skops"
-FACE_SOURCE = ACTION_UNITS_SOURCE
 
 
 def expert_features(means: np.ndarray) -> np.ndarray:
@@ -122,7 +121,7 @@ class ActionUnitExpert:
         """The face modality's result from a clip's action units (no timeline: clip means only)."""
         probs = self.probabilities(aus.means[None])[0]
         return modality_result(
-            probs, [], [], reliability=aus.tracked_share, source=FACE_SOURCE,
+            probs, [], [], reliability=aus.tracked_share, source=ACTION_UNITS_SOURCE,
             faces_found=aus.tracked_frames, frames=aus.frames, openface_input=aus.source,
             measured_accuracy=self.measured_accuracy,
             strongest_action_units=[{"name": name, "intensity": round(value, 2)} for name, value in aus.strongest()])

@@ -226,7 +226,7 @@ def fuse(audio: dict | None, video: dict | None, model: FusionModel) -> dict | N
         return {"label": result["label"], "confidence": result["confidence"], "probs": dict(result["probs"]),
                 "weights": {m: float(m == modality) for m in MODALITIES}, "modalities": [modality],
                 "agreement": None, "method": f"{modality} only", "contributions": None,
-                "reason": f"only {SPOKEN[modality].split()[1]} was analysed"}
+                "reason": f"only {SPOKEN[modality]} was analysed"}
 
     probs = {m: np.array([r["probs"][e] for e in EMOTIONS], dtype=float) for m, r in present.items()}
     reliability = {m: max(float(r.get("reliability", 1.0)), 0.05) for m, r in present.items()}

@@ -126,43 +126,41 @@ def summarise_frames(values: np.ndarray, success: np.ndarray, source: str = "per
                            tracked_frames=len(tracked), source=source)
 
 
-def read_frame_csv(path: Path) -> ClipActionUnits:
-    """A per-frame OpenFace CSV (FeatureExtraction's output) summarised over its tracked frames."""
-    header, rows = read_csv_table(path)
+def _frames(header: list[str], rows: list[list[str]], path: Path) -> ClipActionUnits:
     if not rows:
-        raise OpenFaceError(f"{Path(path).name} has a header but no frames")
-    values = numeric_columns(header, rows, AU_COLUMNS, Path(path))
-    success = (numeric_columns(header, rows, ("success",), Path(path))[:, 0] if "success" in header
-               else np.ones(len(rows)))
+        raise OpenFaceError(f"{path.name} has a header but no frames")
+    values = numeric_columns(header, rows, AU_COLUMNS, path)
+    success = numeric_columns(header, rows, ("success",), path)[:, 0] if "success" in header else np.ones(len(rows))
     return summarise_frames(values, success)
 
 
-def read_means_table(path: Path) -> dict[str, np.ndarray]:
-    """A clip-means table: take id -> (35,) action-unit means."""
-    header, rows = read_csv_table(path)
+def _means(header: list[str], rows: list[list[str]], path: Path) -> dict[str, np.ndarray]:
     if TAKE_COLUMN not in header:
-        raise OpenFaceError(f"{Path(path).name} has no '{TAKE_COLUMN}' column: not a clip-means table")
-    values = numeric_columns(header, rows, AU_COLUMNS, Path(path))
+        raise OpenFaceError(f"{path.name} has no '{TAKE_COLUMN}' column: not a clip-means table")
+    values = numeric_columns(header, rows, AU_COLUMNS, path)
     takes = [row[header.index(TAKE_COLUMN)].strip() for row in rows]
     return dict(zip(takes, values))
 
 
-def is_frame_csv(path: Path) -> bool:
-    """Whether a CSV's header is OpenFace's per-frame one (it has 'frame' and 'success' columns)."""
-    header, _ = read_csv_table(path)
-    return "frame" in header and TAKE_COLUMN not in header
+def read_frame_csv(path: Path) -> ClipActionUnits:
+    """A per-frame OpenFace CSV (FeatureExtraction's output) summarised over its tracked frames."""
+    return _frames(*read_csv_table(path), Path(path))
+
+
+def read_means_table(path: Path) -> dict[str, np.ndarray]:
+    """A clip-means table: take id -> (35,) action-unit means."""
+    return _means(*read_csv_table(path), Path(path))
 
 
 def read_clip_action_units(path: Path, take: str | None = None) -> ClipActionUnits:
-    """The action units of one clip from either kind of OpenFace file.
-
-    For a clip-means table, `take` names the row (a RAVDESS take id, or any file name of the same
-    performance); a table of one row needs none."""
+    """The action units of one clip from either kind of OpenFace file (read once; a `take` column makes
+    it a clip-means table). For a table, `take` names the row (a RAVDESS take id, or any file name of
+    the same performance); a table of one row needs none."""
     path = Path(path)
-    header, _ = read_csv_table(path)
+    header, rows = read_csv_table(path)
     if TAKE_COLUMN not in header:
-        return read_frame_csv(path)
-    table = read_means_table(path)
+        return _frames(header, rows, path)
+    table = _means(header, rows, path)
     wanted = take_id(take) if take else None
     if wanted is None and len(table) == 1:
         (means,) = table.values()

@@ -48,8 +48,6 @@ FER_TO_EMOTION: dict[str, str] = {
 }
 POOLING_LABELS: list[str] = [FER_TO_EMOTION[name] for name in FER_CLASSES]  # no "calm"
 
-FACE_SOURCE = LIVE_FACE_SOURCE  # what a face result from this branch says it came from
-
 # Beside the model folder: the live face model measured on labelled stills (written by train.faces).
 FACES_EVALUATION_FILE = "faces_evaluation.json"
 
@@ -370,7 +368,7 @@ class VideoAnalyzer:
         spans = [self._served_span(faces, w) for w in kept]
         reliability = faces.quality_sum / faces.frames
         return (modality_result(clip_probs, window_probs, spans, reliability,
-                                faces_found=int(faces.faces_found), frames=int(faces.frames), source=FACE_SOURCE,
+                                faces_found=int(faces.faces_found), frames=int(faces.frames), source=LIVE_FACE_SOURCE,
                                 measured_accuracy=self.measured_accuracy),
                 self._notes(faces))
 

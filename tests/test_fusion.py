@@ -159,7 +159,7 @@ def test_a_weak_face_pushes_less_than_a_trusted_one():
 
 
 def test_the_action_unit_face_uses_its_own_matrix_and_the_live_face_its_own():
-    from avemo.au_expert import FACE_SOURCE
+    from avemo.config import ACTION_UNITS_SOURCE as FACE_SOURCE
 
     blind = np.full((len(EMOTIONS), len(EMOTIONS)), 1.0)  # a face model that says nothing about anything
     rule = FusionModel({"audio": uninformed_confusion(), "video": uninformed_confusion(), "face_aus": blind})
@@ -171,7 +171,7 @@ def test_the_action_unit_face_uses_its_own_matrix_and_the_live_face_its_own():
 
 
 def test_exponents_fitted_for_the_action_unit_pairing_leave_the_live_face_pairing_alone():
-    from avemo.au_expert import FACE_SOURCE
+    from avemo.config import ACTION_UNITS_SOURCE as FACE_SOURCE
 
     eye = uninformed_confusion()
     fitted = FusionModel({"audio": eye, "video": eye, "face_aus": eye}, exponents={"face_aus": {"audio": 3.0}})
