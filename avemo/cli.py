@@ -5,7 +5,7 @@ Prints a readable table, or with `--format jsonl` one JSON object per input (the
 clip-means table with a row for its take), the face-AU expert is the face modality. A bad input gets its
 error and the run goes on; the exit code is non-zero only if every input failed.
 
-Batches (avemo.batch): `--workers N` runs N worker processes, `--output FILE` appends each result to a
+Every run goes through avemo.batch (in this process by default): `--workers N` runs N worker processes, `--output FILE` appends each result to a
 JSONL file as it finishes and skips the inputs already there (run the same command again to resume),
 `--engine ray [--ray-address ADDRESS]` runs on Ray Data, `--output-format parquet` writes Parquet files.
 """
@@ -53,11 +53,7 @@ def format_table(results: list[dict]) -> str:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from .batch import error_result, input_problem
     from .media import MediaError, expand_inputs
-    from .predict import Predictor
 
     inputs = expand_inputs(args.paths)
     if args.face_aus and len(inputs) != 1:
@@ -72,32 +68,12 @@ def predict_command(args: argparse.Namespace) -> int:
         except MediaError as error:
             print(f"avemo: --face-aus {args.face_aus}: {error}", file=sys.stderr)
             return 2
-    if args.workers is not None or args.output or args.engine != "local" or args.output_format != "jsonl":
-        return batch_command(args, inputs, face_aus)
-    predictor = None  # loaded (about 10 s) only once some input is worth analysing
-    results = []
-    for path in tqdm(inputs, desc="analysing", unit="file", disable=args.format == "jsonl" or len(inputs) < 2,
-                     file=sys.stderr):
-        problem = input_problem(path)
-        if problem:
-            result = error_result(path, problem)
-        else:
-            try:
-                predictor = predictor or Predictor()
-            except MediaError as error:  # e.g. the speech encoder's package is not installed
-                print(f"avemo: the models could not be loaded: {error}", file=sys.stderr)
-                return 2
-            result = predictor.predict(path, modality=args.modality, max_seconds=args.max_seconds, face_aus=face_aus)
-        results.append(result)
-        if args.format == "jsonl":
-            print(json.dumps(result), flush=True)
-    if args.format == "table":
-        print(format_table(results))
-    return 0 if any(r["error"] is None for r in results) else 1
+    return batch_command(args, inputs, face_aus)
 
 
 def batch_command(args: argparse.Namespace, inputs: list, face_aus) -> int:
-    """The batch options' path (avemo.batch): worker processes or Ray, resumable output."""
+    """Every input through avemo.batch: in this process by default, or worker processes, or Ray; printed in
+    input order, or appended to a resumable --output file."""
     from .batch import BatchError, InOrder, ModelLoadError, run_batch
 
     if args.workers is not None and args.workers < 1:
@@ -117,7 +93,8 @@ def batch_command(args: argparse.Namespace, inputs: list, face_aus) -> int:
     try:
         summary = run_batch(inputs, engine=args.engine, workers=args.workers, ray_address=args.ray_address,
                             predict_kwargs=kwargs, output=args.output, output_format=args.output_format,
-                            on_result=on_result, progress=bool(args.output) or args.format == "table",
+                            on_result=on_result,
+                            progress=bool(args.output) or (args.format == "table" and len(inputs) > 1),
                             verbose=args.verbose)
     except ModelLoadError as error:
         print(f"avemo: the models could not be loaded: {error}", file=sys.stderr)
