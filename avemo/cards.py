@@ -615,9 +615,10 @@ quality (0 without a face, lower for small or dark faces). The output is a norma
 the frame probabilities. Longer clips give several windows (a timeline); the clip result pools the
 windows by the face evidence they hold.
 
-No labelled face video was available when this model was built, so **nothing here was trained** and
-**no accuracy is claimed**. `python -m train.video fit --data-dir DIR` trains a recurrent temporal
-head on RAVDESS video, speaker-independently, and writes a model folder with its measured report.
+No labelled face video was available when this model was built, so **nothing here was trained** and no
+accuracy on video is claimed; its accuracy on labelled face stills is below. `python -m train.video fit
+--data-dir DIR` trains a recurrent temporal head on RAVDESS video, speaker-independently, and writes a
+model folder with its measured report.
 
 ## Backbone: origin and licence
 
@@ -650,7 +651,8 @@ fusion should read its neutral as "neutral or calm".
 - Accuracy, F1, UAR or calibration on video of any kind: there is no labelled face video here
   (RAVDESS video is not on these machines; actors 21 and 22 are held out for a final test).
   The temperature is 1.0 (uncalibrated).
-- FER2013 accuracy of this backbone was not re-measured (FER2013 is not here either).
+- FER2013 accuracy of this backbone: not re-measured, since it was trained on FER2013, which therefore
+  says nothing about how it does on other faces.
 
 ## Intended use and limits
 
@@ -660,6 +662,43 @@ fusion should read its neutral as "neutral or calm".
 - One face per clip is analysed (the largest); a note says when several are visible.
 """
     (out / "README.md").write_text(text)
+    faces = out / "faces_evaluation.json"  # (avemo.video.FACES_EVALUATION_FILE, written by train.faces)
+    if faces.is_file():
+        write_faces_section(out, json.loads(faces.read_text()))
+
+
+FACES_HEADING = "## Measured on labelled face stills"
+
+
+def write_faces_section(folder: Path, evaluation: dict) -> None:
+    """Put (or replace) the video card's section on labelled face stills, before "## Not measured"."""
+    rows = "\n".join(f"| {name.upper()} | {r['n']} stills, {r['subjects']} subjects, {len(r['faces_not_found'])} without "
+                     f"a face found | {pct(r['accuracy'])} | {pct(r['macro_f1'])} | {pct(r['uar'])} |"
+                     for name, r in evaluation["datasets"].items())
+    images = "\n".join(f"![{name.upper()}](confusion_{name}.png)" for name in evaluation["datasets"])
+    section = f"""{FACES_HEADING}
+
+Every labelled still of JAFFE (posed, grey, 10 Japanese women) and SFEW 2.0 (film stills, in the wild),
+none of them seen in training, each through the same face finding and cropping as a video frame and read
+as a one-frame window (`python -m train.faces evaluate`). 7 classes; a still without a face found counts as
+wrong. The pooled confusion matrix of the faces found ({pct(evaluation['pooled']['accuracy'])} right) is the
+live face's matrix in the fusion rule (weights/fusion).
+
+| set | stills | accuracy | macro-F1 | UAR |
+|---|---|---|---|---|
+{rows}
+
+{images}
+
+"""
+    card = (folder / "README.md").read_text()
+    if FACES_HEADING in card:
+        start = card.index(FACES_HEADING)
+        end = card.find("\n## ", start + len(FACES_HEADING))
+        card = card[:start] + card[end + 1:] if end >= 0 else card[:start]
+    anchor = card.find("## Not measured")
+    card = card[:anchor] + section + card[anchor:] if anchor >= 0 else card + "\n" + section
+    (folder / "README.md").write_text(card)
 
 
 def write_video_fit_card(out: Path, evaluation: dict, config: dict) -> None:

@@ -54,3 +54,7 @@ def test_evaluate_writes_per_set_figures_and_the_pooled_matrix_the_fusion_reads(
     saved = json.loads((video / "faces_evaluation.json").read_text())
     found = 14 - sum(len(r["faces_not_found"]) for r in saved["datasets"].values())
     assert saved["pooled"]["n"] == found >= 10  # the pooled matrix counts the stills with a face
+    faces.evaluate(root, video)  # again: the card's section is replaced, not repeated
+    card = (video / "README.md").read_text()
+    assert card.count("## Measured on labelled face stills") == 1
+    assert "| JAFFE | 7 stills" in card and card.index("labelled face stills") < card.index("## Not measured")

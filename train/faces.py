@@ -5,7 +5,7 @@
 For each set: accuracy, macro-F1 and UAR over its 7 classes, the confusion matrix (a PNG beside the
 report), and the stills where no face was found (counted as errors: the product would not answer
 either). The pooled confusion matrix is what the fusion rule uses for the live face model
-(train/fusion.py default). Writes weights/video/faces_evaluation.json.
+(train/fusion.py default). Writes weights/video/faces_evaluation.json and the model card's section on it.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ NO_FACE = -1
 
 
 def evaluate(root: Path, video_dir: Path) -> dict:
+    from avemo.cards import write_faces_section
     from avemo.evaluation import classification_report
     from avemo.face_evaluation import FACE_SETS, face_crops, labelled_stills
     from avemo.plots import confusion_matrix_png
@@ -56,6 +57,8 @@ def evaluate(root: Path, video_dir: Path) -> dict:
               "protocol": "every labelled still of each set (the model never trained on any); the pooled "
                           "confusion matrix counts the stills with a face found"}
     (video_dir / FACES_EVALUATION_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    if (video_dir / "README.md").is_file():
+        write_faces_section(video_dir, result)
     print(f"pooled (faces found): accuracy {pooled['accuracy']:.3f}; wrote {video_dir / FACES_EVALUATION_FILE}")
     return result
 
