@@ -34,14 +34,14 @@ evaluate: $(STAMP)
 	$(PY) -m train.audio evaluate --kind mfcc     # the feature ablation, same folds
 	$(PY) -m train.audio evaluate --kind mfcc --protocol luna2022   # Luna-Jiménez et al. 2022's actor folds
 	$(PY) -m train.baseline                       # MFCC statistics + SVM on the same folds, for context
-	$(PY) -m train.faces evaluate                 # the live face model on labelled stills
+	$(PY) -m train.faces sweep                    # framing of each face CNN, on labelled stills
 	$(PY) -m train.fusion fit                     # paired takes: the face-AU expert, every fusion method, nested
 
 # The product's models, trained on all the data, with their model cards.
 train: $(STAMP)
 	$(PY) -m train.audio final   # picks the better feature kind of the evaluation
-	$(PY) -m train.video default
-	$(PY) -m train.faces evaluate   # the live face model on labelled stills: its matrix for the fusion rule
+	$(PY) -m train.video default    # the frame models (FER CNN, facex, Face Landmarker), no head yet
+	$(PY) -m train.faces fit        # the expression head on labelled stills, subjects held out: its matrix for the fusion rule
 	$(PY) -m train.fusion default   # the rule's matrices from the above (keeps what `fit` measured)
 
 # The README's picture: the browser test analyses a clip on the real page and saves what it shows.

@@ -135,8 +135,15 @@ class VideoFeatureConfig(SavedSettings):
 
     frames_per_window: int = 16    # frames sampled evenly from each window of the clip
     window_seconds: float = 4.0
-    crop_size: int = 64            # the FER2013 backbone's input: 64x64 grayscale
-    crop_margin: float = 0.25      # extra border around the landmark box, as a share of its size
+    # Framing, measured on labelled stills (python -m train.faces sweep; the video model card shows it).
+    # The square crop is centred on the eye-levelled landmark box, `margin` wider than the box's
+    # longer side and moved up by `shift` of its side (negative: towards the brows).
+    crop_size: int = 64            # the FER2013 mini-Xception's input: 64x64 grayscale
+    crop_margin: float = 0.05
+    crop_shift: float = -0.05
+    expression_crop_size: int = 200    # the facex CNN's input: 200x200 RGB
+    expression_crop_margin: float = 0.15
+    expression_crop_shift: float = -0.1
     max_faces: int = 3             # several faces: the largest one is analysed
 
 

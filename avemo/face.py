@@ -1,9 +1,11 @@
-"""Faces in video frames: mediapipe face mesh, eye-levelled 64x64 crops for the FER backbone, a
-per-frame quality weight, and the landmark mesh drawn over a frame for the app's preview.
+"""Faces in video frames: mediapipe face mesh, eye-levelled crops for the two expression CNNs (64x64 grey
+for the FER mini-Xception, 200x200 RGB for facex), a per-frame quality weight, and the face's outline
+drawn over a frame for the app's preview.
 
     with face_mesh() as mesh:                 # one per thread: FaceMesh objects are not thread-safe
         face = find_face(mesh, frame_rgb)     # FrameFace | None (the largest face of the frame)
     face.crop                                 # (64, 64) float32 in [-1, 1], eyes level
+    face.expression_crop                      # (200, 200, 3) uint8 RGB, framed for facex
     draw_mesh(frame_rgb, face.landmarks)      # RGB copy with the face's outline drawn
 
 Pure array code apart from mediapipe itself; nothing here opens a file.
@@ -34,7 +36,8 @@ DARK_LEVEL = 50.0
 class FrameFace:
     """The face analysed in one frame (the largest one when several are visible)."""
 
-    crop: np.ndarray          # (crop_size, crop_size) float32 in [-1, 1], eyes level
+    crop: np.ndarray          # (crop_size, crop_size) float32 in [-1, 1], eyes level: the FER CNN's input
+    expression_crop: np.ndarray  # (expression_crop_size,)*2 x 3 uint8 RGB, eyes level: the facex CNN's input
     landmarks: np.ndarray     # (468, 2) float32 pixel coordinates (x, y) in the frame
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the landmarks, pixels
     n_faces: int              # faces the mesh found in this frame
@@ -119,11 +122,12 @@ def eye_angle(landmarks: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(dy, dx)))
 
 
-def aligned_crop(gray: np.ndarray, landmarks: np.ndarray, cfg: VideoFeatureConfig = VIDEO_FEATURES) -> np.ndarray:
-    """The face rotated so the eyes are level, as a square crop_size x crop_size uint8 image.
+def aligned_crop(image: np.ndarray, landmarks: np.ndarray, size: int, margin: float, shift: float = 0.0) -> np.ndarray:
+    """The face rotated so the eyes are level, as a square size x size crop of `image` (grey or RGB).
 
-    The square is centred on the (rotated) landmark box; its side is the box's longer side
-    times (1 + crop_margin). Parts outside the frame are filled by replicating the border.
+    The square is centred on the (rotated) landmark box, moved down by `shift` times its side
+    (negative: up); its side is the box's longer side times (1 + margin). Parts outside the frame
+    are filled by replicating the border.
     """
     import cv2
 
@@ -132,16 +136,15 @@ def aligned_crop(gray: np.ndarray, landmarks: np.ndarray, cfg: VideoFeatureConfi
     rotation = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, 1.0)
     rotated = landmarks @ rotation[:, :2].T + rotation[:, 2]
     lo, hi = rotated.min(axis=0), rotated.max(axis=0)
-    side = float(max(hi - lo)) * (1.0 + cfg.crop_margin)
-    box_centre = (lo + hi) / 2
+    side = max(float(max(hi - lo)) * (1.0 + margin), 1.0)
+    box_centre = (lo + hi) / 2 + np.array([0.0, shift * side])
     # Map the square [box_centre - side/2, box_centre + side/2] of the rotated frame to the crop.
-    scale = cfg.crop_size / max(side, 1.0)
-    to_crop = np.array([[scale, 0, cfg.crop_size / 2 - scale * box_centre[0]],
-                        [0, scale, cfg.crop_size / 2 - scale * box_centre[1]]])
+    scale = size / side
+    to_crop = np.array([[scale, 0, size / 2 - scale * box_centre[0]],
+                        [0, scale, size / 2 - scale * box_centre[1]]])
     affine = to_crop @ np.vstack([rotation, [0, 0, 1]])
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.warpAffine(gray, affine, (cfg.crop_size, cfg.crop_size), flags=interpolation,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, affine, (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def to_model_range(crop: np.ndarray) -> np.ndarray:
@@ -168,12 +171,14 @@ def find_face(mesh, frame_rgb: np.ndarray, cfg: VideoFeatureConfig = VIDEO_FEATU
     x1, y1 = np.clip(landmarks.max(axis=0), 0, [width - 1, height - 1])
     region = gray[int(y0) : int(y1) + 1, int(x0) : int(x1) + 1]
     brightness = float(region.mean()) if region.size else 0.0
-    crop = aligned_crop(gray, landmarks, cfg)
+    crop = aligned_crop(gray, landmarks, cfg.crop_size, cfg.crop_margin, cfg.crop_shift)
+    colour = aligned_crop(frame_rgb, landmarks, cfg.expression_crop_size, cfg.expression_crop_margin,
+                          cfg.expression_crop_shift)
     if brightness < DARK_LEVEL:
-        crop = brighten(crop)
+        crop, colour = brighten(crop), brighten(colour)
     box = (float(x0), float(y0), float(x1), float(y1))
     size = min(x1 - x0, y1 - y0)
-    return FrameFace(to_model_range(crop), landmarks, box, len(faces), brightness,
+    return FrameFace(to_model_range(crop), colour, landmarks, box, len(faces), brightness,
                      frame_quality(float(size), brightness))
 
 

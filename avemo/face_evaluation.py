@@ -7,8 +7,8 @@ video model reads it as a one-frame window, which for the shipped pooling model 
 of that still would give.
 
     stills = labelled_stills(root, "jaffe")          # [LabelledStill(path, emotion, subject)]
-    crops, found = face_crops(stills, cfg)           # (n, 64, 64) and which had a face (cached)
-    probs = analyser.crop_probabilities(crops[found])  # avemo.video.VideoAnalyzer
+    faces = still_faces(stills, analyser)            # crops, expression features, found (cached)
+    probs = analyser.face_probabilities(faces.crops, faces.features)  # avemo.video.VideoAnalyzer
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import VIDEO_FEATURES, VideoFeatureConfig, cache_dir
+from .config import VideoFeatureConfig, cache_dir
 
 JAFFE_CODES = {"AN": "angry", "DI": "disgust", "FE": "fearful", "HA": "happy", "NE": "neutral", "SA": "sad",
                "SU": "surprised"}
@@ -59,40 +59,56 @@ def labelled_stills(root: Path, dataset: str) -> list[LabelledStill]:
     return stills
 
 
-def _cache_key(stills: list[LabelledStill], cfg: VideoFeatureConfig) -> str:
-    from . import face
+@dataclass
+class StillFaces:
+    """What the video path reads from each labelled still (rows follow the stills)."""
+
+    crops: np.ndarray      # (n, size, size) float32 in [-1, 1]: the FER CNN's input; 0 where no face
+    features: np.ndarray   # (n, len(FRAME_FEATURES)): blendshapes and facex; NaN where no face or none read
+    found: np.ndarray      # (n,) bool: the face mesh found a face
+
+
+def _cache_key(stills: list[LabelledStill], cfg: VideoFeatureConfig, model_files: list[Path]) -> str:
+    from . import face, face_expression
 
     digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode())
-    digest.update(Path(face.__file__).read_bytes())  # a change of framing invalidates the crops
+    for source in (face.__file__, face_expression.__file__):  # a change of framing invalidates the crops
+        digest.update(Path(source).read_bytes())
+    for path in model_files:
+        digest.update(f"{path.name}:{path.stat().st_size}".encode())
     for still in stills:
         digest.update(f"{still.path.name}:{still.path.stat().st_size}".encode())
     return digest.hexdigest()[:16]
 
 
-def face_crops(stills: list[LabelledStill], cfg: VideoFeatureConfig = VIDEO_FEATURES,
-               progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Aligned crops (n, size, size) in [-1, 1] of each still's largest face, and a mask of the stills
-    where a face was found. Cached under avemo.config.cache_dir()/face-crops."""
+def still_faces(stills: list[LabelledStill], analyser, progress: bool = True) -> StillFaces:
+    """Each still's largest face as the video path reads it (avemo.video.VideoAnalyzer.frame_face), with
+    the mesh in still-image mode. Cached under avemo.config.cache_dir()/face-crops."""
     import cv2
     from tqdm import tqdm
 
-    from .face import face_mesh, find_face
+    from .face import face_mesh
+    from .face_expression import FACEX_FILE, FRAME_FEATURES, LANDMARKER_FILE
 
-    cache = cache_dir() / "face-crops" / f"{_cache_key(stills, cfg)}.npz"
+    cfg = analyser.cfg
+    model_files = [analyser.folder.path / name for name in (LANDMARKER_FILE, FACEX_FILE)
+                   if (analyser.folder.path / name).is_file()]
+    cache = cache_dir() / "face-crops" / f"{_cache_key(stills, cfg, model_files)}.npz"
     if cache.is_file():
         saved = np.load(cache)
-        return saved["crops"], saved["found"]
-    crops = np.zeros((len(stills), cfg.crop_size, cfg.crop_size), np.float32)
-    found = np.zeros(len(stills), bool)
-    with face_mesh(cfg, stills=True) as mesh:
-        for i, still in enumerate(tqdm(stills, desc="finding faces", unit="still", disable=not progress)):
+        return StillFaces(saved["crops"], saved["features"], saved["found"])
+    faces = StillFaces(np.zeros((len(stills), cfg.crop_size, cfg.crop_size), np.float32),
+                       np.full((len(stills), len(FRAME_FEATURES)), np.nan, np.float32), np.zeros(len(stills), bool))
+    with face_mesh(cfg, stills=True) as mesh, analyser.landmarker() as landmarker:
+        for i, still in enumerate(tqdm(stills, desc="reading faces", unit="still", disable=not progress)):
             image = cv2.imread(str(still.path), cv2.IMREAD_COLOR)  # grey files come back as 3 equal channels
             if image is None:
                 continue
-            face = find_face(mesh, cv2.cvtColor(image, cv2.COLOR_BGR2RGB), cfg)
+            face, features = analyser.frame_face(mesh, landmarker, cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
             if face is not None:
-                crops[i], found[i] = face.crop, True
+                faces.crops[i], faces.found[i] = face.crop, True
+            if features is not None:
+                faces.features[i] = features
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(cache, crops=crops, found=found)
-    return crops, found
-
+    np.savez_compressed(cache, crops=faces.crops, features=faces.features, found=faces.found)
+    return faces

@@ -37,15 +37,17 @@ HUB_REPO = "avemo/avemo-models"
 # layer and descriptors.keras; v0.4.0: the audio models retrained, the CNN without augmentation;
 # v0.5.0: the audio model.keras is the CNN alone, without the statistics head; v0.6.0: speech.keras, the
 # expert on Whisper tiny.en's encoder states; v0.7.0: face_aus/, the expert on OpenFace action units, and
-# a fusion folder measured on paired takes).
-HUB_REVISION = "v0.7.0"
+# a fusion folder measured on paired takes; v0.8.0: video/ gains facex, the Face Landmarker and the
+# expression head trained on labelled faces).
+HUB_REVISION = "v0.8.0"
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
 # What a model folder must hold to be loadable (avemo.models.load_model_folder, avemo.fusion.load_fusion).
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "audio": ("model.keras", "functionals.keras", "descriptors.keras", "speech.keras", "labels.json", "config.json"),
-    "video": ("model.keras", "labels.json", "config.json"),
+    "video": ("model.keras", "labels.json", "config.json", "face_landmarker.task", "facex.tflite",
+              "expression_head.json"),
     "face_aus": ("model.skops", "config.json"),
     "fusion": ("config.json",),
 }
@@ -131,8 +133,10 @@ def check_model_folder(folder: Path, name: str) -> None:
                 check_keras_archive(path)
             except ValueError as error:
                 raise ValueError(f"{name}: {error}") from None
-        elif path.suffix == ".skops" and not zipfile.is_zipfile(path):  # (a skops file is a zip archive)
-            raise ValueError(f"{name}: {path.name} is not a skops archive")
+        elif path.suffix in (".skops", ".task") and not zipfile.is_zipfile(path):  # (both are zip archives)
+            raise ValueError(f"{name}: {path.name} is not a {path.suffix[1:]} archive")
+        elif path.suffix == ".tflite" and path.read_bytes()[4:8] != b"TFL3":  # the TensorFlow Lite file mark
+            raise ValueError(f"{name}: {path.name} is not a TensorFlow Lite model")
 
 
 # -- the two sources ---------------------------------------------------------------------------

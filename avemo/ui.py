@@ -98,6 +98,9 @@ def summary_markdown(result: dict, name: str) -> str:
     lines = [" · ".join(parts)]  # e.g. "**clip.mp4 → angry** (72%) from voice and face · ..."
     if len(used) > 1 and isinstance(fused.get("reason"), str) and fused["reason"]:
         lines.append(f"- Why: {fused['reason']}")  # e.g. "sad over calm: the voice favoured sad by 2.4 bits; ..."
+    movements = (result.get("video") or {}).get("face_movements")
+    if isinstance(movements, list) and movements:  # from the face's blendshapes, e.g. "smiling, cheeks raised"
+        lines.append(f"- What the face did: {', '.join(str(m) for m in movements)}")
     for modality, reason in (result.get("unavailable") or {}).items():
         lines.append(f"- {MODALITY_NAMES.get(modality, modality)} not analysed: {reason}")
     lines += [f"- Note: {note}" for note in result.get("notes") or []]

@@ -15,13 +15,19 @@ The model (a Keras model folder, see `avemo.models`) takes two inputs per window
 `frames` (batch, T, 64, 64, 1) face crops in [-1, 1] and `frame_weights` (batch, T), each
 row non-negative and summing to 1 (a frame without a face has weight 0); it outputs logits.
 Two models share that interface: `build_pooling_model` (the pretrained FER2013 frame CNN and a
-parameter-free, weighted mean of per-frame log-probabilities: the shipped model) and
-`build_temporal_model` (the same frame CNN and a trained recurrent head; see train/video.py).
+parameter-free, weighted mean of per-frame log-probabilities) and `build_temporal_model` (the same frame
+CNN and a trained recurrent head; see train/video.py).
+
+The shipped folder is a pooling model with expression models beside it (avemo.face_expression): each
+face's blendshapes and facex's outputs are read as the frame is decoded, and a head trained on labelled
+faces turns them, with the FER CNN's log-probabilities, into the frame's logits; the same weighted mean
+of log-probabilities pools them over a window (`pooled_log_probs`).
 """
 from __future__ import annotations
 
 import json
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -35,6 +41,7 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 from .config import EMOTIONS, LIVE_FACE_SOURCE, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
+from .face_expression import BLENDSHAPES, FRAME_FEATURES, ExpressionModels, describe_blendshapes
 from .media import MediaError, MediaInfo
 from .results import modality_result
 
@@ -50,6 +57,11 @@ POOLING_LABELS: list[str] = [FER_TO_EMOTION[name] for name in FER_CLASSES]  # no
 
 # Beside the model folder: the live face model measured on labelled stills (written by train.faces).
 FACES_EVALUATION_FILE = "faces_evaluation.json"
+
+POOLING_MODEL_NAME = "avemo_video_lrcn_pooling"
+
+# Where the head does not read blendshapes, they are read on every Nth face only, for the face's words.
+WORDS_EVERY_N_FACES = 4
 
 # A face in fewer than this share of the sampled frames earns a note to the user.
 FEW_FACES_SHARE = 0.5
@@ -150,6 +162,7 @@ class ClipFaces:
     plan: SamplingPlan
     crops: np.ndarray            # (n_windows, T, size, size, 1) float32 in [-1, 1]; 0 where no face
     weights: np.ndarray          # (n_windows, T) quality of each slot's frame; 0 where no face/frame
+    features: np.ndarray         # (n_windows, T, len(FRAME_FEATURES)): blendshapes, facex; NaN where unseen
     served: np.ndarray           # (n_windows, T) bool: a frame was decoded for this slot
     frames: int = 0              # distinct frames decoded and searched for a face
     faces_found: int = 0         # of which held a face
@@ -160,8 +173,10 @@ class ClipFaces:
     last_time: float = 0.0       # timestamp of the last decoded frame, seconds
 
 
-def observe_faces(path: Path, plan: SamplingPlan, cfg: VideoFeatureConfig = VIDEO_FEATURES) -> ClipFaces:
-    """Decode the planned frames of a video and find the largest face in each (streaming)."""
+def observe_faces(path: Path, plan: SamplingPlan, cfg: VideoFeatureConfig = VIDEO_FEATURES,
+                  expression: ExpressionModels | None = None) -> ClipFaces:
+    """Decode the planned frames of a video and find the largest face in each (streaming); with
+    `expression`, also read each face's blendshapes and facex outputs."""
     from .face import face_mesh, find_face
 
     n_windows, per_window = plan.targets.shape
@@ -170,13 +185,19 @@ def observe_faces(path: Path, plan: SamplingPlan, cfg: VideoFeatureConfig = VIDE
         plan,
         crops=np.zeros((n_windows, per_window, size, size, 1), dtype=np.float32),
         weights=np.zeros((n_windows, per_window), dtype=np.float32),
+        features=np.full((n_windows, per_window, len(FRAME_FEATURES)), np.nan, dtype=np.float32),
         served=np.zeros((n_windows, per_window), dtype=bool),
     )
-    face = None
-    with face_mesh(cfg) as mesh:
+    face, features = None, None
+    with face_mesh(cfg) as mesh, (expression.landmarker() if expression else nullcontext()) as landmarker:
         for t, rgb, slots in read_frames_at(path, plan.targets.ravel()):
             if rgb is not None:
                 face = find_face(mesh, rgb, cfg)
+                # Blendshapes on every frame when the head reads them; else on every few, for the words.
+                blendshapes = bool(expression) and (expression.head_reads_blendshapes
+                                                    or result.faces_found % WORDS_EVERY_N_FACES == 0)
+                features = (expression.frame_features(landmarker, face.expression_crop, blendshapes)
+                            if expression and face is not None else None)
                 result.frames += 1
                 result.last_time = t
                 if face is not None:
@@ -191,6 +212,8 @@ def observe_faces(path: Path, plan: SamplingPlan, cfg: VideoFeatureConfig = VIDE
                 if face is not None:
                     result.crops[w, k, :, :, 0] = face.crop
                     result.weights[w, k] = face.quality
+                if features is not None:
+                    result.features[w, k] = features
     return result
 
 
@@ -200,6 +223,27 @@ def window_inputs(faces: ClipFaces) -> tuple[dict[str, np.ndarray], np.ndarray]:
     keep = np.flatnonzero(totals > 0)
     weights = faces.weights[keep] / totals[keep, None]
     return {"frames": faces.crops[keep], "frame_weights": weights.astype(np.float32)}, keep
+
+
+N_BLENDSHAPES = len(BLENDSHAPES)  # the first FRAME_FEATURES
+
+
+def face_movements(features: np.ndarray, weights: np.ndarray) -> list[str]:
+    """What the face did over some frames, in words: their quality-weighted mean blendshapes, described."""
+    blendshapes = np.asarray(features, np.float64).reshape(-1, len(FRAME_FEATURES))[:, :N_BLENDSHAPES]
+    w = np.asarray(weights, np.float64).ravel() * ~np.isnan(blendshapes[:, 0])
+    if w.sum() <= 0:
+        return []
+    return describe_blendshapes((np.nan_to_num(blendshapes) * w[:, None]).sum(axis=0) / w.sum())
+
+
+def pooled_log_probs(frame_logits: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted mean over each window's frames of their log-probabilities: (windows, T, C), (windows, T)
+    rows summing to 1 -> (windows, C). What the pooling model computes inside its graph, here for a head's
+    frame logits."""
+    shifted = frame_logits - frame_logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return np.einsum("wt,wtc->wc", weights, log_probs).astype(np.float32)
 
 
 # -- models --------------------------------------------------------------------------------------
@@ -265,7 +309,7 @@ def build_pooling_model(backbone, cfg: VideoFeatureConfig = VIDEO_FEATURES):
     per_frame = FramewiseDistributed(frame_logits, name="frame_cnn")(frames)
     log_probs = layers.Activation("log_softmax", name="frame_log_probs")(per_frame)
     logits = _weighted_mean_over_frames(log_probs, weights, len(FER_CLASSES), "quality_weighted_mean")
-    return keras.Model([frames, weights], logits, name="avemo_video_lrcn_pooling")
+    return keras.Model([frames, weights], logits, name=POOLING_MODEL_NAME)
 
 
 def build_temporal_head(embedding_size: int, n_classes: int = len(EMOTIONS), units: int = 32,
@@ -303,6 +347,7 @@ class VideoAnalyzer:
     cfg: VideoFeatureConfig = VIDEO_FEATURES
     infer: object = None  # the model as one traced TensorFlow graph (see `load`)
     measured_accuracy: float | None = None  # on labelled face stills (FACES_EVALUATION_FILE, train.faces)
+    expression: ExpressionModels | None = None  # blendshapes, facex and the head (pooling models only)
 
     @classmethod
     def load(cls, folder: Path) -> "VideoAnalyzer":
@@ -323,7 +368,8 @@ class VideoAnalyzer:
         )
         measured = Path(folder) / FACES_EVALUATION_FILE
         accuracy = json.loads(measured.read_text())["pooled"]["accuracy"] if measured.is_file() else None
-        analyser = cls(loaded, cfg, infer, accuracy)
+        is_pooling = loaded.model.name == POOLING_MODEL_NAME
+        analyser = cls(loaded, cfg, infer, accuracy, ExpressionModels.load(folder) if is_pooling else None)
         analyser.window_logits({"frames": np.zeros((1, 1, size, size, 1), np.float32),
                                 "frame_weights": np.ones((1, 1), np.float32)})
         return analyser
@@ -337,28 +383,62 @@ class VideoAnalyzer:
         return np.asarray(self.infer(np.asarray(inputs["frames"], np.float32),
                                      np.asarray(inputs["frame_weights"], np.float32)))
 
-    def crop_probabilities(self, crops: np.ndarray, batch: int = 64) -> np.ndarray:
-        """Calibrated probabilities (n, 8) in EMOTIONS order of single face crops (n, size, size) in [-1, 1],
-        each read as a one-frame window: for the pooling model, what a clip of that still gives."""
-        crops = np.asarray(crops, np.float32).reshape(-1, self.cfg.crop_size, self.cfg.crop_size)
-        rows = [self.folder.calibrated(self.window_logits({
-                    "frames": crops[start:start + batch, None, :, :, None],
-                    "frame_weights": np.ones((len(crops[start:start + batch]), 1), np.float32)}))
-                for start in range(0, len(crops), batch)]
-        return np.concatenate(rows) if rows else np.zeros((0, len(EMOTIONS)), np.float32)
+    @property
+    def head(self):
+        return self.expression.head if self.expression else None
+
+    def frame_logits(self, crops: np.ndarray, features: np.ndarray | None = None, batch: int = 256) -> np.ndarray:
+        """Logits (n, classes) in `labels` order of single face crops (n, size, size) in [-1, 1], each read as
+        a one-frame window: the FER CNN's log-probabilities, read with the frames' FRAME_FEATURES (n, 59) by
+        the expression head where the folder has one. For a pooling model, a window's logits are the
+        weighted mean of its frames' log-softmax of these (`pooled_log_probs`)."""
+        size = self.cfg.crop_size
+        crops = np.asarray(crops, np.float32).reshape(-1, size, size)
+        fer = [self.window_logits({"frames": crops[start:start + batch, None, :, :, None],
+                                   "frame_weights": np.ones((len(crops[start:start + batch]), 1), np.float32)})
+               for start in range(0, len(crops), batch)]
+        fer = np.concatenate(fer) if fer else np.zeros((0, len(self.labels)), np.float32)
+        if self.head is None:
+            return fer
+        if features is None:
+            features = np.full((len(crops), len(FRAME_FEATURES)), np.nan, np.float32)
+        return self.head.logits(fer, features)
+
+    def face_probabilities(self, crops: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities (n, 8) in EMOTIONS order of single faces (see `frame_logits`): for the
+        pooling model, what a clip of that still gives."""
+        return self.folder.calibrated(self.frame_logits(crops, features))
+
+    def frame_face(self, mesh, landmarker, rgb: np.ndarray):
+        """(FrameFace, its FRAME_FEATURES or None) of the largest face of an RGB frame; (None, None) if none."""
+        from .face import find_face
+
+        face = find_face(mesh, rgb, self.cfg)
+        if face is None or self.expression is None:
+            return face, None
+        return face, self.expression.frame_features(landmarker, face.expression_crop)
+
+    def landmarker(self):
+        """The blendshape landmarker for one clip or set of stills (a null context without expression models)."""
+        return self.expression.landmarker() if self.expression else nullcontext()
 
     def analyse(self, path: Path, info: MediaInfo, max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
         """Video result (see avemo.results.modality_result) and notes. Raises MediaError."""
         if not info.has_video:
             raise MediaError("the file has no video track: it is audio only")
         plan = sampling_plan(info.duration, max_seconds, self.cfg)
-        faces = observe_faces(Path(path), plan, self.cfg)
+        faces = observe_faces(Path(path), plan, self.cfg, self.expression)
         if faces.frames == 0:
             raise MediaError("could not decode any video frame (corrupt or unsupported)")
         if faces.faces_found == 0:
             raise MediaError(f"no face found in any of the {faces.frames} frames sampled")
         inputs, kept = window_inputs(faces)
-        logits = self.window_logits(inputs)
+        if self.head is not None:
+            shape = faces.weights[kept].shape
+            frame_logits = self.frame_logits(faces.crops[kept], faces.features[kept].reshape(-1, len(FRAME_FEATURES)))
+            logits = pooled_log_probs(frame_logits.reshape(shape + (-1,)), inputs["frame_weights"])
+        else:
+            logits = self.window_logits(inputs)
         # Clip level: windows weighted by the face evidence they hold (for the pooling model this
         # equals pooling every sampled frame of the clip at once).
         evidence = faces.weights[kept].sum(axis=1)
@@ -367,10 +447,13 @@ class VideoAnalyzer:
         clip_probs = self.folder.calibrated(clip_logits)
         spans = [self._served_span(faces, w) for w in kept]
         reliability = faces.quality_sum / faces.frames
-        return (modality_result(clip_probs, window_probs, spans, reliability,
-                                faces_found=int(faces.faces_found), frames=int(faces.frames), source=LIVE_FACE_SOURCE,
-                                measured_accuracy=self.measured_accuracy),
-                self._notes(faces))
+        result = modality_result(clip_probs, window_probs, spans, reliability,
+                                 faces_found=int(faces.faces_found), frames=int(faces.frames), source=LIVE_FACE_SOURCE,
+                                 measured_accuracy=self.measured_accuracy,
+                                 face_movements=face_movements(faces.features, faces.weights))
+        for entry, window in zip(result["timeline"], kept):
+            entry["face_movements"] = face_movements(faces.features[window], faces.weights[window])
+        return result, self._notes(faces)
 
     @staticmethod
     def _served_span(faces: ClipFaces, window: int) -> tuple[float, float]:
@@ -398,23 +481,24 @@ class VideoAnalyzer:
         result): each an RGB frame with the face's outline drawn and the crop the model saw set in its
         corner, and a caption with its time and the model's top emotion on that frame. Frames without a
         face come back plain, captioned so."""
-        from .face import draw_mesh, face_mesh, find_face, with_inset
+        from .face import draw_mesh, face_mesh, with_inset
 
         length = min(info.duration, max_seconds) if info.duration > 0 else min(max_seconds, 4.0)
         times = (np.arange(n) + 0.5) / n * length
         strip = []
-        with face_mesh(self.cfg, stills=True) as mesh:
+        with face_mesh(self.cfg, stills=True) as mesh, self.landmarker() as landmarker:
             for t, rgb, _ in read_frames_at(Path(path), times):
                 if rgb is None:
                     continue
-                face = find_face(mesh, rgb, self.cfg)
+                face, features = self.frame_face(mesh, landmarker, rgb)
                 if face is None:
                     strip.append((rgb, f"{t:.1f} s: no face"))
                     continue
-                probs = self.crop_probabilities(face.crop)[0]
+                probs = self.face_probabilities(face.crop, features)[0]
                 top = int(np.argmax(probs))
-                strip.append((with_inset(draw_mesh(rgb, face.landmarks), face.crop),
-                              f"{t:.1f} s: {EMOTIONS[top]} {probs[top]:.0%}"))
+                movements = describe_blendshapes(features[:N_BLENDSHAPES]) if features is not None else []
+                caption = f"{t:.1f} s: {EMOTIONS[top]} {probs[top]:.0%}" + "".join(f", {m}" for m in movements)
+                strip.append((with_inset(draw_mesh(rgb, face.landmarks), face.crop), caption))
         return strip
 
 

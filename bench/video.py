@@ -3,8 +3,9 @@
     python -m bench.video [--runs 10] [--model weights/video]
 
 Prints frames decoded and sampled, and the median over warm runs of: decoding (grab every frame,
-convert the sampled ones), face mesh + aligned crops, the model, and the whole
-`VideoAnalyzer.analyse` call (run separately, so the parts need not add up exactly).
+convert the sampled ones), face mesh + aligned crops, the blendshapes and facex on each face, the FER CNN
+and the head, and the whole `VideoAnalyzer.analyse` call (run separately, so the parts need not add up
+exactly).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from avemo.config import WEIGHTS_DIR
 
 CLIP_SECONDS = 4.0
 CLIP_SIZE = (1280, 720)
+PARTS = ("decode_ms", "face_ms", "expression_ms", "model_ms")
 
 
 def build_clip(folder: Path) -> Path:
@@ -36,15 +38,15 @@ def timed_parts(analyser, path: Path, info) -> dict:
     import cv2
 
     from avemo.face import face_mesh, find_face
-    from avemo.video import read_frames_at, sampling_plan
+    from avemo.video import WORDS_EVERY_N_FACES, read_frames_at, sampling_plan
 
     plan = sampling_plan(info.duration, cfg=analyser.cfg)
-    decode = face = 0.0
-    sampled, crops = 0, []
+    decode = face = expression = 0.0
+    sampled, crops, features = 0, [], []
     capture = cv2.VideoCapture(str(path))
     decoded = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     capture.release()
-    with face_mesh(analyser.cfg) as mesh:
+    with face_mesh(analyser.cfg) as mesh, analyser.landmarker() as landmarker:
         frames = read_frames_at(path, plan.targets.ravel())
         while True:
             start = time.perf_counter()
@@ -60,13 +62,17 @@ def timed_parts(analyser, path: Path, info) -> dict:
             face += time.perf_counter() - start
             if found is not None:
                 crops.append(found.crop)
-    per_window = plan.targets.shape[1]
-    batch = np.zeros((len(plan.spans), per_window) + crops[0].shape + (1,), np.float32)
+                start = time.perf_counter()
+                if analyser.expression is not None:  # blendshapes as avemo.video.observe_faces reads them
+                    blendshapes = (analyser.expression.head_reads_blendshapes
+                                   or (len(crops) - 1) % WORDS_EVERY_N_FACES == 0)
+                    features.append(analyser.expression.frame_features(landmarker, found.expression_crop, blendshapes))
+                expression += time.perf_counter() - start
     start = time.perf_counter()
-    analyser.window_logits({"frames": batch, "frame_weights": np.full(batch.shape[:2], 1 / per_window, np.float32)})
+    analyser.frame_logits(np.stack(crops), np.stack(features) if features else None)
     model = time.perf_counter() - start
-    return {"frames_decoded": decoded, "frames_sampled": sampled,
-            "decode_ms": decode * 1e3, "face_ms": face * 1e3, "model_ms": model * 1e3}
+    return {"frames_decoded": decoded, "frames_sampled": sampled, "decode_ms": decode * 1e3,
+            "face_ms": face * 1e3, "expression_ms": expression * 1e3, "model_ms": model * 1e3}
 
 
 def run_benchmark(model_folder: Path = WEIGHTS_DIR / "video", runs: int = 10) -> dict:
@@ -85,7 +91,7 @@ def run_benchmark(model_folder: Path = WEIGHTS_DIR / "video", runs: int = 10) ->
             start = time.perf_counter()
             analyser.analyse(path, info)
             totals.append((time.perf_counter() - start) * 1e3)
-    result = {key: float(np.median([p[key] for p in parts])) for key in ("decode_ms", "face_ms", "model_ms")}
+    result = {key: float(np.median([p[key] for p in parts])) for key in PARTS}
     return {"clip": f"{CLIP_SECONDS:.0f} s {CLIP_SIZE[0]}x{CLIP_SIZE[1]} 25 fps H.264", "runs": runs,
             "frames_decoded": parts[0]["frames_decoded"], "frames_sampled": parts[0]["frames_sampled"],
             **result, "total_ms": float(np.median(totals)), "total_ms_max": float(np.max(totals))}
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     result = run_benchmark(args.model, args.runs)
     print(f"clip: {result['clip']}")
     print(f"frames decoded {result['frames_decoded']}, sampled {result['frames_sampled']}")
-    for key in ("decode_ms", "face_ms", "model_ms", "total_ms"):
+    for key in (*PARTS, "total_ms"):
         print(f"{key[:-3]:>8}: {result[key]:7.1f} ms (median of {result['runs']} warm runs)")
     print(json.dumps(result))
 

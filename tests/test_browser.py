@@ -172,17 +172,22 @@ def test_webcam_recording_with_sound(playwright, app_server):
 
 def test_examples_run_in_one_click_and_stay_available(page, app_server):
     """Clicking an example analyses it; it can be clicked again after uploads were cleaned up."""
+    from avemo.ui import example_files
+
     page.goto(app_server.url)
     page.locator("#analyse-video").wait_for()
     summary = page.locator("#summary")
     examples = page.locator("#video-input").locator("xpath=ancestor::div[contains(@class,'tabitem')][1]") \
         .locator("button.gallery-item")
-    examples.nth(0).click()
+    order = [p.name for p in example_files()["video"]]  # video examples show as thumbnails, in this order
+    angry, smiling = order.index("ravdess-actor01-angry.mp4"), order.index("ravdess-actor03-happy-synthetic-smile.mp4")
+    examples.nth(angry).click()
     summary.filter(has_text="ravdess-actor01-angry.mp4").wait_for(timeout=90_000)
-    examples.nth(1).click()
-    summary.filter(has_text="ravdess-actor08-sad.mp4").wait_for(timeout=90_000)
+    examples.nth(smiling).click()  # the face that moves: what it did is said in words
+    summary.filter(has_text="synthetic-smile.mp4").wait_for(timeout=90_000)
+    assert "What the face did:" in summary.inner_text()
     page.wait_for_timeout(3000)  # longer than the server's upload grace period: the janitor has run
-    examples.nth(0).click()
+    examples.nth(angry).click()
     summary.filter(has_text="ravdess-actor01-angry.mp4").wait_for(timeout=90_000)
     assert "Could not analyse" not in summary.inner_text()
 

@@ -31,21 +31,34 @@ def test_the_labelled_sets_are_read_with_their_labels_and_subjects():
     assert {"HarryPotter_Deathly_Hallows_1", "IAmSam", "OceansThirteen", "50_50"} <= movies
 
 
-def test_evaluate_writes_per_set_figures_and_the_pooled_matrix_the_fusion_reads(tmp_path):
+def linked_faces(root, per_emotion: int):
+    """A data folder with `per_emotion` stills of each emotion of each set, linked (never copied)."""
     from avemo.face_evaluation import labelled_stills
-    from train import faces
 
-    root = tmp_path / "data"
     for name in ("jaffe", "sfew"):
-        picked = {}
-        for still in labelled_stills(clips.DATA, name):  # one still of each emotion
-            picked.setdefault(still.emotion, still.path)
-        for path in picked.values():
+        picked, subjects = {}, {}
+        for still in labelled_stills(clips.DATA, name):  # each emotion from different subjects
+            if len(picked.setdefault(still.emotion, [])) < per_emotion and \
+                    still.subject not in subjects.setdefault(still.emotion, set()):
+                picked[still.emotion].append(still.path)
+                subjects[still.emotion].add(still.subject)
+        for path in (p for paths in picked.values() for p in paths):
             link = root / "faces" / name / path.relative_to(FACES / name)
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(path)
+    return root
+
+
+def test_evaluate_writes_per_set_figures_and_the_pooled_matrix_the_fusion_reads(tmp_path):
+    from avemo.face_expression import HEAD_FILE
+    from train import faces
+
+    root = linked_faces(tmp_path / "data", 1)
     video = tmp_path / "video"
     shutil.copytree(WEIGHTS_DIR / "video", video)
+    with pytest.raises(SystemExit, match="trained on these stills"):  # a head is measured by `fit`, held out
+        faces.evaluate(root, video)
+    (video / HEAD_FILE).unlink()  # the bare FER CNN: it never saw these faces
     result = faces.evaluate(root, video)
     for name in ("jaffe", "sfew"):
         report = result["datasets"][name]
@@ -57,4 +70,38 @@ def test_evaluate_writes_per_set_figures_and_the_pooled_matrix_the_fusion_reads(
     faces.evaluate(root, video)  # again: the card's section is replaced, not repeated
     card = (video / "README.md").read_text()
     assert card.count("## Measured on labelled face stills") == 1
-    assert "| JAFFE | 7 stills" in card and card.index("labelled face stills") < card.index("## Not measured")
+    assert "| this model |" in card and card.index("labelled face stills") < card.index("## Not measured")
+
+
+def test_fit_trains_a_head_measured_with_subjects_held_out_and_the_product_loads_it(tmp_path):
+    from avemo.face_expression import HEAD_FILE
+    from avemo.video import VideoAnalyzer
+    from train import faces
+
+    root = linked_faces(tmp_path / "data", 3)
+    video = tmp_path / "video"
+    shutil.copytree(WEIGHTS_DIR / "video", video)
+    (video / HEAD_FILE).unlink()
+    result = faces.fit(root, video, bench_runs=0)
+    for name, report in result["datasets"].items():
+        assert report["n"] == 21 and sum(map(sum, report["confusion"])) == 21
+        # Each held-out fold is one JAFFE woman, or a group of SFEW movies: a subject is never on both sides.
+        held = [f for f in result["folds"] if f["set"] == name]
+        assert len(held) == report["subjects"] if name == "jaffe" else 2 <= len(held) <= 10
+    assert set(result["bare_cnns"]) >= {"FER mini-Xception alone", "facex alone"}
+    assert result["head_settings"]["C"] in faces.C_GRID and result["calibration"]["temperature"] > 0
+    config = json.loads((video / "config.json").read_text())
+    assert config["temperature"] == round(result["calibration"]["temperature"], 4) and config["head"]["file"] == HEAD_FILE
+    card = (video / "README.md").read_text()
+    assert "expression head (shipped), subjects held out" in card and "v0.7.0 pipeline" in card
+    analyser = VideoAnalyzer.load(video)  # the head the product reads
+    assert analyser.head is not None and analyser.head.trained_on.startswith("JAFFE and SFEW")
+    import cv2
+
+    from avemo.face import face_mesh
+
+    still = cv2.cvtColor(cv2.imread(str(clips.face_still(1))), cv2.COLOR_BGR2RGB)
+    with face_mesh(analyser.cfg, stills=True) as mesh, analyser.landmarker() as landmarker:
+        face, features = analyser.frame_face(mesh, landmarker, still)
+    probs = analyser.face_probabilities(face.crop, features)[0]
+    assert abs(probs.sum() - 1) < 1e-5 and probs[EMOTIONS.index("calm")] == 0

@@ -19,6 +19,7 @@ from tests import clips
 pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 
 from avemo.config import EMOTIONS, VIDEO_FEATURES, WEIGHTS_DIR  # noqa: E402
+from avemo.face_expression import BLENDSHAPE_WORDS  # noqa: E402
 from avemo.media import MediaError, probe  # noqa: E402
 
 video = pytest.importorskip("avemo.video")
@@ -139,7 +140,9 @@ def test_preview_frames_show_the_face_the_crop_and_the_verdict(analyser, speakin
     for image, caption in strip:
         assert image.shape == plain.shape and image.dtype == np.uint8
         seconds, verdict = caption.split(" s: ")
+        verdict, *movements = verdict.split(", ")  # then what the face does, from its blendshapes
         assert 0 <= float(seconds) <= 4 and verdict.split()[0] in video.EMOTIONS and verdict.endswith("%")
+        assert set(movements) <= set(BLENDSHAPE_WORDS.values())
     # The face's outline is drawn in thin green lines, and leaves the face itself visible (no blob).
     image = strip[0][0]
     green = (image[..., 1].astype(int) - image[..., 0] > 80) & (image[..., 1] > 150)
@@ -279,11 +282,17 @@ def test_the_shipped_model_folder_is_complete_small_and_loads_in_safe_mode():
     assert folder.labels == video.POOLING_LABELS
     assert set(folder.labels) <= set(EMOTIONS) and "calm" not in folder.labels
     assert folder.config["features"] == VIDEO_FEATURES.to_dict()
-    assert folder.config["temperature"] == 1.0
-    assert (SHIPPED / "model.keras").stat().st_size < 2 * 2**20
+    # The temperature was fitted on held-out faces (train.faces fit), with the head it belongs to.
+    faces = json.loads((SHIPPED / video.FACES_EVALUATION_FILE).read_text())
+    assert folder.config["temperature"] == round(faces["calibration"]["temperature"], 4) != 1.0
+    assert folder.config["head"]["file"] == "expression_head.json"
+    files = {p.name: p.stat().st_size for p in SHIPPED.iterdir()}
+    assert files["model.keras"] < 2 * 2**20 and sum(files.values()) < 10 * 2**20  # small, and bundled
+    assert {"facex.tflite", "face_landmarker.task", "expression_head.json"} <= set(files)
     card = (SHIPPED / "README.md").read_text()
-    assert card.startswith("---\nlicense: mit")
-    for must in ("FER2013", "fer", "calm", "Not measured", "22"):
+    assert card.startswith("---\nlicense: other")  # MIT and Apache-2.0 files, a head trained on JAFFE and SFEW
+    for must in ("FER2013", "facex", "Its training data is not documented", "Apache-2.0", "non-commercial",
+                 "calm", "Not measured", "subjects held out", "v0.7.0 pipeline", "### Framing"):
         assert must in card
     # Only built-in layers and avemo's registered one: nothing that safe mode would refuse.
     config = json.loads(__import__("zipfile").ZipFile(SHIPPED / "model.keras").read("config.json"))

