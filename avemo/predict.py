@@ -44,10 +44,18 @@ FULL_RELIABILITY_SPEECH_SECONDS = 1.5
 
 
 class Predictor:
-    """Loaded models plus the analysis of one file at a time."""
+    """Loaded models plus the analysis of one file at a time.
+
+    Making one keeps TensorFlow's and mediapipe's C++ notices off standard error for the rest of the
+    process, as the CLI and the app do (avemo.backend.filter_native_logs; AVEMO_NATIVE_LOGS=1 shows them):
+    a Python user would otherwise see lines such as mediapipe's "W0000 ... landmark_projection_calculator"
+    on the first face of every clip."""
 
     def __init__(self, folders: dict[str, Path] | None = None, origin: str | None = None):
+        from .backend import filter_native_logs
         from .fusion import load_fusion
+
+        filter_native_logs()
         from .hub import resolve_weights
         from .models import load_model_folder
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 from avemo.config import REPO_ROOT
@@ -44,3 +45,19 @@ def test_the_filter_can_be_turned_off_to_see_what_the_native_libraries_say():
     proc = subprocess.run([sys.executable, "-c", program], cwd=REPO_ROOT, capture_output=True, timeout=60,
                           env={"AVEMO_NATIVE_LOGS": "1", "PATH": "/usr/bin:/bin"})
     assert proc.stderr == line
+
+
+def test_the_python_api_keeps_mediapipe_s_notices_off_standard_error():
+    """A face analysed through avemo.predict.Predictor prints no native line, and Python's own warnings still show."""
+    program = (
+        "import sys, warnings\n"
+        "from avemo.predict import Predictor\n"
+        "result = Predictor().predict('examples/ravdess-actor01-angry.mp4')\n"
+        "assert result['video']['faces_found'] > 0, result\n"
+        "warnings.warn('avemo: a Python warning')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", program], cwd=REPO_ROOT, capture_output=True, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "AVEMO_OFFLINE": "1", "HOME": str(Path.home())})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert b"landmark_projection" not in proc.stderr and b"W0000" not in proc.stderr, proc.stderr[-2000:]
+    assert b"avemo: a Python warning" in proc.stderr
