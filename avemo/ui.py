@@ -442,7 +442,7 @@ def build_demo(predictor=None):
                     with gr.Tab("Video (face + voice)", id="video-tab") as video_tab:
                         video_in = gr.Video(label="A clip of one person speaking: upload or record with the webcam",
                                             sources=["upload", "webcam"], include_audio=True, format=None,
-                                            height=240, elem_id="video-input")
+                                            elem_id="video-input")  # (a fixed height clipped its source icons)
                         video_button = gr.Button("Analyse the video", variant="primary", elem_id="analyse-video")
                         video_examples = gr.Column()
                     with gr.Tab("Voice only", id="voice-tab") as voice_tab:
@@ -509,6 +509,46 @@ def build_demo(predictor=None):
     return demo
 
 
+# A file dropped in the wrong tab (an audio file on the video box, a video on the voice box) would get
+# Gradio's toast listing a dozen MIME types. The page catches such a drop first and hands the file to the
+# other tab's box, which then holds it ready to analyse.
+ROUTE_DROPPED_FILES = """<script>
+(() => {
+  const AUDIO = /\\.(AUDIO_EXTENSIONS)$/i, VIDEO = /\\.(VIDEO_EXTENSIONS)$/i;
+  const kind = (file) => (file.type.startsWith("audio/") || AUDIO.test(file.name)) ? "audio"
+    : (file.type.startsWith("video/") || VIDEO.test(file.name)) ? "video" : null;
+  const TABS = {audio: "Voice only", video: "Video"};
+  window.addEventListener("drop", (event) => {
+    const files = event.dataTransfer && event.dataTransfer.files;
+    const box = event.target.closest && event.target.closest("#video-input, #audio-input");
+    if (!box || !files || files.length !== 1) return;
+    const wanted = kind(files[0]);
+    if (!wanted || box.id === wanted + "-input") return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    const tab = [...document.querySelectorAll("button[role=tab]")].find((b) => b.textContent.includes(TABS[wanted]));
+    if (tab) tab.click();
+    const file = files[0], started = Date.now();
+    const hand_over = () => {  // the other tab's box exists once its tab is shown
+      const input = document.querySelector("#" + wanted + "-input input[type=file]");
+      if (!input) { if (Date.now() - started < 5000) setTimeout(hand_over, 50); return; }
+      const moved = new DataTransfer();
+      moved.items.add(file);
+      input.files = moved.files;
+      input.dispatchEvent(new Event("change", {bubbles: true}));
+    };
+    setTimeout(hand_over, 50);
+  }, true);
+})();
+</script>""".replace("AUDIO_EXTENSIONS", "|".join(e[1:] for e in AUDIO_EXTENSIONS)).replace(
+    "VIDEO_EXTENSIONS", "|".join(e[1:] for e in VIDEO_EXTENSIONS))
+# Plotly's toolbar would cover the charts' titles on hover; the bars need no zoom (the JSON has the numbers).
+PAGE_CSS = """
+#plot-audio .modebar-container, #plot-video .modebar-container, #plot-fused .modebar-container,
+#plot-contributions .modebar-container { display: none !important; }
+"""
+
+
 def launch_options() -> dict:
     """Keyword arguments for demo.launch(): address from the environment, the upload limit, examples only."""
     return dict(
@@ -519,4 +559,6 @@ def launch_options() -> dict:
         show_error=False,
         footer_links=["api", "gradio"],
         run_history=False,  # a run would point at uploads that are deleted after the analysis
+        head=ROUTE_DROPPED_FILES,
+        css=PAGE_CSS,
     )

@@ -88,11 +88,14 @@ def test_page_explains_itself(page, app_server):
 
 
 def test_upload_analyse_and_show_results(page, app_server, tmp_path):
-    from tests.clips import HAVE_DATA, SKIP_REASON, face_still, ravdess_clip, still_video
+    """The bundled clip whose face moves (a synthetic smile under happy speech), uploaded as a user would:
+    this run's screenshot is the README's picture (make screenshot)."""
+    import shutil
 
-    if not HAVE_DATA:
-        pytest.skip(SKIP_REASON)
-    clip = still_video(tmp_path / "browser-angry.mp4", face_still(2), ravdess_clip(actor=2, emotion=5))
+    from avemo.ui import EXAMPLES_DIR
+
+    clip = tmp_path / "browser-smile.mp4"
+    shutil.copyfile(EXAMPLES_DIR / "ravdess-actor03-happy-synthetic-smile.mp4", clip)
     page.goto(app_server.url)
     page.locator("#analyse-video").wait_for()
     page.locator("#video-input input[type=file]").set_input_files(str(clip))
@@ -100,7 +103,7 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
     page.locator("#analyse-video").click()
 
     summary = page.locator("#summary")
-    summary.filter(has_text="browser-angry.mp4").wait_for(timeout=90_000)
+    summary.filter(has_text="browser-smile.mp4").wait_for(timeout=90_000)
     for plot in ("#plot-audio", "#plot-video", "#plot-fused", "#plot-timeline", "#plot-contributions"):
         page.locator(f"{plot} .js-plotly-plot").first.wait_for()
     page.wait_for_timeout(500)  # let plotly finish drawing for the screenshot
@@ -119,11 +122,69 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
     assert "Why:" in text and " over " in text  # the fused verdict's reason, in words
     links = [page.locator("#result-json a").nth(i).get_attribute("href") or ""
              for i in range(page.locator("#result-json a").count())]
-    assert any(link.endswith("avemo-browser-angry.json") for link in links), links
+    assert any(link.endswith("avemo-browser-smile.json") for link in links), links
+    # The face strip: the frames the face model used, each with its time, verdict and what the face did.
+    captions = page.locator("#frames").inner_text()
+    assert re.search(r"\d\.\d s: (" + "|".join(EMOTIONS) + r") \d+%", captions), captions
+    assert "What the face did:" in text
+    # Plotly's toolbar never covers a chart's title, even under the mouse.
+    for plot in ("#plot-audio", "#plot-video", "#plot-fused", "#plot-contributions"):
+        page.locator(f"{plot} .js-plotly-plot").first.hover()
+        title = page.locator(f"{plot} .gtitle").bounding_box()
+        bars = page.locator(f"{plot} .modebar-container")
+        box = bars.bounding_box() if bars.count() and bars.is_visible() else None
+        assert box is None or box["y"] > title["y"] + title["height"] or box["x"] > title["x"] + title["width"], plot
     # The other tab clears the results: they belong to this clip, not to the next one.
     page.get_by_role("tab", name="Voice only").click()
     summary.filter(has_text="Results appear here").wait_for(timeout=10_000)
     assert page.locator("#plot-fused .js-plotly-plot").count() == 0
+
+
+DROP_FILE = """async ([selector, name, type, b64]) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const moved = new DataTransfer();
+    moved.items.add(new File([bytes], name, {type}));
+    const target = document.querySelector(selector);
+    target.dispatchEvent(new DragEvent("drop", {dataTransfer: moved, bubbles: true, cancelable: true}));
+}"""
+
+
+def test_a_file_dropped_on_the_other_tab_s_box_is_handed_to_the_right_one(page, app_server):
+    """An audio file on the video box lands in the voice tab, and a video on the voice box in the video tab:
+    no toast listing MIME types, and the file is there to analyse."""
+    import base64
+
+    from avemo.ui import EXAMPLES_DIR
+
+    page.goto(app_server.url)
+    page.locator("#analyse-video").wait_for()
+    flac = EXAMPLES_DIR / "savee-KL-surprised.flac"
+    page.evaluate(DROP_FILE, ["#video-input button, #video-input div", "my-voice.flac", "audio/flac",
+                              base64.b64encode(flac.read_bytes()).decode()])
+    page.locator("#audio-input a[data-testid=download-link][href*='my-voice.flac']").wait_for(timeout=20_000)
+    assert page.get_by_role("tab", name="Voice only").get_attribute("aria-selected") == "true"
+    assert page.locator(".toast-body").count() == 0
+    page.locator("#analyse-voice").click()
+    page.locator("#summary").filter(has_text="my-voice.flac").wait_for(timeout=90_000)
+    assert "Could not analyse" not in page.locator("#summary").inner_text()
+
+    mp4 = EXAMPLES_DIR / "ravdess-actor01-angry.mp4"
+    page.evaluate(DROP_FILE, ["#audio-input button, #audio-input div", "my-clip.mp4", "video/mp4",
+                              base64.b64encode(mp4.read_bytes()).decode()])
+    page.locator("#video-input video").first.wait_for(timeout=20_000)
+    assert page.get_by_role("tab", name="Video (face + voice)").get_attribute("aria-selected") == "true"
+    assert page.locator(".toast-body").count() == 0
+
+
+def test_the_video_box_shows_its_upload_and_webcam_buttons_whole(page, app_server):
+    page.goto(app_server.url)
+    page.locator("#analyse-video").wait_for()
+    box = page.locator("#video-input").bounding_box()
+    buttons = page.locator("#video-input button[aria-label]")
+    shown = [buttons.nth(i).bounding_box() for i in range(buttons.count()) if buttons.nth(i).is_visible()]
+    assert len(shown) >= 2  # upload, webcam
+    for b in shown:
+        assert b["y"] >= box["y"] and b["y"] + b["height"] <= box["y"] + box["height"] + 0.5, (b, box)
 
 
 def test_refused_file_shows_the_message(page, app_server, tmp_path):
