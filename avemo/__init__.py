@@ -5,8 +5,8 @@
 
 Importing avemo is cheap: TensorFlow and mediapipe load only when a model is first needed.
 """
-from .config import EMOTIONS
-from .predict import Predictor, predict
+from avemo.config import EMOTIONS
+from avemo.predict import Predictor, predict
 
-__version__ = "0.1.0"
+__version__ = "0.8.0"
 __all__ = ["EMOTIONS", "Predictor", "predict"]

@@ -1,6 +1,6 @@
 """`python -m avemo ...` is the same as the `avemo` console script."""
 import sys
 
-from .cli import main
+from avemo.cli import main
 
 sys.exit(main())

@@ -144,7 +144,7 @@ def error_result(path, message: str) -> dict:
 
 def input_problem(path) -> str | None:
     """Why an input cannot be analysed at all (a folder without media, missing, empty, too big)."""
-    from .media import MediaError, check_input_file
+    from avemo.media import MediaError, check_input_file
 
     if Path(path).is_dir():
         return "the folder holds no audio or video files"
@@ -156,14 +156,14 @@ def input_problem(path) -> str | None:
 
 
 def default_predictor():
-    from .predict import Predictor
+    from avemo.predict import Predictor
 
     return Predictor()
 
 
 def load_predictor(factory: Callable | None = None):
     """A Predictor from `factory` (default: the bundled or Hub models); ModelLoadError says why not."""
-    from .media import MediaError
+    from avemo.media import MediaError
 
     try:
         return (factory or default_predictor)()
@@ -199,7 +199,7 @@ _worker_load_error: str | None = None
 def _init_worker(predictor_factory: Callable | None) -> None:
     """A worker's initializer: load its one Predictor (module-global), once."""
     global _worker_predictor, _worker_load_error
-    from .backend import filter_native_logs
+    from avemo.backend import filter_native_logs
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     filter_native_logs()  # filtered here, line by line: N workers' notices would interleave in the parent's pipe
@@ -370,7 +370,7 @@ def _native_stderr_dropped(drop: bool):
     if not separate:
         yield
         return
-    from .backend import descriptor_2_to_devnull
+    from avemo.backend import descriptor_2_to_devnull
 
     with descriptor_2_to_devnull():  # (for the whole run: not native_stderr_silenced, whose lock is for short spans)
         yield

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DescriptorsConfig
-from .plots import confusion_matrix_png, reliability_png
+from avemo.config import DescriptorsConfig
+from avemo.card_figures import confusion_matrix_png, reliability_png
 
 RAVDESS_ATTRIBUTION = """\
 - **RAVDESS**: Livingstone & Russo (2018), *The Ryerson Audio-Visual Database of Emotional Speech and
@@ -652,9 +652,9 @@ speaker-independently, and writes a model folder with its measured report.
 
 ## Use
 
-`avemo.video.VideoAnalyzer.load(folder)` then `.analyse(path, avemo.media.probe(path), max_seconds)`.
-The frame CNN is wrapped in `avemo.video.FramewiseDistributed` (a `TimeDistributed` that folds time
-into the batch), a Keras-registered layer: import `avemo.video` before `keras.saving.load_model`
+`avemo.face.video.VideoAnalyzer.load(folder)` then `.analyse(path, avemo.media.probe(path), max_seconds)`.
+The frame CNN is wrapped in `avemo.face.video.FramewiseDistributed` (a `TimeDistributed` that folds time
+into the batch), a Keras-registered layer: import `avemo.face.video` before `keras.saving.load_model`
 (safe mode stays on). Inputs: `frames` (batch, T, 64, 64, 1) and `frame_weights` (batch, T), rows
 summing to 1; output: logits in `labels.json` order.
 
@@ -687,7 +687,7 @@ fusion should read its neutral as "neutral or calm".
 - One face per clip is analysed (the largest); a note says when several are visible.
 """
     (out / "README.md").write_text(text)
-    faces = out / "faces_evaluation.json"  # (avemo.video.FACES_EVALUATION_FILE, written by train.faces)
+    faces = out / "faces_evaluation.json"  # (avemo.face.video.FACES_EVALUATION_FILE, written by train.faces)
     if faces.is_file():
         write_faces_section(out, json.loads(faces.read_text()))
 

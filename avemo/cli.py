@@ -16,8 +16,8 @@ import json
 import logging
 import sys
 
-from .backend import filter_native_logs
-from .config import MAX_ANALYSIS_SECONDS
+from avemo.backend import filter_native_logs
+from avemo.config import MAX_ANALYSIS_SECONDS
 
 
 def _cell(result: dict | None, reason: str | None) -> str:
@@ -53,7 +53,7 @@ def format_table(results: list[dict]) -> str:
 
 
 def predict_command(args: argparse.Namespace) -> int:
-    from .media import MediaError, expand_inputs
+    from avemo.media import MediaError, expand_inputs
 
     inputs = expand_inputs(args.paths)
     if args.face_aus and len(inputs) != 1:
@@ -61,7 +61,7 @@ def predict_command(args: argparse.Namespace) -> int:
         return 2
     face_aus = None
     if args.face_aus:
-        from .openface import read_clip_action_units
+        from avemo.face.openface import read_clip_action_units
 
         try:
             face_aus = read_clip_action_units(args.face_aus, take=inputs[0].name)
@@ -74,7 +74,7 @@ def predict_command(args: argparse.Namespace) -> int:
 def batch_command(args: argparse.Namespace, inputs: list, face_aus) -> int:
     """Every input through avemo.batch: in this process by default, or worker processes, or Ray; printed in
     input order, or appended to a resumable --output file."""
-    from .batch import BatchError, InOrder, ModelLoadError, run_batch
+    from avemo.batch import BatchError, InOrder, ModelLoadError, run_batch
 
     if args.workers is not None and args.workers < 1:
         print("avemo: --workers needs a number of at least 1", file=sys.stderr)

@@ -115,7 +115,7 @@ DESCRIPTORS = DescriptorsConfig()
 
 @dataclass(frozen=True)
 class SpeechEncoderConfig(SavedSettings):
-    """How the audio model's speech expert reads a clip (avemo.speech_encoder). Saved beside the weights.
+    """How the audio model's speech expert reads a clip (avemo.audio.speech_encoder). Saved beside the weights.
 
     The pretrained encoder (Whisper tiny.en) reads the trimmed speech after scaling its loudest 50 ms
     to `level_dbfs`, like the openSMILE features: Whisper's log-mel is absolute, so the answer would

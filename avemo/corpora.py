@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import EMOTIONS
+from avemo.config import EMOTIONS
 
 RAVDESS_EMOTION_CODES = {f"{i + 1:02d}": name for i, name in enumerate(EMOTIONS)}
 SAVEE_EMOTION_CODES = {

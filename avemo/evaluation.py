@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import EMOTIONS
+from avemo.config import EMOTIONS
 
 
 def classification_report(y_true, y_pred, labels: tuple[str, ...] = EMOTIONS) -> dict:

@@ -15,7 +15,7 @@ revision does not exist; or a downloaded folder fails `check_model_folder` (a fi
 file that does not parse, a `model.keras` that is not a sound Keras archive). Models are taken all
 from the Hub or all from `weights/`, never mixed: the fusion is calibrated on one audio/video pair.
 Pickle files (`UNSAFE_PATTERNS`) are never downloaded; a trained fusion comes as trained.skops, which
-loads scikit-learn types only (avemo.fusion.load_trained).
+loads scikit-learn types only (avemo.fusion.rule.load_trained).
 Nothing here raises: a failure of any kind ends in the bundled weights.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import MODEL_NAMES, WEIGHTS_DIR
+from avemo.config import MODEL_NAMES, WEIGHTS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ HUB_REVISION = "v0.8.0"
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
-# What a model folder must hold to be loadable (avemo.models.load_model_folder, avemo.fusion.load_fusion).
+# What a model folder must hold to be loadable (avemo.models.load_model_folder, avemo.fusion.rule.load_fusion).
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "audio": ("model.keras", "functionals.keras", "descriptors.keras", "speech.keras", "labels.json", "config.json"),
     "video": ("model.keras", "labels.json", "config.json", "face_landmarker.task", "facex.tflite",

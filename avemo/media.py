@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES, MEDIA_EXTENSIONS
+from avemo.config import MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES, MEDIA_EXTENSIONS
 
 log = logging.getLogger(__name__)
 

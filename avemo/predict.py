@@ -29,13 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import check_speech, spectral_frames, trim_silence, windows
-from .config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, SPEECH_ENCODER,
+from avemo.audio.features import check_speech, spectral_frames, trim_silence, windows
+from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, SPEECH_ENCODER,
                      AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig, SpeechEncoderConfig)
-from .functionals import descriptor_windows, descriptors, extractor, functionals
-from .media import MediaError, check_input_file, complete_header, load_audio, probe
-from .results import modality_result
-from .speech_encoder import encoder_states, pooled, speech_representation, window_representations
+from avemo.audio.functionals import descriptor_windows, descriptors, extractor, functionals
+from avemo.media import MediaError, check_input_file, complete_header, load_audio, probe
+from avemo.results import modality_result
+from avemo.audio.speech_encoder import encoder_states, pooled, speech_representation, window_representations
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,12 @@ class Predictor:
     on the first face of every clip."""
 
     def __init__(self, folders: dict[str, Path] | None = None, origin: str | None = None):
-        from .backend import filter_native_logs
-        from .fusion import load_fusion
+        from avemo.backend import filter_native_logs
+        from avemo.fusion.rule import load_fusion
 
         filter_native_logs()
-        from .hub import resolve_weights
-        from .models import load_model_folder
+        from avemo.hub import resolve_weights
+        from avemo.models import load_model_folder
 
         if folders is None:
             source = resolve_weights()
@@ -82,12 +82,12 @@ class Predictor:
                 extractor(self.functionals_cfg.feature_set, "LowLevelDescriptors")
         self.video_model = None
         if "video" in folders:
-            from .video import VideoAnalyzer
+            from avemo.face.video import VideoAnalyzer
 
             self.video_model = VideoAnalyzer.load(folders["video"])
         self.au_expert = None
         if "face_aus" in folders:
-            from .au_expert import load_au_expert
+            from avemo.face.action_units import load_au_expert
 
             self.au_expert = load_au_expert(folders["face_aus"])
         self.fusion = load_fusion(folders.get("fusion"))
@@ -134,7 +134,7 @@ class Predictor:
                 max_seconds: float = MAX_ANALYSIS_SECONDS, face_aus=None) -> dict:
         """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable".
 
-        `face_aus` (an avemo.openface.ClipActionUnits): the clip's OpenFace action units, read by the
+        `face_aus` (an avemo.face.openface.ClipActionUnits): the clip's OpenFace action units, read by the
         face-AU expert as the face modality in place of the video's frames."""
         result = {"path": str(path), "audio": None, "video": None, "fused": None,
                   "unavailable": {}, "notes": [], "error": None}
@@ -154,7 +154,7 @@ class Predictor:
         return result
 
     def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float, face_aus=None) -> None:
-        from .fusion import fuse
+        from avemo.fusion.rule import fuse
 
         wanted = {"audio", "video"} if modality == "both" else {modality}
         if face_aus is not None and "video" in wanted:

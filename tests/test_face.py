@@ -9,7 +9,7 @@ from tests import clips
 pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 
 cv2 = pytest.importorskip("cv2")
-face = pytest.importorskip("avemo.face")
+face = pytest.importorskip("avemo.face.mesh")
 
 
 def still_rgb(actor: int) -> np.ndarray:

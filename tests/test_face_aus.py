@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from avemo.config import EMOTIONS, REPO_ROOT, WEIGHTS_DIR
-from avemo.openface import AU_COLUMNS, ClipActionUnits, read_means_table
+from avemo.face.openface import AU_COLUMNS, ClipActionUnits, read_means_table
 
 try:
     from tests import clips

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not (FACES / "jaffe").is_dir() or not (FACES / "
 
 
 def test_the_labelled_sets_are_read_with_their_labels_and_subjects():
-    from avemo.face_evaluation import labelled_stills
+    from avemo.face.stills import labelled_stills
 
     jaffe, sfew = labelled_stills(clips.DATA, "jaffe"), labelled_stills(clips.DATA, "sfew")
     assert len(jaffe) == 213 and len({s.subject for s in jaffe}) == 10
@@ -33,7 +33,7 @@ def test_the_labelled_sets_are_read_with_their_labels_and_subjects():
 
 def linked_faces(root, per_emotion: int):
     """A data folder with `per_emotion` stills of each emotion of each set, linked (never copied)."""
-    from avemo.face_evaluation import labelled_stills
+    from avemo.face.stills import labelled_stills
 
     for name in ("jaffe", "sfew"):
         picked, subjects = {}, {}
@@ -50,7 +50,7 @@ def linked_faces(root, per_emotion: int):
 
 
 def test_evaluate_writes_per_set_figures_and_the_pooled_matrix_the_fusion_reads(tmp_path):
-    from avemo.face_expression import HEAD_FILE
+    from avemo.face.expression import HEAD_FILE
     from train import faces
 
     root = linked_faces(tmp_path / "data", 1)
@@ -74,8 +74,8 @@ def test_evaluate_writes_per_set_figures_and_the_pooled_matrix_the_fusion_reads(
 
 
 def test_fit_trains_a_head_measured_with_subjects_held_out_and_the_product_loads_it(tmp_path):
-    from avemo.face_expression import HEAD_FILE
-    from avemo.video import VideoAnalyzer
+    from avemo.face.expression import HEAD_FILE
+    from avemo.face.video import VideoAnalyzer
     from train import faces
 
     root = linked_faces(tmp_path / "data", 3)
@@ -98,7 +98,7 @@ def test_fit_trains_a_head_measured_with_subjects_held_out_and_the_product_loads
     assert analyser.head is not None and analyser.head.trained_on.startswith("JAFFE and SFEW")
     import cv2
 
-    from avemo.face import face_mesh
+    from avemo.face.mesh import face_mesh
 
     still = cv2.cvtColor(cv2.imread(str(clips.face_still(1))), cv2.COLOR_BGR2RGB)
     with face_mesh(analyser.cfg, stills=True) as mesh, analyser.landmarker() as landmarker:

@@ -1,4 +1,4 @@
-"""Blendshapes, facex and the expression head (avemo.face_expression) on a real face and on a blank frame."""
+"""Blendshapes, facex and the expression head (avemo.face.expression) on a real face and on a blank frame."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from avemo.config import WEIGHTS_DIR
-from avemo.face_expression import (BLENDSHAPES, FACEX_CLASSES, FRAME_FEATURES, HEAD_FILE, ExpressionHead,
+from avemo.face.expression import (BLENDSHAPES, FACEX_CLASSES, FRAME_FEATURES, HEAD_FILE, ExpressionHead,
                                    ExpressionModels, blendshape_scores, describe_blendshapes)
 
 try:
@@ -57,7 +57,7 @@ def test_the_head_reads_a_missing_blendshape_as_its_training_mean_and_survives_j
 def test_blendshapes_and_facex_on_a_real_face_and_none_on_a_blank_frame():
     import cv2
 
-    from avemo.face import face_mesh, find_face
+    from avemo.face.mesh import face_mesh, find_face
 
     models = ExpressionModels.load(VIDEO)
     assert models is not None and models.head is not None and (VIDEO / HEAD_FILE).is_file()

@@ -1,4 +1,4 @@
-"""avemo.face_tracks and `train.video fit --openface-dir` on synthetic per-frame OpenFace CSVs
+"""avemo.face.tracks and `train.video fit --openface-dir` on synthetic per-frame OpenFace CSVs
 written here (spaced headers as OpenFace writes them, some untracked frames, action units and
 mouth shape that depend on the emotion)."""
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from avemo.config import EMOTIONS
-from avemo.face_tracks import (N_FEATURES, N_LANDMARKS, fit_standardiser, load_sequences, normalise_landmarks,
+from avemo.face.tracks import (N_FEATURES, N_LANDMARKS, fit_standardiser, load_sequences, normalise_landmarks,
                                read_track, resample, scan_tracks, standardise)
-from avemo.openface import AU_COLUMNS, AU_INTENSITIES, AU_PRESENCES, OpenFaceError
+from avemo.face.openface import AU_COLUMNS, AU_INTENSITIES, AU_PRESENCES, OpenFaceError
 
 HEADER = (["frame", "face_id", "timestamp", "confidence", "success"]
           + [f"gaze_{e}_{a}" for e in (0, 1) for a in "xyz"] + ["gaze_angle_x", "gaze_angle_y"]

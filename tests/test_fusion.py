@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from avemo.config import EMOTIONS
-from avemo.fusion import FusionModel, fuse, load_fusion, normalise_rows, uninformed_confusion
+from avemo.fusion.rule import FusionModel, fuse, load_fusion, normalise_rows, uninformed_confusion
 
 
 def result(probs: dict[str, float], reliability: float = 1.0) -> dict:
@@ -88,7 +88,7 @@ def trained_fuser():
 def write_fusion_folder(folder, fuser=None, trained_file=None):
     import json
 
-    from avemo.fusion import save_trained
+    from avemo.fusion.rule import save_trained
 
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"confusions": {}, "trained": {"name": "LR"}}))
@@ -98,7 +98,7 @@ def write_fusion_folder(folder, fuser=None, trained_file=None):
 
 
 def test_a_trained_fuser_is_saved_without_pickle_and_replaces_the_rule(tmp_path):
-    from avemo.fusion import TRAINED_FILE
+    from avemo.fusion.rule import TRAINED_FILE
 
     folder = write_fusion_folder(tmp_path / "fusion", trained_fuser())
     assert (folder / TRAINED_FILE).is_file() and not list(folder.glob("*.joblib"))
@@ -119,7 +119,7 @@ class NotScikitLearn:
 def test_a_trained_file_with_foreign_types_garbage_or_no_classifier_is_refused_and_the_rule_fuses(tmp_path, caplog):
     import skops.io
 
-    from avemo.fusion import TRAINED_FILE
+    from avemo.fusion.rule import TRAINED_FILE
 
     foreign = write_fusion_folder(tmp_path / "foreign")
     skops.io.dump({"fuser": NotScikitLearn()}, foreign / TRAINED_FILE)

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from avemo.config import EMOTIONS, WEIGHTS_DIR
-from avemo.fusion import TRAINED_FILE
+from avemo.fusion.rule import TRAINED_FILE
 
 try:
     from tests import clips
@@ -39,7 +39,7 @@ def paired_corpus(tmp_path_factory):
 
 
 def test_fit_video_compares_all_methods_and_writes_a_folder_predict_uses(paired_corpus, tmp_path):
-    from avemo.fusion_training import methods
+    from avemo.fusion.training import methods
     from avemo.predict import Predictor
     from train import fusion
 
@@ -64,7 +64,7 @@ def test_fit_video_compares_all_methods_and_writes_a_folder_predict_uses(paired_
 
 
 def test_default_rule_is_rebuilt_from_measured_matrices_only(tmp_path):
-    from avemo.fusion import load_fusion
+    from avemo.fusion.rule import load_fusion
     from train import fusion
 
     out = tmp_path / "fusion"

@@ -34,7 +34,8 @@ def model_folders_to_serve(dest: Path) -> Path:
         shutil.copytree(folder, dest / name)
     if not bundled.folders:  # only until the first models are trained into weights/
         from avemo.config import AUDIO_FEATURES, EMOTIONS
-        from avemo.models import build_audio_cnn, save_model_folder
+        from avemo.audio.networks import build_audio_cnn
+        from avemo.models import save_model_folder
 
         model = build_audio_cnn(AUDIO_FEATURES.window_frames, AUDIO_FEATURES.n_bins, filters=(4, 4, 4, 4))
         save_model_folder(dest / "audio", model, list(EMOTIONS), {"features": AUDIO_FEATURES.to_dict()})
@@ -211,7 +212,7 @@ def test_predictor_loads_its_models_from_the_hub(served, hub_env, tmp_path):
 
 
 def test_a_trained_fuser_comes_from_the_hub_but_pickles_never_do(served, hub_env, tmp_path):
-    from avemo.fusion import TRAINED_FILE, load_fusion
+    from avemo.fusion.rule import TRAINED_FILE, load_fusion
 
     def add_fusion(folder: Path) -> None:
         shutil.rmtree(folder / "fusion", ignore_errors=True)
@@ -232,7 +233,7 @@ def test_a_model_keras_refuses_is_replaced_by_the_bundled_models(served, hub_env
     """A sound zip that is not a Keras model passes the archive checks; the app still starts, on weights/."""
     import zipfile
 
-    from avemo.ui import load_predictor
+    from avemo.app.page import load_predictor
 
     def fake_model(folder: Path) -> None:
         with zipfile.ZipFile(_first_model(folder), "w") as archive:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemo.openface import (AU_COLUMNS, OpenFaceError, read_clip_action_units, read_frame_csv, read_means_table,
+from avemo.face.openface import (AU_COLUMNS, OpenFaceError, read_clip_action_units, read_frame_csv, read_means_table,
                             take_id)
 
 try:

@@ -17,7 +17,7 @@ REFERENCE = Path(__file__).parent / "reference" / "whisper_tiny_en_reference.npz
 
 
 def test_the_encoder_file_is_the_pinned_one_and_holds_tiny_en():
-    from avemo.speech_encoder import read_ctranslate2, encoder_file, load_encoder
+    from avemo.audio.speech_encoder import read_ctranslate2, encoder_file, load_encoder
 
     variables = read_ctranslate2(encoder_file())
     assert int(variables["num_heads"]) == 6
@@ -35,7 +35,7 @@ def test_the_encoder_computes_what_ctranslate2_computes_on_a_real_clip():
     log-mel features of this RAVDESS clip; its decoder read them as "Kids are talking by the door"."""
     import soundfile as sf
 
-    from avemo.speech_encoder import load_encoder, whisper_log_mel
+    from avemo.audio.speech_encoder import load_encoder, whisper_log_mel
 
     reference = np.load(REFERENCE)
     waveform, rate = sf.read(clips.DATA / "ravdess" / "audio" / str(reference["clip"]), dtype="float32")
@@ -50,9 +50,9 @@ def test_the_encoder_computes_what_ctranslate2_computes_on_a_real_clip():
 
 @pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 def test_the_speech_representation_ignores_the_recording_level_and_covers_long_speech():
-    from avemo.audio import trim_silence
+    from avemo.audio.features import trim_silence
     from avemo.media import load_audio
-    from avemo.speech_encoder import speech_representation
+    from avemo.audio.speech_encoder import speech_representation
 
     speech, _ = trim_silence(load_audio(clips.savee_clip("JE_sa14"), 16_000, 60)[0])
     representation = speech_representation(speech)
@@ -68,7 +68,7 @@ def test_the_speech_representation_ignores_the_recording_level_and_covers_long_s
 def test_window_representations_pool_the_states_of_each_span():
     """States are 50 a second: a window's representation pools just its own states, and a span over the
     whole clip gives the clip's representation; a span past the end keeps at least one state."""
-    from avemo.speech_encoder import pooled, window_representations
+    from avemo.audio.speech_encoder import pooled, window_representations
 
     states = np.random.default_rng(0).normal(size=(6, 100, 384)).astype(np.float32)  # 2 s
     windows = window_representations(states, [(0.0, 2.0), (0.5, 1.5), (1.99, 2.5)])

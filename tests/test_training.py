@@ -17,10 +17,10 @@ pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 
 @pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory, monkeypatch_module):
-    from avemo.audio import extract_features_cached
+    from avemo.audio.features import extract_features_cached
     from avemo.corpora import scan_ravdess
-    from avemo.functionals import extract_descriptors_cached, extract_functionals_cached
-    from avemo.speech_encoder import extract_speech_cached
+    from avemo.audio.functionals import extract_descriptors_cached, extract_functionals_cached
+    from avemo.audio.speech_encoder import extract_speech_cached
 
     monkeypatch_module.setenv("AVEMO_CACHE", str(tmp_path_factory.mktemp("cache")))
     chosen = [c for c in scan_ravdess(clips.DATA).clips if c.speaker in ("ravdess-01", "ravdess-02")][::5]
@@ -50,10 +50,10 @@ def monkeypatch_module():
 def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_path, members, statistics_head):
     import keras
 
-    from avemo.audio import windows
+    from avemo.audio.features import windows
     from avemo.models import combine_logits, save_model_folder, softmax
     from avemo.predict import Predictor
-    from avemo.training import AudioTrainingConfig, clip_logits, train_audio_model
+    from avemo.audio.training import AudioTrainingConfig, clip_logits, train_audio_model
 
     variants, _, labels, _, _ = tiny_set
     hp = AudioTrainingConfig(epochs=2, batch_size=8, filters=(8, 8, 16, 16), cnn_members=members,
@@ -91,7 +91,7 @@ def test_final_training_reuses_only_an_evaluation_of_the_same_recipe(tmp_path):
     from dataclasses import replace
 
     from avemo.config import WEIGHTS_DIR
-    from avemo.training import AudioTrainingConfig
+    from avemo.audio.training import AudioTrainingConfig
     from train.audio import recorded_evaluation
 
     shutil.copy(WEIGHTS_DIR / "audio" / "evaluation.json", tmp_path / "evaluation.json")
@@ -113,7 +113,7 @@ def test_the_evaluation_never_mixes_folds_of_two_recipes(tmp_path, monkeypatch):
 
     import train.audio as train_audio
     from avemo.config import DESCRIPTORS, FUNCTIONALS, SPEECH_ENCODER
-    from avemo.training import AudioTrainingConfig
+    from avemo.audio.training import AudioTrainingConfig
 
     monkeypatch.setattr(train_audio, "RUNS_DIR", tmp_path)
     hp, cfg = AudioTrainingConfig(), replace(AUDIO_FEATURES, kind="mfcc")
@@ -150,14 +150,14 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
     descriptor expert's mean over its windows and the speech expert's logits on the Whisper encoder's
     statistics, at the weights in the folder's hyper-parameters; the timeline is per window, the frame
     experts' with the speech expert's on the same stretch."""
-    from avemo.audio import spectral_frames, trim_silence, windows
+    from avemo.audio.features import spectral_frames, trim_silence, windows
     from avemo.config import DESCRIPTORS
-    from avemo.functionals import descriptor_windows, descriptors, functionals
+    from avemo.audio.functionals import descriptor_windows, descriptors, functionals
     from avemo.media import load_audio
     from avemo.models import combine_logits, save_model_folder, softmax
     from avemo.predict import Predictor
-    from avemo.speech_encoder import encoder_states, speech_representation, window_representations
-    from avemo.training import (AudioTrainingConfig, train_audio_cnn, train_descriptors_model, train_functionals_head,
+    from avemo.audio.speech_encoder import encoder_states, speech_representation, window_representations
+    from avemo.audio.training import (AudioTrainingConfig, train_audio_cnn, train_descriptors_model, train_functionals_head,
                                 train_speech_head)
 
     variants, features, labels, descriptor_rows, representations = tiny_set
@@ -195,8 +195,8 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
 def test_descriptor_mixup_keeps_padding_recognisable():
     """Mixup of descriptor windows: a window's padding stays padding (the expert pools over real rows
     only), its rows facing the partner's padding stay its own, the rest is mixed at the given share."""
-    from avemo.functionals import DESCRIPTOR_PAD, pad_rows
-    from avemo.training import mix_descriptor_windows
+    from avemo.audio.functionals import DESCRIPTOR_PAD, pad_rows
+    from avemo.audio.training import mix_descriptor_windows
 
     rng = np.random.default_rng(0)
     long, short = pad_rows(rng.normal(size=(8, 3)), 10), pad_rows(rng.normal(size=(5, 3)), 10)
@@ -215,7 +215,7 @@ def test_cnn_batches_are_clean_crops_of_the_clips_unless_augmentation_is_asked_f
     only when the hyper-parameters ask for them."""
     from dataclasses import replace
 
-    from avemo.training import AudioTrainingConfig, class_weights, cnn_batches
+    from avemo.audio.training import AudioTrainingConfig, class_weights, cnn_batches
 
     cfg = replace(AUDIO_FEATURES, window_seconds=0.64)  # 20 frames
     rng = np.random.default_rng(0)

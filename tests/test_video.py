@@ -19,10 +19,10 @@ from tests import clips
 pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 
 from avemo.config import EMOTIONS, VIDEO_FEATURES, WEIGHTS_DIR  # noqa: E402
-from avemo.face_expression import BLENDSHAPE_WORDS  # noqa: E402
+from avemo.face.expression import BLENDSHAPE_WORDS  # noqa: E402
 from avemo.media import MediaError, probe  # noqa: E402
 
-video = pytest.importorskip("avemo.video")
+video = pytest.importorskip("avemo.face.video")
 SHIPPED = WEIGHTS_DIR / "video"
 
 
@@ -48,17 +48,17 @@ def analyse(analyser, path: Path, max_seconds: float = 60.0):
 
 
 def make_predictor(folders: dict[str, Path]):
-    """A Predictor for the given model folders. While avemo.fusion (another part of the project)
+    """A Predictor for the given model folders. While avemo.fusion.rule (another part of the project)
     is not in the tree, a stand-in with no fusion lets the audio and video branches run."""
     from avemo.predict import Predictor
 
     try:
-        importlib.import_module("avemo.fusion")
+        importlib.import_module("avemo.fusion.rule")
     except ModuleNotFoundError:
-        standin = types.ModuleType("avemo.fusion")
+        standin = types.ModuleType("avemo.fusion.rule")
         standin.load_fusion = lambda folder: None
         standin.fuse = lambda audio, video, fusion: None
-        sys.modules["avemo.fusion"] = standin
+        sys.modules["avemo.fusion.rule"] = standin
     return Predictor(folders=folders, origin="test")
 
 
@@ -201,11 +201,11 @@ def test_a_portrait_phone_video_is_turned_upright(analyser, clip_dir):
     # ... and avemo reads it upright: portrait, eyes level.
     _, rgb, _ = next(video.read_frames_at(path, np.array([0.5])))
     assert rgb.shape[0] > rgb.shape[1]
-    from avemo.face import face_mesh, find_face
+    from avemo.face.mesh import face_mesh, find_face
 
     with face_mesh(stills=True) as mesh:
         found = find_face(mesh, rgb)
-    from avemo.face import eye_angle
+    from avemo.face.mesh import eye_angle
 
     assert abs(eye_angle(found.landmarks)) < 10
     result, _ = analyse(analyser, path)

@@ -73,11 +73,11 @@ def evaluate(root: Path, kind: str, hp, only_folds: list[int] | None = None, pro
 
     A fold's CNN logits are saved as soon as the CNN is trained, so an interrupted run (or a
     change to the other, cheaper experts only) resumes without retraining the CNN."""
-    from avemo.audio import extract_features_cached
-    from avemo.functionals import extract_descriptors_cached, extract_functionals_cached
+    from avemo.audio.features import extract_features_cached
+    from avemo.audio.functionals import extract_descriptors_cached, extract_functionals_cached
     from avemo.models import combine_logits
-    from avemo.speech_encoder import extract_speech_cached
-    from avemo.training import (clip_logits, descriptors_clip_logits, train_cnn_members, train_descriptors_model,
+    from avemo.audio.speech_encoder import extract_speech_cached
+    from avemo.audio.training import (clip_logits, descriptors_clip_logits, train_cnn_members, train_descriptors_model,
                                 train_functionals_head, train_speech_head, train_statistics_head)
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
@@ -234,11 +234,11 @@ def final(root: Path, kind: str, hp, out_dir: Path) -> None:
     The temperature and the card's figures come from the cross-validation in runs/. Without it
     (a fresh clone), they are taken from the shipped evaluation.json, but only if that evaluation
     measured this very recipe (same feature kind, features and hyper-parameters)."""
-    from avemo.audio import extract_features_cached
-    from avemo.functionals import extract_descriptors_cached, extract_functionals_cached
+    from avemo.audio.features import extract_features_cached
+    from avemo.audio.functionals import extract_descriptors_cached, extract_functionals_cached
     from avemo.models import save_model_folder
-    from avemo.speech_encoder import extract_speech_cached
-    from avemo.training import train_audio_model, train_descriptors_model, train_functionals_head, train_speech_head
+    from avemo.audio.speech_encoder import extract_speech_cached
+    from avemo.audio.training import train_audio_model, train_descriptors_model, train_functionals_head, train_speech_head
 
     cfg = replace(AUDIO_FEATURES, kind=kind)
     evaluated_here = len(folds_done(kind)) == N_FOLDS
@@ -358,7 +358,7 @@ def refresh_card(out_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from avemo.training import AudioTrainingConfig
+    from avemo.audio.training import AudioTrainingConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=["evaluate", "final", "card", "summary"])

@@ -27,7 +27,7 @@ def main() -> None:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    from avemo.audio import extract_features_cached
+    from avemo.audio.features import extract_features_cached
     from avemo.corpora import speaker_folds
     from avemo.evaluation import classification_report, mean_and_std
 

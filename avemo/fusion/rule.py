@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ACTION_UNITS_SOURCE, EMOTIONS, MODALITIES
-from .sklearn_io import is_fitted_classifier, load_sklearn, save_sklearn
+from avemo.config import ACTION_UNITS_SOURCE, EMOTIONS, MODALITIES
+from avemo.sklearn_io import is_fitted_classifier, load_sklearn, save_sklearn
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import import_tensorflow, native_stderr_silenced
-from .config import VIDEO_FEATURES, VideoFeatureConfig
+from avemo.backend import import_tensorflow, native_stderr_silenced
+from avemo.config import VIDEO_FEATURES, VideoFeatureConfig
 
 # Face-mesh landmark indices of the eye corners (image left = the subject's right eye).
 RIGHT_EYE_CORNERS = (33, 133)

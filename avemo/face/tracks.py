@@ -12,7 +12,7 @@ one OpenFace `FeatureExtraction` CSV per clip, `Actor_XX/01-01-EE-II-SS-RR-AA.cs
 
 Per-frame features (N_FEATURES = 171, in FEATURE_NAMES order):
 
-- the 35 OpenFace action units (avemo.openface.AU_COLUMNS): 17 intensities on OpenFace's 0-5
+- the 35 OpenFace action units (avemo.face.openface.AU_COLUMNS): 17 intensities on OpenFace's 0-5
   scale, 18 presences 0/1;
 - the 68 2-D landmarks `x_i, y_i` (pixels in the video) centred on their mean and divided by the
   inter-ocular distance (outer eye corners, landmarks 36 and 45): 68 x then 68 y, in units of
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import EMOTIONS
-from .corpora import Clip, CorpusError, ScanReport, parse_ravdess_name
-from .openface import AU_COLUMNS, OpenFaceError, numeric_columns, read_csv_table
+from avemo.config import EMOTIONS
+from avemo.corpora import Clip, CorpusError, ScanReport, parse_ravdess_name
+from avemo.face.openface import AU_COLUMNS, OpenFaceError, numeric_columns, read_csv_table
 
 N_LANDMARKS = 68
 LANDMARK_X: tuple[str, ...] = tuple(f"x_{i}" for i in range(N_LANDMARKS))
@@ -202,7 +202,7 @@ def standardise(x: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarr
 
 # -- the two models -------------------------------------------------------------------------------
 def _keras():
-    from .backend import import_tensorflow
+    from avemo.backend import import_tensorflow
 
     import_tensorflow()  # quietly, before Keras (see avemo.backend)
     import keras

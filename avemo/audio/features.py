@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import AUDIO_FEATURES, MIN_SPEECH_SECONDS, SILENCE_RMS_DBFS, AudioFeatureConfig, cache_dir
-from .media import MediaError, load_audio
+from avemo.config import AUDIO_FEATURES, MIN_SPEECH_SECONDS, SILENCE_RMS_DBFS, AudioFeatureConfig, cache_dir
+from avemo.media import MediaError, load_audio
 
 FLOOR_DB = -80.0  # log-mel values are dB below the clip's peak, clipped here
 

@@ -3,7 +3,7 @@
 Every method sees the same inputs: each take's calibrated voice probabilities and face probabilities
 (n, 8), and learns (if at all) from training takes only:
 
-- the default rule (avemo.fusion.bayes_product) with confusion matrices counted on the training takes;
+- the default rule (avemo.fusion.rule.bayes_product) with confusion matrices counted on the training takes;
 - the same product with an exponent per modality fitted by likelihood ("rule, fitted exponents");
 - a reliability-weighted log-linear pool of the probabilities themselves, its weights fitted;
 - the seed's four trained fusers (logistic regression, SVM, KNN, MLP) on the stacked probabilities,
@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import EMOTIONS
-from .fusion import bayes_product, normalise_rows
+from avemo.config import EMOTIONS
+from avemo.fusion.rule import bayes_product, normalise_rows
 
 N = len(EMOTIONS)
 
 
 def stack_features(audio: np.ndarray, face: np.ndarray, r_audio=1.0, r_face=1.0) -> np.ndarray:
-    """Rows of avemo.fusion.fusion_features for many takes: (n, 8 + 8 + 2)."""
+    """Rows of avemo.fusion.rule.fusion_features for many takes: (n, 8 + 8 + 2)."""
     n = len(audio)
     return np.hstack([audio, face, np.broadcast_to(r_audio, (n,))[:, None], np.broadcast_to(r_face, (n,))[:, None]])
 
@@ -172,7 +172,7 @@ def fuser_grids(seed: int = 0) -> dict[str, tuple[str, list]]:
 
 def fuser_inputs(kind: str, audio: np.ndarray, face: np.ndarray) -> np.ndarray:
     """What a trained fuser reads: the stacked probabilities with both reliabilities (as at run time,
-    avemo.fusion.fusion_features), or the stacked log-probabilities."""
+    avemo.fusion.rule.fusion_features), or the stacked log-probabilities."""
     if kind == "log-probabilities":
         return np.hstack([_log(audio), _log(face)])
     return stack_features(audio, face)

@@ -4,7 +4,7 @@ Importing this module registers them; `avemo.models` imports it before building 
 """
 from __future__ import annotations
 
-from .backend import import_tensorflow
+from avemo.backend import import_tensorflow
 
 import_tensorflow()  # quietly, before Keras (see avemo.backend)
 import keras  # noqa: E402

@@ -4,7 +4,7 @@
     result = expert.analyse(read_clip_action_units("clip.csv"))   # a modality result (avemo.results)
 
 The model is a scikit-learn pipeline (standardisation and a classifier) over `expert_features`: the 35
-action-unit means in `avemo.openface.AU_COLUMNS` order, log(1 + x)-compressed, since intensities are
+action-unit means in `avemo.face.openface.AU_COLUMNS` order, log(1 + x)-compressed, since intensities are
 skewed (most near 0, a few up to 5). Which classifier, and its regularisation, is chosen by
 `select_model` on speaker-independent folds (train/fusion.py), never on the clips it is scored on.
 Its probabilities are calibrated by a temperature fitted on out-of-fold outputs.
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ACTION_UNITS_SOURCE, EMOTIONS
-from .openface import AU_COLUMNS, ClipActionUnits
-from .results import modality_result
-from .sklearn_io import is_fitted_classifier, load_sklearn, save_sklearn
+from avemo.config import ACTION_UNITS_SOURCE, EMOTIONS
+from avemo.face.openface import AU_COLUMNS, ClipActionUnits
+from avemo.results import modality_result
+from avemo.sklearn_io import is_fitted_classifier, load_sklearn, save_sklearn
 
 MODEL_FILE = "model.skops"
 
@@ -95,7 +95,7 @@ def select_model(features: np.ndarray, labels: np.ndarray, folds: np.ndarray, se
     the temperature fitted on its out-of-fold outputs."""
     from sklearn.metrics import f1_score
 
-    from .evaluation import fit_temperature
+    from avemo.evaluation import fit_temperature
 
     scores, probs = {}, {}
     for name, estimator in candidate_models(seed).items():

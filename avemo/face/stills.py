@@ -2,13 +2,13 @@
 
 The sets in `DIR/faces/` (see ../shared/data/README.md): JAFFE (posed, grey, 10 subjects) and SFEW 2.0
 (film stills, in the wild; the movie is the nearest thing to a subject). Each still goes through the same
-code as a frame of a real video: the face mesh finds and aligns the face (avemo.face.find_face), and the
+code as a frame of a real video: the face mesh finds and aligns the face (avemo.face.mesh.find_face), and the
 video model reads it as a one-frame window, which for the shipped pooling model is exactly what a clip
 of that still would give.
 
     stills = labelled_stills(root, "jaffe")          # [LabelledStill(path, emotion, subject)]
     faces = still_faces(stills, analyser)            # crops, expression features, found (cached)
-    probs = analyser.face_probabilities(faces.crops, faces.features)  # avemo.video.VideoAnalyzer
+    probs = analyser.face_probabilities(faces.crops, faces.features)  # avemo.face.video.VideoAnalyzer
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import VideoFeatureConfig, cache_dir
+from avemo.config import VideoFeatureConfig, cache_dir
 
 JAFFE_CODES = {"AN": "angry", "DI": "disgust", "FE": "fearful", "HA": "happy", "NE": "neutral", "SA": "sad",
                "SU": "surprised"}
@@ -69,10 +69,10 @@ class StillFaces:
 
 
 def _cache_key(stills: list[LabelledStill], cfg: VideoFeatureConfig, model_files: list[Path]) -> str:
-    from . import face, face_expression
+    from avemo.face import expression, mesh
 
     digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode())
-    for source in (face.__file__, face_expression.__file__):  # a change of framing invalidates the crops
+    for source in (mesh.__file__, expression.__file__):  # a change of framing invalidates the crops
         digest.update(Path(source).read_bytes())
     for path in model_files:
         digest.update(f"{path.name}:{path.stat().st_size}".encode())
@@ -82,13 +82,13 @@ def _cache_key(stills: list[LabelledStill], cfg: VideoFeatureConfig, model_files
 
 
 def still_faces(stills: list[LabelledStill], analyser, progress: bool = True) -> StillFaces:
-    """Each still's largest face as the video path reads it (avemo.video.VideoAnalyzer.frame_face), with
+    """Each still's largest face as the video path reads it (avemo.face.video.VideoAnalyzer.frame_face), with
     the mesh in still-image mode. Cached under avemo.config.cache_dir()/face-crops."""
     import cv2
     from tqdm import tqdm
 
-    from .face import face_mesh
-    from .face_expression import FACEX_FILE, FRAME_FEATURES, LANDMARKER_FILE
+    from avemo.face.mesh import face_mesh
+    from avemo.face.expression import FACEX_FILE, FRAME_FEATURES, LANDMARKER_FILE
 
     cfg = analyser.cfg
     model_files = [analyser.folder.path / name for name in (LANDMARKER_FILE, FACEX_FILE)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpora import parse_ravdess_name
-from .media import MediaError
+from avemo.corpora import parse_ravdess_name
+from avemo.media import MediaError
 
 # OpenFace 2.x's action units: 17 intensities (0-5) and 18 presences (0/1 per frame; a share of
 # frames once averaged). AU28 (lip suck) has a presence only. This order is the expert's input order.

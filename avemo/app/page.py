@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import (ACTION_UNITS_SOURCE, AUDIO_EXTENSIONS, EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES,
+from avemo.config import (ACTION_UNITS_SOURCE, AUDIO_EXTENSIONS, EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES,
                      MEDIA_EXTENSIONS, REPO_ROOT, VIDEO_EXTENSIONS)
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def summary_markdown(result: dict, name: str) -> str:
 
 def figures(result: dict) -> tuple:
     """The three probability charts (voice, face, both), the timeline and what pushed the fused verdict."""
-    from .plots import contribution_bars, probability_bars, probability_timeline
+    from avemo.app.plots import contribution_bars, probability_bars, probability_timeline
 
     unavailable = dict(result.get("unavailable") or {})
     why_not = result.get("error") or "not analysed"
@@ -167,8 +167,8 @@ def _prune(folder: Path, max_age: float = CACHE_MAX_AGE_SECONDS) -> None:
 def load_predictor():
     """The Predictor on resolve_weights(); if those models fail to load (a Hub file that passed the
     checks but that Keras refuses), the Predictor on the bundled weights instead."""
-    from .hub import bundled_weights
-    from .predict import Predictor
+    from avemo.hub import bundled_weights
+    from avemo.predict import Predictor
 
     try:
         return Predictor()
@@ -330,7 +330,7 @@ class App:
     def analysable(self, path: Path):
         """The file to analyse for an upload: itself, or for a browser recording without a complete
         header (Chromium's MediaRecorder WebM) a stream copy that can be seeked (deleted afterwards)."""
-        from .media import MediaError, complete_header, probe
+        from avemo.media import MediaError, complete_header, probe
 
         try:
             info = probe(path) if path.is_file() else None
@@ -365,7 +365,7 @@ class App:
         if video_model is None or not hasattr(video_model, "preview_frames") or result.get("error"):
             return []
         try:
-            from .media import probe
+            from avemo.media import probe
 
             info = probe(path)
             if not info.has_video:

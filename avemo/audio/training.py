@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from .audio import fit_window, pad_value, windows
-from .config import EMOTIONS, AudioFeatureConfig, DescriptorsConfig
+from avemo.audio.features import fit_window, pad_value, windows
+from avemo.config import EMOTIONS, AudioFeatureConfig, DescriptorsConfig
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class AudioTrainingConfig:
     # at every speed above: +1.2 points on RAVDESS, +1.6 on SAVEE (measured with standardising).
     functionals_quantiles: int = 50
     functionals_c: float = 0.003
-    # The descriptor expert (avemo.models.build_descriptors_model), trained on every clip at every speed
+    # The descriptor expert (avemo.audio.networks.build_descriptors_model), trained on every clip at every speed
     # above with random window positions, the CNN's batch size and learning-rate schedule, and its own
     # label smoothing. Mixup (alpha 0.2) left it where it was over two seeds (alone 59.2% against 59.6%,
     # the combination 67.8 / 55.3% against 67.7 / 55.2%, RAVDESS / SAVEE, 4 folds), so it stays off.
@@ -84,7 +84,7 @@ class AudioTrainingConfig:
     # picked from 0.5 / 0.75 / 1 on the cross-validation folds (RAVDESS 65.7 / 66.0 / 65.5%, SAVEE
     # 55.4 / 52.9 / 52.5%): the one that leaves SAVEE where it was without it.
     descriptors_weight: float = 0.5
-    # The speech expert (avemo.speech_encoder): a scikit-learn logistic regression of this inverse L2
+    # The speech expert (avemo.audio.speech_encoder): a scikit-learn logistic regression of this inverse L2
     # strength on the mean and standard deviation of every hidden layer of Whisper tiny.en's encoder
     # (4,608 features, standardised), fitted on every clip at every speed above. Screened on the
     # cross-validation folds (RAVDESS / SAVEE, alone): C = 0.03 / 0.1 / 0.3 scored 72.6 / 72.6 / 72.7%
@@ -185,7 +185,7 @@ def train_audio_model(variants: list[list[np.ndarray]], labels: np.ndarray, hp: 
                       cfg: AudioFeatureConfig, verbose: int = 2):
     """The product's frame model (frames in, logits out): the CNN ensemble's members (and with
     `hp.statistics_head` the statistics head), trained on the same clips and combined into one Keras model."""
-    from .models import combine_audio_models
+    from avemo.audio.networks import combine_audio_models
 
     parts = train_cnn_members(variants, labels, hp, cfg, verbose)
     if hp.statistics_head:
@@ -199,7 +199,7 @@ def train_statistics_head(variants: list[list[np.ndarray]], labels: np.ndarray, 
     a regularised linear model needs none)."""
     import keras
 
-    from .models import build_statistics_head
+    from avemo.audio.networks import build_statistics_head
 
     keras.utils.set_random_seed(hp.seed)
     every_variant = [frames for clip in variants for frames in clip]
@@ -223,7 +223,7 @@ def train_linear_head(per_speed: np.ndarray, labels: np.ndarray, c: float, n_qua
                       name: str, input_name: str):
     """Fit a multinomial logistic regression on clip-level features, with scikit-learn (lbfgs:
     deterministic and fast on thousands of features), and return it as a Keras model
-    (avemo.models.build_linear_head; no pickle ships). Each feature is first mapped onto a normal
+    (avemo.audio.networks.build_linear_head; no pickle ships). Each feature is first mapped onto a normal
     through `n_quantiles` training quantiles (None: not), then standardised.
 
     `per_speed` is (clips, speeds, features): every clip at every speed is one training example.
@@ -231,7 +231,7 @@ def train_linear_head(per_speed: np.ndarray, labels: np.ndarray, c: float, n_qua
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
-    from .models import build_linear_head
+    from avemo.audio.networks import build_linear_head
 
     n_clips, n_speeds, n_features = per_speed.shape
     features = per_speed.reshape(n_clips * n_speeds, n_features)
@@ -314,7 +314,7 @@ def train_audio_cnn(variants: list[list[np.ndarray]], labels: np.ndarray, hp: Au
     import keras
     import tensorflow as tf
 
-    from .models import build_audio_cnn
+    from avemo.audio.networks import build_audio_cnn
 
     keras.utils.set_random_seed(hp.seed)
     tf.config.experimental.enable_op_determinism()
@@ -349,8 +349,8 @@ def clip_logits(model, clips: list[np.ndarray], cfg: AudioFeatureConfig, batch_s
 
 def random_descriptor_window(rows: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
     """A window of descriptor rows at a random position of a long clip; a short clip padded at its
-    end, as at inference (avemo.functionals.descriptor_windows)."""
-    from .functionals import pad_rows
+    end, as at inference (avemo.audio.functionals.descriptor_windows)."""
+    from avemo.audio.functionals import pad_rows
 
     start = int(rng.integers(0, len(rows) - size + 1)) if len(rows) > size else 0
     return pad_rows(rows[start:start + size], size)
@@ -359,7 +359,7 @@ def random_descriptor_window(rows: np.ndarray, rng: np.random.Generator, size: i
 def mix_descriptor_windows(x: np.ndarray, partner: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Mixup of descriptor windows that keeps padding recognisable: a window's padding rows stay
     padding, and where only its partner is padding the window's own row is kept unmixed."""
-    from .functionals import DESCRIPTOR_PAD
+    from avemo.audio.functionals import DESCRIPTOR_PAD
 
     own_pad = np.all(x == DESCRIPTOR_PAD, axis=2, keepdims=True)
     partner_pad = np.all(partner == DESCRIPTOR_PAD, axis=2, keepdims=True)
@@ -377,7 +377,7 @@ def train_descriptors_model(variants: list[list[np.ndarray]], labels: np.ndarray
     import keras
     import tensorflow as tf
 
-    from .models import build_descriptors_model
+    from avemo.audio.networks import build_descriptors_model
 
     keras.utils.set_random_seed(hp.seed)
     tf.config.experimental.enable_op_determinism()
@@ -403,7 +403,7 @@ def train_descriptors_model(variants: list[list[np.ndarray]], labels: np.ndarray
 
 def descriptors_clip_logits(model, clips: list[np.ndarray], cfg: DescriptorsConfig) -> np.ndarray:
     """Clip-level logits of the descriptor expert: the mean over each clip's windows, as at inference."""
-    from .functionals import descriptor_windows
+    from avemo.audio.functionals import descriptor_windows
 
     batches = [descriptor_windows(rows, cfg) for rows in clips]
     logits = np.asarray(model.predict(np.concatenate(batches), batch_size=256, verbose=0))

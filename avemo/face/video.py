@@ -18,7 +18,7 @@ Two models share that interface: `build_pooling_model` (the pretrained FER2013 f
 parameter-free, weighted mean of per-frame log-probabilities) and `build_temporal_model` (the same frame
 CNN and a trained recurrent head; see train/video.py).
 
-The shipped folder is a pooling model with expression models beside it (avemo.face_expression): each
+The shipped folder is a pooling model with expression models beside it (avemo.face.expression): each
 face's blendshapes and facex's outputs are read as the frame is decoded, and a head trained on labelled
 faces turns them, with the FER CNN's log-probabilities, into the frame's logits; the same weighted mean
 of log-probabilities pools them over a window (`pooled_log_probs`).
@@ -34,16 +34,16 @@ from typing import Iterator
 
 import numpy as np
 
-from .backend import import_tensorflow
+from avemo.backend import import_tensorflow
 
 import_tensorflow()  # quietly, before Keras (see avemo.backend)
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from .config import EMOTIONS, LIVE_FACE_SOURCE, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
-from .face_expression import BLENDSHAPES, FRAME_FEATURES, ExpressionModels, describe_blendshapes
-from .media import MediaError, MediaInfo
-from .results import modality_result
+from avemo.config import EMOTIONS, LIVE_FACE_SOURCE, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
+from avemo.face.expression import BLENDSHAPES, FRAME_FEATURES, ExpressionModels, describe_blendshapes
+from avemo.media import MediaError, MediaInfo
+from avemo.results import modality_result
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def observe_faces(path: Path, plan: SamplingPlan, cfg: VideoFeatureConfig = VIDE
                   expression: ExpressionModels | None = None) -> ClipFaces:
     """Decode the planned frames of a video and find the largest face in each (streaming); with
     `expression`, also read each face's blendshapes and facex outputs."""
-    from .face import face_mesh, find_face
+    from avemo.face.mesh import face_mesh, find_face
 
     n_windows, per_window = plan.targets.shape
     size = cfg.crop_size
@@ -251,7 +251,7 @@ def pooled_log_probs(frame_logits: np.ndarray, weights: np.ndarray) -> np.ndarra
 class FramewiseDistributed(keras.layers.TimeDistributed):
     """TimeDistributed that folds time into the batch: one call of the wrapped layer on all
     (batch x time) frames instead of Keras's one call per time step (much slower on CPU).
-    Registered with Keras, so a saved model using it loads in safe mode once avemo.video is imported."""
+    Registered with Keras, so a saved model using it loads in safe mode once avemo.face.video is imported."""
 
     def call(self, inputs, training=None, mask=None):
         shape = keras.ops.shape(inputs)
@@ -355,7 +355,7 @@ class VideoAnalyzer:
         call runs as one graph: eager Keras would cost some 0.1 s per call in Python overhead."""
         import tensorflow as tf
 
-        from .models import load_model_folder
+        from avemo.models import load_model_folder
 
         loaded = load_model_folder(Path(folder))
         cfg = VideoFeatureConfig.from_dict(loaded.config.get("features", {}))
@@ -411,7 +411,7 @@ class VideoAnalyzer:
 
     def frame_face(self, mesh, landmarker, rgb: np.ndarray):
         """(FrameFace, its FRAME_FEATURES or None) of the largest face of an RGB frame; (None, None) if none."""
-        from .face import find_face
+        from avemo.face.mesh import find_face
 
         face = find_face(mesh, rgb, self.cfg)
         if face is None or self.expression is None:
@@ -481,7 +481,7 @@ class VideoAnalyzer:
         result): each an RGB frame with the face's outline drawn and the crop the model saw set in its
         corner, and a caption with its time and the model's top emotion on that frame. Frames without a
         face come back plain, captioned so."""
-        from .face import draw_mesh, face_mesh, with_inset
+        from avemo.face.mesh import draw_mesh, face_mesh, with_inset
 
         length = min(info.duration, max_seconds) if info.duration > 0 else min(max_seconds, 4.0)
         times = (np.arange(n) + 0.5) / n * length

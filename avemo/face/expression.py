@@ -1,5 +1,5 @@
 """What a face is doing in one frame, as numbers a learned head reads: mediapipe's 52 blendshapes and a
-second expression CNN (facex), next to the FER mini-Xception that avemo.video runs; and the head itself.
+second expression CNN (facex), next to the FER mini-Xception that avemo.face.video runs; and the head itself.
 
     models = ExpressionModels.load(Path("weights/video"))     # None where the folder has no head
     with models.landmarker() as landmarker:                    # one per thread and clip
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import import_tensorflow, native_stderr_silenced
+from avemo.backend import import_tensorflow, native_stderr_silenced
 
 LANDMARKER_FILE = "face_landmarker.task"
 FACEX_FILE = "facex.tflite"

@@ -1,0 +1,1 @@
+"""The voice: features, the openSMILE and Whisper experts, the networks and their training."""
