@@ -153,6 +153,19 @@ VIDEO_FEATURES = VideoFeatureConfig()
 # limit (with a note); shorter ones or silent ones are refused with a clear message.
 MIN_SPEECH_SECONDS = 0.5
 MAX_ANALYSIS_SECONDS = 60.0
+# The voice timeline: windows of TIMELINE_WINDOW_SECONDS of speech about TIMELINE_HOP_SECONDS apart (further on
+# long clips: at most TIMELINE_MAX_WINDOWS), each read by every voice expert, as a whole clip is (the frame
+# experts saw windows this short in training, padded, as trimmed RAVDESS speech is). A clip with more speech
+# than LONG_SPEECH_SECONDS, longer than any training utterance, takes its verdict from them.
+TIMELINE_WINDOW_SECONDS = 1.5
+TIMELINE_HOP_SECONDS = 0.5
+TIMELINE_MAX_WINDOWS = 30
+LONG_SPEECH_SECONDS = 8.0
+# A long clip is read utterance by utterance: stretches of sound between pauses of at least PAUSE_SECONDS
+# (quieter than AudioFeatureConfig.trim_top_db below the peak), a stretch over MAX_UTTERANCE_SECONDS cut into
+# equal parts, and one under MIN_SPEECH_SECONDS joined to its neighbour.
+PAUSE_SECONDS = 0.25
+MAX_UTTERANCE_SECONDS = 5.0
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 SILENCE_RMS_DBFS = -55.0  # a clip whose loudest 50 ms stays below this is treated as silence
 

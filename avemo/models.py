@@ -98,15 +98,6 @@ class ModelFolder:
         """The speech expert's logits for one clip's Whisper encoder statistics."""
         return self._infer("speech", np.asarray(representation)[None])[0]
 
-    def timeline_logits(self, window_logits: np.ndarray, window_representations: np.ndarray | None = None) -> np.ndarray:
-        """Per-window logits for the timeline: the frame experts' windows, combined (at its weight) with the
-        speech expert's verdict on the same stretch of speech where the folder has one. The openSMILE
-        experts read the whole utterance and stay out of the timeline."""
-        if self.speech is None or window_representations is None:
-            return window_logits
-        return combine_logits(window_logits, self._infer("speech", window_representations),
-                              weights=(1.0, self.expert_weight("speech")))
-
     def warm_up(self) -> None:
         """Trace the audio graphs now (about 0.5 s), with the models, rather than in the first request."""
         self.logits(np.zeros((1, *self.model.input_shape[1:]), np.float32))

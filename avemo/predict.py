@@ -12,7 +12,7 @@ per-call state here are read-only). Its result is a plain JSON-ready dict:
 
     {"path": str,
      "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
-               "speech_seconds", "reliability"} | None,
+               "speech_seconds", "reliability", "verdict_from"} | None,   # each window: every voice expert
      "video": {... same keys ..., "faces_found", "frames", "source"} | None,
      "fused": {"label", "probs", "weights": {"audio": w, "video": w}, "agreement", "modalities", "method",
                "contributions": {modality: {emotion: bits}}, "reason": str} | None,
@@ -29,13 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.audio.features import check_speech, spectral_frames, trim_silence, windows
-from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, MAX_ANALYSIS_SECONDS, SPEECH_ENCODER,
-                     AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig, SpeechEncoderConfig)
-from avemo.audio.functionals import descriptor_windows, descriptors, extractor, functionals
+from avemo.audio.features import (check_speech, spectral_frames, timeline_spans, trim_silence, utterance_spans,
+                                  windows)
+from avemo.audio.functionals import descriptor_rows_of, descriptor_windows, descriptors, extractor, functionals
+from avemo.audio.speech_encoder import encoder_states, speech_representation, window_representations
+from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, LONG_SPEECH_SECONDS, MAX_ANALYSIS_SECONDS,
+                          SPEECH_ENCODER, AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig,
+                          SpeechEncoderConfig)
 from avemo.media import MediaError, check_input_file, complete_header, load_audio, probe
 from avemo.results import modality_result
-from avemo.audio.speech_encoder import encoder_states, pooled, speech_representation, window_representations
 
 log = logging.getLogger(__name__)
 
@@ -103,31 +105,59 @@ class Predictor:
         speech, offset = trim_silence(waveform, cfg)
         check_speech(speech, cfg)
         model = self.audio_model
+        rate, seconds = cfg.sample_rate, speech.size / cfg.sample_rate
+        long_clip = seconds > LONG_SPEECH_SECONDS
+        frames = spectral_frames(speech, cfg)
+        # The stretches the timeline shows, each read by every expert as a whole clip is: for a long clip
+        # its utterances (which also give its verdict), else short windows across the utterance.
+        stretches = utterance_spans(speech, cfg) if long_clip else timeline_spans(len(frames), cfg)
+        frame_index = lambda t: int(round(t * rate / cfg.hop_length))  # noqa: E731
         with ThreadPoolExecutor(max_workers=2) as helpers:
-            # openSMILE runs in C without holding the GIL, so its two passes (functionals, descriptors)
-            # run on other threads while the frame experts and the speech encoder run here.
-            pending_functionals = (helpers.submit(functionals, speech, self.functionals_cfg, cfg.sample_rate)
-                                   if model.functionals is not None else None)
-            pending_descriptors = (helpers.submit(descriptors, speech, self.functionals_cfg, cfg.sample_rate)
+            # openSMILE runs in C without holding the GIL, so its passes (the clip's and each stretch's
+            # functionals, the descriptors) run on other threads while the frame experts and the speech
+            # encoder run here.
+            def functionals_of(start, end):
+                return (helpers.submit(functionals, speech[int(start * rate):int(end * rate)], self.functionals_cfg, rate)
+                        if model.functionals is not None else None)
+
+            pending_descriptors = (helpers.submit(descriptors, speech, self.functionals_cfg, rate)
                                    if model.descriptors is not None else None)
-            frames = spectral_frames(speech, cfg)
-            batch, spans = windows(frames, cfg)
-            logits = model.logits(batch)
-            states = encoder_states(speech, self.speech_cfg, cfg.sample_rate) if model.speech is not None else None
-            clip_functionals = pending_functionals.result() if pending_functionals else None
-            clip_descriptors = (descriptor_windows(pending_descriptors.result(), self.descriptors_cfg)
-                                if pending_descriptors else None)
-        # The timeline shows the frame experts and the speech expert window by window; the clip's verdict
-        # adds the openSMILE experts, which read the whole utterance, and the speech expert reads it whole.
-        window_probs = model.calibrated(model.timeline_logits(
-            logits, window_representations(states, spans) if states is not None else None))
-        clip_probs = model.calibrated(model.clip_logits(logits, clip_functionals, clip_descriptors,
-                                                        pooled(states) if states is not None else None))
-        seconds = speech.size / cfg.sample_rate
-        spans = [(offset + s, offset + e) for s, e in spans]
+            pending_clip = functionals_of(0.0, seconds) if not long_clip else None
+            pending_stretches = [functionals_of(start, end) for start, end in stretches]
+            clip_frame_logits = model.logits(windows(frames, cfg)[0]) if not long_clip else None
+            stretch_frame_logits = [model.logits(windows(frames[frame_index(a):max(frame_index(b), frame_index(a) + 1)],
+                                                         cfg)[0]) for a, b in stretches]
+            # Whisper's states depend on all the audio it attends to: an utterance of a long clip is encoded
+            # alone, as it would be as a clip of its own; a short clip once, its windows reading their stretch.
+            states = (encoder_states(speech, self.speech_cfg, rate)
+                      if model.speech is not None and not long_clip else None)
+            rows = pending_descriptors.result() if pending_descriptors else None
+
+            def speech_input(start, end):
+                if model.speech is None:
+                    return None
+                if long_clip:
+                    return speech_representation(speech[int(start * rate):int(end * rate)], self.speech_cfg, rate)
+                return window_representations(states, [(start, end)])[0]
+
+            def read(frame_logits, pending, start, end):  # every expert on one stretch of the speech
+                return model.clip_logits(
+                    frame_logits, pending.result() if pending else None,
+                    descriptor_windows(descriptor_rows_of(rows, start, end), self.descriptors_cfg) if rows is not None else None,
+                    speech_input(start, end))
+
+            stretch_logits = np.stack([read(f, p, a, b) for f, p, (a, b) in zip(stretch_frame_logits, pending_stretches, stretches)])
+            if long_clip:  # longer than any training utterance: the verdict is its utterances', by their length
+                from avemo.models import combine_logits  # (TensorFlow loads with the models, not with this module)
+
+                clip_logits = combine_logits(*stretch_logits, weights=tuple(b - a for a, b in stretches))
+                verdict_from = f"its {len(stretches)} utterances"
+            else:  # one utterance, read whole by every expert, as the evaluation scored it
+                clip_logits, verdict_from = read(clip_frame_logits, pending_clip, 0.0, seconds), "the whole utterance"
+        spans = [(offset + a, offset + b) for a, b in stretches]
         reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)
-        return modality_result(clip_probs, window_probs, spans, reliability,
-                               speech_seconds=round(seconds, 2)), []
+        return modality_result(model.calibrated(clip_logits), model.calibrated(stretch_logits), spans, reliability,
+                               speech_seconds=round(seconds, 2), verdict_from=verdict_from), []
 
     # -- one file ----------------------------------------------------------------------------
     def predict(self, path: str | Path, modality: str = "both",

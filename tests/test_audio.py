@@ -27,6 +27,39 @@ def test_windows_cover_a_long_clip_and_pad_a_short_one():
     assert (batch == -1.0).sum() > 0  # padded with the value of silence
 
 
+def test_the_timeline_has_short_windows_across_an_utterance_and_never_two_alike():
+    from avemo.audio.features import timeline_starts, timeline_window_frames
+    from avemo.config import TIMELINE_HOP_SECONDS, TIMELINE_MAX_WINDOWS
+
+    size, per_second = timeline_window_frames(), CFG.sample_rate / CFG.hop_length
+    hop = TIMELINE_HOP_SECONDS * per_second
+    assert timeline_starts(size) == [0] and timeline_starts(size + 1) == [1]  # one window, not two a frame apart
+    for seconds in (2.0, 2.5, 3.7, 12.0, 60.0):
+        n = int(seconds * per_second)
+        starts = timeline_starts(n)
+        gaps = np.diff(starts)
+        assert starts[0] == 0 and starts[-1] + size == n and len(starts) <= TIMELINE_MAX_WINDOWS
+        step = max(hop, (n - size) / (TIMELINE_MAX_WINDOWS - 1))
+        assert (gaps >= hop / 2).all() and (gaps <= 1.5 * step + 1).all()  # (the last one ends at the end)
+    assert len(timeline_starts(int(2.5 * per_second))) >= 3  # a short utterance still has something to show
+
+
+def test_a_long_clip_is_cut_into_its_utterances_at_the_pauses():
+    from avemo.audio.features import utterance_spans
+
+    rate = CFG.sample_rate
+    t = np.arange(int(1.5 * rate)) / rate
+    burst = (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+    short_gap, pause = np.zeros(int(0.1 * rate), np.float32), np.zeros(int(0.6 * rate), np.float32)
+    speech = np.concatenate([burst, short_gap, burst, pause, burst, pause, burst])
+    spans = utterance_spans(speech)
+    assert len(spans) == 3  # the 0.1 s gap is inside an utterance; the 0.6 s pauses end one
+    assert spans[0][0] < 0.05 and spans[0][1] == pytest.approx(3.1, abs=0.1) and spans[-1][1] == pytest.approx(
+        speech.size / rate, abs=0.1)
+    long_one = utterance_spans(np.tile(burst, 8))  # 12 s without a pause: cut into equal parts of at most 5 s
+    assert len(long_one) == 3 and all(b - a <= 5.0 for a, b in long_one)
+
+
 def test_silence_and_too_short_speech_are_refused():
     silence = np.zeros(CFG.sample_rate * 2, dtype=np.float32)
     assert loudest_dbfs(silence, CFG.sample_rate) < -100

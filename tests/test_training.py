@@ -148,11 +148,11 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
     """With functionals.keras, descriptors.keras and speech.keras in the folder, a clip's probabilities are
     the frame experts' window mean combined with the functionals head's logits on the whole utterance, the
     descriptor expert's mean over its windows and the speech expert's logits on the Whisper encoder's
-    statistics, at the weights in the folder's hyper-parameters; the timeline is per window, the frame
-    experts' with the speech expert's on the same stretch."""
-    from avemo.audio.features import spectral_frames, trim_silence, windows
+    statistics, at the weights in the folder's hyper-parameters; each timeline window is read by the same
+    experts, on its own stretch of the speech."""
+    from avemo.audio.features import spectral_frames, timeline_spans, trim_silence, windows
+    from avemo.audio.functionals import descriptor_rows_of, descriptor_windows, descriptors, functionals
     from avemo.config import DESCRIPTORS
-    from avemo.audio.functionals import descriptor_windows, descriptors, functionals
     from avemo.media import load_audio
     from avemo.models import combine_logits, save_model_folder, softmax
     from avemo.predict import Predictor
@@ -183,13 +183,22 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
                                       np.asarray(speech_head(speech_representation(speech)[None]))[0],
                                       weights=(1, 1, 0.5, 2.0)))
     np.testing.assert_allclose([result["audio"]["probs"][e] for e in EMOTIONS], expected, atol=2e-3)
-    # The timeline: each window's frame experts with the speech expert on that window's encoder states.
-    batch, spans = windows(spectral_frames(speech))
-    assert len(spans) >= 2
-    per_window = np.asarray(speech_head(window_representations(encoder_states(speech), spans)))
-    for i, window in enumerate(result["audio"]["timeline"]):
-        np.testing.assert_allclose([window["probs"][e] for e in EMOTIONS],
-                                   softmax(combine_logits(window_logits[i], per_window[i], weights=(1, 2.0))), atol=2e-3)
+    # The timeline: each short window of the utterance read by every expert, as the clip is.
+    frames, rate, all_rows = spectral_frames(speech), AUDIO_FEATURES.sample_rate, descriptors(speech)
+    spans = timeline_spans(len(frames))
+    assert len(spans) >= 5 and len(result["audio"]["timeline"]) == len(spans)
+    states = encoder_states(speech)
+    to_frame = lambda t: int(round(t * rate / AUDIO_FEATURES.hop_length))  # noqa: E731
+    for (start, end), window in zip(spans, result["audio"]["timeline"]):
+        stretch_windows = windows(frames[to_frame(start):to_frame(end)])[0]
+        expected = softmax(combine_logits(
+            np.asarray(cnn(stretch_windows, training=False)).mean(0),
+            np.asarray(head(functionals(speech[int(start * rate):int(end * rate)])[None]))[0],
+            np.asarray(expert(descriptor_windows(descriptor_rows_of(all_rows, start, end)), training=False)).mean(0),
+            np.asarray(speech_head(window_representations(states, [(start, end)])))[0],
+            weights=(1, 1, 0.5, 2.0)))
+        np.testing.assert_allclose([window["probs"][e] for e in EMOTIONS], expected, atol=2e-3)
+    assert result["audio"]["verdict_from"] == "the whole utterance"
 
 
 def test_descriptor_mixup_keeps_padding_recognisable():

@@ -80,6 +80,10 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
     missing = [f"{names.get(m, m)}: not analysed ({(result.get('unavailable') or {}).get(m, 'no result')})"
                for m in modalities if m not in rows]
     title = "Over time" + (" &nbsp;·&nbsp; " + "; ".join(missing) if missing and rows else "")
+    verdict_from = (result.get("audio") or {}).get("verdict_from")
+    if "audio" in rows and verdict_from:  # what the voice's points are, and where its headline comes from
+        title += (f"<br><sup>{names.get('audio', 'audio')}: each point is a stretch of speech read by every voice "
+                  f"expert; the voice's verdict comes from {verdict_from}</sup>")
     if not rows:
         return _message_figure("Over time", _wrap(result.get("error") or "; ".join(missing), 80), 220)
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.08)

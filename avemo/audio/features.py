@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.config import AUDIO_FEATURES, MIN_SPEECH_SECONDS, SILENCE_RMS_DBFS, AudioFeatureConfig, cache_dir
+from avemo.config import (AUDIO_FEATURES, MAX_UTTERANCE_SECONDS, MIN_SPEECH_SECONDS, PAUSE_SECONDS, SILENCE_RMS_DBFS,
+                          TIMELINE_HOP_SECONDS, TIMELINE_MAX_WINDOWS, TIMELINE_WINDOW_SECONDS, AudioFeatureConfig,
+                          cache_dir)
 from avemo.media import MediaError, load_audio
 
 FLOOR_DB = -80.0  # log-mel values are dB below the clip's peak, clipped here
@@ -102,15 +104,72 @@ def fit_window(frames: np.ndarray, start: int, cfg: AudioFeatureConfig = AUDIO_F
     return out
 
 
-def windows(frames: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """Sliding windows over a clip's frames: (n_windows, window_frames, n_bins) and their spans in s."""
+def timeline_window_frames(cfg: AudioFeatureConfig = AUDIO_FEATURES) -> int:
+    return min(cfg.window_frames, round(TIMELINE_WINDOW_SECONDS * cfg.sample_rate / cfg.hop_length))
+
+
+def timeline_starts(n_frames: int, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> list[int]:
+    """Start frames of the timeline's windows (timeline_window_frames long): about TIMELINE_HOP_SECONDS apart
+    (at most TIMELINE_MAX_WINDOWS), the last one ending at the clip's end, and never two within half a hop
+    of each other (a clip a frame longer than a window gets one window, not two nearly identical ones)."""
+    size = timeline_window_frames(cfg)
+    if n_frames <= size:
+        return [0]
     seconds_per_frame = cfg.hop_length / cfg.sample_rate
-    starts = window_starts(len(frames), cfg)
-    batch = np.stack([fit_window(frames, s, cfg) for s in starts])
-    spans = [
-        (s * seconds_per_frame, min(len(frames), s + cfg.window_frames) * seconds_per_frame)
-        for s in starts
-    ]
+    hop = max(1, round(TIMELINE_HOP_SECONDS / seconds_per_frame), -(-(n_frames - size) // (TIMELINE_MAX_WINDOWS - 1)))
+    starts = list(range(0, n_frames - size + 1, hop))
+    tail = n_frames - size
+    if tail - starts[-1] >= hop / 2:
+        starts.append(tail)
+    else:
+        starts[-1] = tail  # (still at least a hop after the one before)
+    return starts
+
+
+def timeline_spans(n_frames: int, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> list[tuple[float, float]]:
+    """The timeline windows of a clip of `n_frames` frames, as (start, end) seconds."""
+    seconds_per_frame, size = cfg.hop_length / cfg.sample_rate, timeline_window_frames(cfg)
+    return [(s * seconds_per_frame, min(n_frames, s + size) * seconds_per_frame) for s in timeline_starts(n_frames, cfg)]
+
+
+def utterance_spans(speech: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> list[tuple[float, float]]:
+    """The utterances of trimmed speech, as (start, end) seconds: stretches between pauses of PAUSE_SECONDS
+    or more; one over MAX_UTTERANCE_SECONDS is cut into equal parts, one under MIN_SPEECH_SECONDS joins the
+    utterance before it (or after it, for the first)."""
+    import librosa
+
+    rate = cfg.sample_rate
+    sounding = librosa.effects.split(speech, top_db=cfg.trim_top_db, frame_length=cfg.n_fft, hop_length=cfg.hop_length)
+    merged: list[list[float]] = []
+    for start, end in sounding / rate:
+        if merged and start - merged[-1][1] < PAUSE_SECONDS:
+            merged[-1][1] = end
+        else:
+            merged.append([start, end])
+    joined: list[list[float]] = []
+    for start, end in merged:
+        if joined and (end - start < MIN_SPEECH_SECONDS or joined[-1][1] - joined[-1][0] < MIN_SPEECH_SECONDS):
+            joined[-1][1] = end
+        else:
+            joined.append([start, end])
+    spans = []
+    for start, end in joined:
+        parts = int(np.ceil((end - start) / MAX_UTTERANCE_SECONDS))
+        edges = np.linspace(start, end, parts + 1)
+        spans += [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:])]
+    return spans or [(0.0, speech.size / rate)]
+
+
+def windows(frames: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES, starts: list[int] | None = None,
+            length: int | None = None) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Windows of `length` frames (default: the model's window_frames) over a clip's frames from `starts`
+    (default: `window_starts`, the frame experts' windows), each centre-padded to window_frames:
+    (n_windows, window_frames, n_bins), and their spans in s."""
+    seconds_per_frame = cfg.hop_length / cfg.sample_rate
+    starts = window_starts(len(frames), cfg) if starts is None else starts
+    length = length or cfg.window_frames
+    batch = np.stack([fit_window(frames[s:s + length], 0, cfg) for s in starts])
+    spans = [(s * seconds_per_frame, min(len(frames), s + length) * seconds_per_frame) for s in starts]
     return batch, spans
 
 

@@ -61,6 +61,15 @@ def descriptors(speech: np.ndarray, cfg: FunctionalsConfig = FUNCTIONALS,
     return np.nan_to_num(values.astype(np.float32))
 
 
+DESCRIPTOR_ROWS_PER_SECOND = 100  # openSMILE's low-level descriptors: one row every 10 ms
+
+
+def descriptor_rows_of(rows: np.ndarray, start: float, end: float) -> np.ndarray:
+    """The descriptor rows of the stretch [start, end) seconds of the speech they were computed on."""
+    first = min(int(start * DESCRIPTOR_ROWS_PER_SECOND), max(len(rows) - 1, 0))
+    return rows[first:max(first + 1, int(round(end * DESCRIPTOR_ROWS_PER_SECOND)))]
+
+
 def descriptor_windows(rows: np.ndarray, cfg: DescriptorsConfig = DESCRIPTORS) -> np.ndarray:
     """(n_windows, window_frames, n_descriptors): windows over a clip's descriptor rows, the last one
     ending at the clip's end; a clip shorter than a window is one window padded at its end."""

@@ -1,0 +1,61 @@
+"""The voice timeline and the verdict it must agree with, on real RAVDESS speech through the shipped model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avemo.config import EMOTIONS, LONG_SPEECH_SECONDS, WEIGHTS_DIR
+
+try:
+    from tests import clips
+except ImportError:
+    import clips
+
+pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    from avemo.predict import Predictor
+
+    return Predictor({"audio": WEIGHTS_DIR / "audio"})
+
+
+def probs(entry: dict) -> np.ndarray:
+    return np.array([entry["probs"][e] for e in EMOTIONS])
+
+
+def test_a_clip_of_several_utterances_is_read_utterance_by_utterance_and_its_verdict_follows_them(predictor,
+                                                                                                 tmp_path):
+    import soundfile
+
+    one = clips.ravdess_clip(actor=1, emotion=5, intensity=2, statement=1)
+    wave, rate = soundfile.read(str(one), dtype="float32")
+    pause = np.zeros(int(1.0 * rate), np.float32)
+    joined = tmp_path / "angry-ten-times.wav"
+    soundfile.write(str(joined), np.concatenate([np.concatenate([wave, pause]) for _ in range(10)]), rate)
+
+    alone = predictor.predict(one, modality="audio")["audio"]
+    audio = predictor.predict(joined, modality="audio")["audio"]
+    assert audio["speech_seconds"] > LONG_SPEECH_SECONDS and audio["verdict_from"] == "its 10 utterances"
+    timeline = audio["timeline"]
+    assert len(timeline) == 10
+    # Windows only where there is speech: each utterance sits inside one copy of the clip, none on a pause.
+    period = wave.size / rate + 1.0
+    for k, window in enumerate(timeline):
+        assert k * period - 0.05 <= window["start"] < window["end"] <= k * period + wave.size / rate + 0.05
+    # Each utterance is the same take, so it reads as that take does alone, and the verdict follows them.
+    for window in timeline:
+        np.testing.assert_allclose(probs(window), probs(alone), atol=0.05)
+    weights = np.array([w["end"] - w["start"] for w in timeline])
+    pooled = (np.log(np.stack([probs(w) for w in timeline]) + 1e-12) * weights[:, None]).sum(0)
+    assert EMOTIONS[int(np.argmax(pooled))] == audio["label"] == alone["label"]
+
+
+def test_a_single_utterance_shows_short_windows_and_keeps_its_whole_clip_verdict(predictor):
+    path = clips.ravdess_clip(actor=3, emotion=3, intensity=2, statement=1)
+    audio = predictor.predict(path, modality="audio")["audio"]
+    assert audio["verdict_from"] == "the whole utterance"
+    starts = [w["start"] for w in audio["timeline"]]
+    assert len(starts) >= 3 and min(np.diff(starts)) >= 0.25  # something to see, and no two alike
+    assert all(w["end"] - w["start"] <= 1.55 for w in audio["timeline"])
