@@ -40,6 +40,7 @@ evaluate: $(STAMP)
 # The product's models, trained on all the data, with their model cards.
 train: $(STAMP)
 	$(PY) -m train.audio final   # picks the better feature kind of the evaluation
+	$(PY) -m train.audio vad     # the speech gate into weights/audio, measured on every clip and on non-speech
 	$(PY) -m train.video default    # the frame models (FER CNN, facex, Face Landmarker), no head yet
 	$(PY) -m train.faces fit        # the expression head on labelled stills, subjects held out: its matrix for the fusion rule
 	$(PY) -m train.fusion default   # the rule's matrices from the above (keeps what `fit` measured)

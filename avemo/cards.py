@@ -301,7 +301,58 @@ about people (hiring, health, security).
 """
     out = folder / "README.md"
     out.write_text(card)
+    gate = folder / "voice_activity.json"  # written by train.audio vad
+    if gate.is_file():
+        write_voice_activity_section(folder, json.loads(gate.read_text()))
     return out
+
+
+VOICE_ACTIVITY_HEADING = "## Speech detection: what is refused as not a voice"
+
+
+def write_voice_activity_section(folder: Path, figures: dict) -> None:
+    """Put (or replace) the audio card's section on the speech gate, before "## Intended use and limits"."""
+    corpora, synthetic, margins = figures["corpora"], figures["synthetic"], figures["margins"]
+    corpus_rows = "\n".join(
+        f"| {name} | {f['clips']} | {f['vad_accepted']} ({pct(f['vad_acceptance_rate'])}) | {f['accepted']} "
+        f"({pct(f['acceptance_rate'])}) |" for name, f in corpora.items())
+    sound_rows = "\n".join(f"| {kind} | {f['sounds']} | {f['refused']} ({pct(f['refusal_rate'])}) |"
+                            for kind, f in synthetic.items())
+    cue = figures["settings"]["cue_bounds"]
+    section = f"""{VOICE_ACTIVITY_HEADING}
+
+Before any emotion is read, `avemo.audio.voice_activity.check_voice` asks whether the sound is a voice: Silero
+VAD v{figures['settings']['silero_vad']} (MIT, `silero_vad.onnx`, run with onnxruntime) must find at least
+{figures['settings']['min_speech_seconds']} s of speech; what it refuses is kept only if it sounds like speech on
+four measures at once (the median change of the log-mel spectrum between 20 ms frames within
+{cue['spectral_change_db'][0]}-{cue['spectral_change_db'][1]} dB, at least {cue['min_voiced_share']:.0%} of its frames
+periodic at a voice's pitch, a pitch that holds still in at most {cue['max_steady_pitch']:.0%} of its steps, at least
+{cue['min_syllabic_modulation']:.0%} of the loudness modulation at 2-8 Hz). Those bounds were set between the
+speech Silero misses and the synthetic sounds below, looking at both: they are fitted to these families.
+Measured by `python -m train.audio vad` (bench.voice_activity):
+
+| corpus | clips | kept by Silero alone | kept by the gate |
+|---|---|---|---|
+{corpus_rows}
+
+| synthetic sound (5 s, at {', '.join(f'{x:g}' for x in (-3, -20, -40))} dBFS) | sounds | refused |
+|---|---|---|
+{sound_rows}
+
+All corpus clips kept: **{margins['all_corpus_accepted']}**; all synthetic non-speech refused:
+**{margins['all_non_speech_refused']}**. The synthetic sounds are the same families the tests make, so these
+rates say the gate holds on them, not on every sound in the world (a song, for one, is a voice).
+Silero costs {figures['timing']['ms_per_4s_clip_median']:.0f} ms on a 4 s clip here.
+
+"""
+    card = (folder / "README.md").read_text()
+    if VOICE_ACTIVITY_HEADING in card:
+        start = card.index(VOICE_ACTIVITY_HEADING)
+        end = card.find("\n## ", start + len(VOICE_ACTIVITY_HEADING))
+        card = card[:start] + card[end + 1:] if end >= 0 else card[:start]
+    anchor = card.find("## Intended use and limits")
+    card = card[:anchor] + section + card[anchor:] if anchor >= 0 else card + "\n" + section
+    (folder / "README.md").write_text(card)
 
 
 def comparison_table(reports: dict, fold_accuracy: dict | None = None, published: dict | None = None) -> str:

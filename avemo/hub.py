@@ -38,14 +38,15 @@ HUB_REPO = "avemo/avemo-models"
 # v0.5.0: the audio model.keras is the CNN alone, without the statistics head; v0.6.0: speech.keras, the
 # expert on Whisper tiny.en's encoder states; v0.7.0: face_aus/, the expert on OpenFace action units, and
 # a fusion folder measured on paired takes; v0.8.0: video/ gains facex, the Face Landmarker and the
-# expression head trained on labelled faces).
+# expression head trained on labelled faces; audio/ gains silero_vad.onnx, the speech gate).
 HUB_REVISION = "v0.8.0"
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
 # What a model folder must hold to be loadable (avemo.models.load_model_folder, avemo.fusion.rule.load_fusion).
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
-    "audio": ("model.keras", "functionals.keras", "descriptors.keras", "speech.keras", "labels.json", "config.json"),
+    "audio": ("model.keras", "functionals.keras", "descriptors.keras", "speech.keras", "labels.json", "config.json",
+              "silero_vad.onnx"),
     "video": ("model.keras", "labels.json", "config.json", "face_landmarker.task", "facex.tflite",
               "expression_head.json"),
     "face_aus": ("model.skops", "config.json"),

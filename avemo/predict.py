@@ -12,7 +12,8 @@ per-call state here are read-only). Its result is a plain JSON-ready dict:
 
     {"path": str,
      "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
-               "speech_seconds", "reliability", "verdict_from"} | None,   # each window: every voice expert
+               "speech_seconds", "reliability", "verdict_from",   # each window: every voice expert
+               "voice_seconds", "voice_found_by"} | None,         # what the speech gate found
      "video": {... same keys ..., "faces_found", "frames", "source"} | None,
      "fused": {"label", "probs", "weights": {"audio": w, "video": w}, "agreement", "modalities", "method",
                "contributions": {modality: {emotion: bits}}, "reason": str} | None,
@@ -33,6 +34,7 @@ from avemo.audio.features import (check_speech, spectral_frames, timeline_spans,
                                   windows)
 from avemo.audio.functionals import descriptor_rows_of, descriptor_windows, descriptors, extractor, functionals
 from avemo.audio.speech_encoder import encoder_states, speech_representation, window_representations
+from avemo.audio.voice_activity import VAD_FILE, check_voice, session
 from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, LONG_SPEECH_SECONDS, MAX_ANALYSIS_SECONDS,
                           SPEECH_ENCODER, AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig,
                           SpeechEncoderConfig)
@@ -82,6 +84,14 @@ class Predictor:
                 extractor(self.functionals_cfg.feature_set)
             if self.audio_model.descriptors is not None:
                 extractor(self.functionals_cfg.feature_set, "LowLevelDescriptors")
+        # The speech gate (avemo.audio.voice_activity): Silero VAD's file in the audio folder. A folder without
+        # it (one trained for a test, say) reads every sound as speech.
+        self.voice_gate = None
+        if self.audio_model and (Path(folders["audio"]) / VAD_FILE).is_file():
+            self.voice_gate = Path(folders["audio"]) / VAD_FILE
+            session(self.voice_gate)
+        elif self.audio_model:
+            log.warning("no %s in %s: sounds that are not a voice will not be refused", VAD_FILE, folders["audio"])
         self.video_model = None
         if "video" in folders:
             from avemo.face.video import VideoAnalyzer
@@ -104,6 +114,8 @@ class Predictor:
         waveform, _ = load_audio(path, cfg.sample_rate, max_seconds)  # predict() notes a truncation
         speech, offset = trim_silence(waveform, cfg)
         check_speech(speech, cfg)
+        # Is it a voice at all? A tone, noise or music is refused here, never given an emotion.
+        voice = check_voice(waveform, speech, cfg.sample_rate, self.voice_gate) if self.voice_gate else {}
         model = self.audio_model
         rate, seconds = cfg.sample_rate, speech.size / cfg.sample_rate
         long_clip = seconds > LONG_SPEECH_SECONDS
@@ -157,7 +169,7 @@ class Predictor:
         spans = [(offset + a, offset + b) for a, b in stretches]
         reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)
         return modality_result(model.calibrated(clip_logits), model.calibrated(stretch_logits), spans, reliability,
-                               speech_seconds=round(seconds, 2), verdict_from=verdict_from), []
+                               speech_seconds=round(seconds, 2), verdict_from=verdict_from, **voice), []
 
     # -- one file ----------------------------------------------------------------------------
     def predict(self, path: str | Path, modality: str = "both",

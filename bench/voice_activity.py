@@ -1,19 +1,15 @@
-"""Measurement of a Silero VAD speech gate (bench.silero_vad) in both directions; asserts nothing.
+"""The product's speech gate (avemo.audio.voice_activity.check_voice: Silero VAD, then the speech-like cue for
+what it refuses) measured in both directions; asserts nothing.
 
-Finding (bench/voice_activity.json, docs/experiments.md): Silero alone cannot be the product's gate. It
-refuses every synthetic non-speech sound, but also 15 of the 1,320 RAVDESS clips (shouted strong takes,
-12 of actor 06), whose speech probabilities (0.21-0.27 at most for three of them) overlap the highest a
-tone or hum reaches (0.22-0.25). So avemo does not use it yet.
+    python -m bench.voice_activity [--out weights/audio/voice_activity.json] [--model weights/audio/silero_vad.onnx]
 
-    python -m bench.voice_activity [--out bench/voice_activity.json]
-
-(a) Every RAVDESS and SAVEE clip under AVEMO_DATA must be accepted: prints the acceptance rate and how
-    the detected speech seconds compare with the trimmed length the audio model reads.
+(a) Every RAVDESS and SAVEE clip under AVEMO_DATA must be accepted: prints the acceptance rate (by Silero
+    alone, and with the cue), the cue's four measures over all clips (their bounds in voice_activity are
+    this range with a margin) and how the detected speech seconds compare with the trimmed length.
 (b) Non-speech sounds synthesised here with numpy (tones, chords, sweeps, mains hum, white and pink
     noise, webcam-test beeps, clicks, a melody, music-like loops), each at a few levels, must all be
-    refused: prints the refusal rate per kind.
-Then the margins (the most speech any non-speech sound got, the least any corpus clip got) and the
-gate's cost per 4 s clip. The figures are also written as JSON.
+    refused: prints the refusal rate per kind and the measures of the ones nearest to speech.
+Then the margins and the gate's cost per 4 s clip. The figures are also written as JSON.
 """
 from __future__ import annotations
 
@@ -27,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 RATE = 16_000
+MEASURES = ("spectral_change_db", "voiced_share", "steady_pitch", "syllabic_modulation")
 SECONDS = 5.0
 LEVELS_DBFS = (-3.0, -20.0, -40.0)  # peak level of each synthetic sound
-OUT = Path(__file__).with_suffix(".json")
+OUT = Path(__file__).resolve().parent.parent / "runs" / "voice_activity.json"  # (train.audio vad: into weights/audio)
 
 
 # -- synthetic non-speech ------------------------------------------------------------------------
@@ -187,28 +184,32 @@ def at_level(wave: np.ndarray, peak_dbfs: float) -> np.ndarray:
 
 
 # -- the gate, as Predictor.analyse_audio applies it ---------------------------------------------
+MODEL = None  # the VAD file measured (set by main)
+
+
 def gate(waveform: np.ndarray) -> dict:
-    """What analyse_audio decides for a 16 kHz waveform: accepted?, detected and trimmed seconds, why not."""
+    """What analyse_audio decides for a 16 kHz waveform: accepted?, by what, detected and trimmed seconds,
+    the cue's measures, and why not."""
     from avemo.audio.features import check_speech, trim_silence
+    from avemo.audio.voice_activity import (check_voice, segments_from_probabilities, speech_measures,
+                                            speech_probabilities, speech_seconds)
+    from avemo.config import MIN_SPEECH_SECONDS
     from avemo.media import MediaError
-    from bench.silero_vad import (check_detected_speech, segments_from_probabilities, speech_probabilities,
-                                      speech_seconds)
 
     trimmed, _ = trim_silence(waveform)
-    probs = speech_probabilities(waveform)  # = speech_segments(waveform, RATE), keeping the probabilities
+    probs = speech_probabilities(waveform, MODEL)
     segments = segments_from_probabilities(probs, waveform.size)
     item = {"trimmed_seconds": round(trimmed.size / RATE, 3), "speech_seconds": round(speech_seconds(segments), 3),
             "max_probability": round(float(probs.max()), 4), "segments": len(segments),
-            "vad_accepted": True, "accepted": True, "reason": None}
+            "vad_accepted": speech_seconds(segments) >= MIN_SPEECH_SECONDS, "accepted": True, "found_by": None,
+            "reason": None,
+            "measures": ({k: round(v, 4) for k, v in speech_measures(trimmed).items()}
+                         if trimmed.size >= RATE // 4 else None)}
     try:
-        check_detected_speech(segments)
+        check_speech(trimmed)  # the loudness and length checks that run before the gate
+        item["found_by"] = check_voice(waveform, trimmed, RATE, MODEL)["voice_found_by"]
     except MediaError as error:
-        item["vad_accepted"], item["reason"] = False, str(error)
-    try:
-        check_speech(trimmed)  # the loudness and length checks that run before the VAD
-    except MediaError as error:
-        item["reason"] = str(error)
-    item["accepted"] = item["vad_accepted"] and item["reason"] is None
+        item["accepted"], item["reason"] = False, str(error)
     item["_probs"] = probs  # for threshold_sweep; not written out
     return item
 
@@ -238,6 +239,9 @@ def corpus_figures(root: Path) -> dict:
             "acceptance_rate": round(sum(i["accepted"] for i in items) / len(items), 4),
             "vad_accepted": sum(i["vad_accepted"] for i in items),
             "vad_acceptance_rate": round(sum(i["vad_accepted"] for i in items) / len(items), 4),
+            "kept_by_the_cue": [i["clip"] for i in items if i["accepted"] and not i["vad_accepted"]],
+            "measures": {key: percentiles([i["measures"][key] for i in items if i["measures"]])
+                         for key in MEASURES},
             "refused": [{k: v for k, v in i.items() if not k.startswith("_")} for i in items if not i["accepted"]],
             "_items": items,
             "speech_seconds": percentiles(detected), "trimmed_seconds": percentiles(trimmed),
@@ -264,8 +268,8 @@ def synthetic_figures() -> dict:
         figures[kind] = {"sounds": len(items), "refused": sum(not i["accepted"] for i in items),
                          "refusal_rate": round(sum(not i["accepted"] for i in items) / len(items), 4),
                          "most_speech": {k: most[k] for k in ("sound", "peak_dbfs", "speech_seconds", "max_probability")},
-                         "items": [{k: i[k] for k in ("sound", "peak_dbfs", "speech_seconds", "max_probability", "accepted")}
-                                   for i in items],
+                         "items": [{k: i[k] for k in ("sound", "peak_dbfs", "speech_seconds", "max_probability", "accepted",
+                                                      "measures")} for i in items],
                          "_items": items}
     return figures
 
@@ -273,7 +277,7 @@ def synthetic_figures() -> dict:
 def threshold_sweep(corpus_items: list[dict], synthetic_items: list[dict]) -> list[dict]:
     """Corpus clips refused and synthetic sounds accepted by the VAD at lower speech thresholds (the
     silence threshold 0.15 below, the other settings as set), from the probabilities already computed."""
-    from bench import silero_vad as va
+    from avemo.audio import voice_activity as va
     from avemo.config import MIN_SPEECH_SECONDS
 
     saved = va.SPEECH_THRESHOLD, va.SILENCE_THRESHOLD
@@ -294,39 +298,45 @@ def threshold_sweep(corpus_items: list[dict], synthetic_items: list[dict]) -> li
 
 def timing(root: Path) -> dict:
     """Milliseconds of speech_segments on a 4 s clip (median of 30 runs after a warm-up), and the first load."""
+    from avemo.audio import voice_activity
     from avemo.media import load_audio
-    from bench import silero_vad as voice_activity
 
     started = time.perf_counter()
-    voice_activity.session()
+    voice_activity.session(MODEL)
     load_ms = 1000 * (time.perf_counter() - started)
     waveform, _ = load_audio(root / "ravdess" / "audio" / "Actor_01" / "03-01-05-02-01-01-01.flac", RATE)
     clip = np.resize(waveform, 4 * RATE)
-    voice_activity.speech_segments(clip, RATE)
+    voice_activity.speech_segments(clip, RATE, MODEL)
     runs = []
     for _ in range(30):
         started = time.perf_counter()
-        voice_activity.speech_segments(clip, RATE)
+        voice_activity.speech_segments(clip, RATE, MODEL)
         runs.append(1000 * (time.perf_counter() - started))
     return {"session_load_ms": round(load_ms, 1), "ms_per_4s_clip_median": round(statistics.median(runs), 2),
             "ms_per_4s_clip_max": round(max(runs), 2)}
 
 
-def main() -> None:
-    from bench import silero_vad as va
-    from avemo.config import MIN_SPEECH_SECONDS, data_dir
+def main(argv: list[str] | None = None) -> dict:
+    from avemo.audio import voice_activity as va
+    from avemo.config import MIN_SPEECH_SECONDS, WEIGHTS_DIR, data_dir
 
+    global MODEL
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
+    parser.add_argument("--model", type=Path, default=WEIGHTS_DIR / "audio" / va.VAD_FILE)
+    args = parser.parse_args(argv)
     root = data_dir()
+    MODEL = args.model
 
     import onnxruntime
 
     settings = {"silero_vad": va.SILERO_VERSION, "onnxruntime": onnxruntime.__version__,
                 "speech_threshold": va.SPEECH_THRESHOLD, "silence_threshold": va.SILENCE_THRESHOLD,
                 "min_segment_seconds": va.MIN_SEGMENT_SECONDS, "min_silence_seconds": va.MIN_SILENCE_SECONDS,
-                "speech_pad_seconds": va.SPEECH_PAD_SECONDS, "min_speech_seconds": MIN_SPEECH_SECONDS}
+                "speech_pad_seconds": va.SPEECH_PAD_SECONDS, "min_speech_seconds": MIN_SPEECH_SECONDS,
+                "cue_bounds": {"spectral_change_db": va.SPECTRAL_CHANGE_DB, "min_voiced_share": va.MIN_VOICED_SHARE,
+                               "max_steady_pitch": va.MAX_STEADY_PITCH,
+                               "min_syllabic_modulation": va.MIN_SYLLABIC_MODULATION}}
     print("settings:", settings)
     cost = timing(root)
     print(f"speech_segments on a 4 s clip: median {cost['ms_per_4s_clip_median']} ms, "
@@ -336,7 +346,10 @@ def main() -> None:
     print("\n(a) corpus clips (all must be accepted)")
     for name, f in corpora.items():
         print(f"  {name}: accepted {f['accepted']}/{f['clips']} ({100 * f['acceptance_rate']:.2f}%); by the VAD alone "
-              f"{f['vad_accepted']}/{f['clips']} ({100 * f['vad_acceptance_rate']:.2f}%)")
+              f"{f['vad_accepted']}/{f['clips']} ({100 * f['vad_acceptance_rate']:.2f}%); kept by the cue: "
+              f"{len(f['kept_by_the_cue'])}")
+        for key, spread in f["measures"].items():
+            print(f"    {key:20s} {spread}")
         print(f"    detected speech s  {f['speech_seconds']}")
         print(f"    trimmed length s   {f['trimmed_seconds']}")
         print(f"    detected - trimmed {f['speech_minus_trimmed_seconds']}  (|diff| > 0.5 s: {f['abs_difference_over_0.5_s']})")
@@ -381,8 +394,10 @@ def main() -> None:
 
     result = {"settings": settings, "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
               "timing": cost, "margins": margins, "threshold_sweep": sweep, "corpora": corpora, "synthetic": synthetic}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
+    return result
 
 
 if __name__ == "__main__":

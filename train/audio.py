@@ -3,6 +3,7 @@
     python -m train.audio evaluate [--kind logmel|mfcc]   # 4-fold CV by speaker, resumable per fold
     python -m train.audio final    [--kind logmel]        # the product model on all data -> weights/audio
     python -m train.audio card                            # rewrite its card from all evaluations so far
+    python -m train.audio vad                             # the speech gate: Silero VAD into the folder, measured
 
 Protocol: every speaker of each corpus is dealt to one of 4 folds (avemo.corpora.speaker_folds),
 so each fold holds out 5-6 whole RAVDESS actors of both sexes and exactly one SAVEE speaker: one
@@ -357,11 +358,26 @@ def refresh_card(out_dir: Path) -> None:
     write_report(out_dir, previous["chosen"], previous["config"], previous["final_training_seconds"])
 
 
+def install_voice_activity(out_dir: Path) -> dict:
+    """Put Silero VAD's ONNX file (from the pinned silero-vad wheel, hash checked) into the audio model folder,
+    measure the speech gate on every corpus clip and on synthetic non-speech (bench.voice_activity), and write
+    the figures into the folder (voice_activity.json) and its card."""
+    from avemo.audio.voice_activity import SILERO_MEMBER, SILERO_SHA256, SILERO_VERSION, VAD_FILE
+    from avemo.cards import write_voice_activity_section
+    from bench import voice_activity
+    from train.wheels import wheel_member
+
+    (out_dir / VAD_FILE).write_bytes(wheel_member(f"silero-vad=={SILERO_VERSION}", SILERO_MEMBER, SILERO_SHA256))
+    figures = voice_activity.main(["--model", str(out_dir / VAD_FILE), "--out", str(out_dir / "voice_activity.json")])
+    write_voice_activity_section(out_dir, figures)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> None:
     from avemo.audio.training import AudioTrainingConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["evaluate", "final", "card", "summary"])
+    parser.add_argument("stage", choices=["evaluate", "final", "card", "summary", "vad"])
     parser.add_argument("--data-dir", help="folder holding ravdess/ and savee/ (default: $AVEMO_DATA or ../shared/data)")
     parser.add_argument("--kind", choices=["logmel", "mfcc"],
                         help="feature kind (evaluate: default logmel; final: the better one in the evaluation)")
@@ -382,6 +398,8 @@ def main(argv: list[str] | None = None) -> None:
         final(root, args.kind or best_kind(args.out), hp, args.out)
     elif args.stage == "card":
         refresh_card(args.out)
+    elif args.stage == "vad":
+        install_voice_activity(args.out)
     else:
         print(json.dumps(summarise(args.kind or AUDIO_FEATURES.kind, protocol=args.protocol)["summary"], indent=1))
 

