@@ -135,7 +135,7 @@ def load_audio(
     """Decode up to `max_seconds` of a file's audio track as mono float32 at `sample_rate`.
 
     Returns (waveform, truncated). Plain audio files go through libsndfile (fast, exact);
-    anything else (mp4, webm, m4a, ...) through ffmpeg via moviepy, which also extracts the
+    anything else (mp4, webm, m4a, ...) through moviepy's ffmpeg binary, which also extracts the
     audio track of a video. Memory is bounded by `max_seconds`, whatever the file's length.
     """
     path = check_input_file(path)
@@ -146,9 +146,9 @@ def load_audio(
     info = probe(path)
     if not info.has_audio:
         raise MediaError("the file has no audio track")
-    if info.streamed:  # moviepy cannot open a container without a duration in its header
-        return _load_with_ffmpeg(path, sample_rate, max_seconds, info.duration)
-    return _load_with_moviepy(path, sample_rate, max_seconds, info.duration)
+    # Decoded by ffmpeg itself: moviepy's AudioFileClip returned a constant for the audio of some mp4s (an
+    # H.264 + AAC clip at 10 fps came back as 2.5 s of one sample value), and cannot open a streamed container.
+    return _load_with_ffmpeg(path, sample_rate, max_seconds, info.duration)
 
 
 class _NotForSoundfile(Exception):
@@ -168,32 +168,8 @@ def _load_with_soundfile(path: Path, sample_rate: int, max_seconds: float):
     return _to_mono_at_rate(data, rate, sample_rate), truncated
 
 
-def _load_with_moviepy(path: Path, sample_rate: int, max_seconds: float, duration: float):
-    from moviepy import AudioFileClip
-
-    try:
-        clip = AudioFileClip(str(path), fps=sample_rate)
-    except (OSError, KeyError, IndexError, ValueError, AttributeError):
-        raise MediaError("could not decode the audio track (corrupt or unsupported)") from None
-    try:
-        duration = clip.duration or duration
-        truncated = duration > max_seconds
-        if truncated:
-            clip = clip.subclipped(0, max_seconds)
-        data = clip.to_soundarray(fps=sample_rate, quantize=False)
-    except (OSError, IOError, ValueError, IndexError) as error:
-        log.debug("moviepy failed on %s: %s", path, error)
-        raise MediaError("could not decode the audio track (corrupt or truncated)") from None
-    finally:
-        clip.close()
-    data = np.asarray(data, dtype=np.float32)
-    if data.ndim == 1:
-        data = data[:, None]
-    return _to_mono_at_rate(data, sample_rate, sample_rate), truncated
-
-
 def _load_with_ffmpeg(path: Path, sample_rate: int, max_seconds: float, duration: float):
-    """The audio track decoded by moviepy's ffmpeg binary directly, for what moviepy cannot open."""
+    """The audio track decoded by moviepy's ffmpeg binary, mono float32 at `sample_rate`."""
     import subprocess
 
     from moviepy.config import FFMPEG_BINARY

@@ -89,6 +89,19 @@ def test_common_formats_decode_to_the_same_features(tmp_path, fmt):
 
 
 @needs_data
+def test_the_audio_of_a_video_is_its_speech_whatever_the_frame_rate(tmp_path):
+    """moviepy once decoded the audio of this very clip (H.264 at 10 fps + AAC) as a constant."""
+    source = clips.ravdess_clip(actor=7, emotion=3)
+    reference, _ = load_audio(source, CFG.sample_rate)
+    video = clips.still_video(tmp_path / "face.mp4", clips.face_still(7), source, seconds=2.5, fps=10)
+    decoded, _ = load_audio(video, CFG.sample_rate)
+    assert decoded.size == pytest.approx(2.5 * CFG.sample_rate, abs=0.05 * CFG.sample_rate)
+    assert np.std(decoded) > 0.01  # not one value repeated
+    n = min(decoded.size, reference.size)
+    assert np.corrcoef(decoded[:n], reference[:n])[0, 1] > 0.9
+
+
+@needs_data
 def test_long_input_is_read_only_up_to_the_limit(tmp_path):
     long = clips.long_audio(tmp_path / "long.ogg", clips.savee_clip("DC_a01"), seconds=600)
     waveform, truncated = load_audio(long, CFG.sample_rate, max_seconds=20)
