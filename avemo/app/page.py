@@ -511,7 +511,8 @@ def build_demo(predictor=None):
 
 # A file dropped in the wrong tab (an audio file on the video box, a video on the voice box) would get
 # Gradio's toast listing a dozen MIME types. The page catches such a drop first and hands the file to the
-# other tab's box, which then holds it ready to analyse.
+# other tab's box, which then holds it ready to analyse. It also keeps the video player's toast about a
+# file it cannot play off the page: the summary says what is wrong, once.
 ROUTE_DROPPED_FILES = """<script>
 (() => {
   const AUDIO = /\\.(AUDIO_EXTENSIONS)$/i, VIDEO = /\\.(VIDEO_EXTENSIONS)$/i;
@@ -539,6 +540,15 @@ ROUTE_DROPPED_FILES = """<script>
     };
     setTimeout(hand_over, 50);
   }, true);
+  // The video player's own "Video not playable" toast, for a file that is not a video: the summary says
+  // what is wrong with it, once, when it is analysed.
+  new MutationObserver(() => {
+    for (const body of document.querySelectorAll(".toast-body")) {
+      if (body.textContent.includes("Video not playable")) {
+        (body.closest(".toast-wrap") || body.parentElement || body).remove();
+      }
+    }
+  }).observe(document.body || document.documentElement, {childList: true, subtree: true});
 })();
 </script>""".replace("AUDIO_EXTENSIONS", "|".join(e[1:] for e in AUDIO_EXTENSIONS)).replace(
     "VIDEO_EXTENSIONS", "|".join(e[1:] for e in VIDEO_EXTENSIONS))
