@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.config import DescriptorsConfig
+from avemo.config import LONG_SPEECH_SECONDS, TIMELINE_HOP_SECONDS, TIMELINE_WINDOW_SECONDS, DescriptorsConfig
 from avemo.card_figures import confusion_matrix_png, reliability_png
 
 RAVDESS_ATTRIBUTION = """\
@@ -230,14 +230,16 @@ quality move through the utterance, which the log-mel CNN must infer from the sp
 {speech_expert_text(hp, speech, report['evaluations'], kind)}
 A clip's logits are the mean of the window logits of `model.keras`, averaged in log-probability space with
 the functionals head's (weight 1 each), the descriptor expert's window mean (weight
-{hp.get('descriptors_weight')}){f" and the speech expert's (weight {hp.get('speech_weight')})" if speech else ""}; the app's timeline shows the per-window part of `model.keras`{", combined at the same weight with the speech expert on the encoder states of the same window (one encoder pass serves both)" if speech else ""}. openSMILE
+{hp.get('descriptors_weight')}){f" and the speech expert's (weight {hp.get('speech_weight')})" if speech else ""}. The app's timeline reads
+short stretches of the utterance ({TIMELINE_WINDOW_SECONDS} s, {TIMELINE_HOP_SECONDS} s apart) with every expert, as a whole
+clip; a clip with over {LONG_SPEECH_SECONDS:.0f} s of speech is read utterance by utterance (cut at its pauses) and its
+verdict is theirs, by length (avemo.predict). openSMILE
 is audEERING's, under its research licence (free for research, education and private use).
 
 `model.keras` reads **{kind}** frames of speech: {f"{feats['n_mfcc']} MFCCs of " if kind == "mfcc" else ""}{feats['n_mels']} mel bands,
 {feats['n_fft']}-sample frames every {feats['hop_length']} samples at {feats['sample_rate']} Hz, leading and
 trailing silence trimmed ({feats['trim_top_db']} dB below peak). One window is {feats['window_seconds']} s;
-longer clips are covered by windows every {feats['window_hop_seconds']} s whose logits are averaged (the app
-plots the per-window probabilities as a timeline). Outputs are calibrated by temperature scaling
+longer clips are covered by windows every {feats['window_hop_seconds']} s whose logits are averaged. Outputs are calibrated by temperature scaling
 (T = {cal['temperature']:.3f}, fitted on the out-of-fold outputs below). Files: `model.keras`,
 `functionals.keras`, `descriptors.keras`{" and `speech.keras`" if speech else ""} (Keras 3, load in safe mode), `labels.json`, `config.json` (feature parameters, temperature, hyper-parameters), `evaluation.json`
 (every figure on this card).
