@@ -347,14 +347,20 @@ rates say the gate holds on them, not on every sound in the world (a song, for o
 Silero costs {figures['timing']['ms_per_4s_clip_median']:.0f} ms on a 4 s clip here.
 
 """
-    card = (folder / "README.md").read_text()
-    if VOICE_ACTIVITY_HEADING in card:
-        start = card.index(VOICE_ACTIVITY_HEADING)
-        end = card.find("\n## ", start + len(VOICE_ACTIVITY_HEADING))
+    put_section(folder / "README.md", VOICE_ACTIVITY_HEADING, section, before="## Intended use and limits")
+
+
+def put_section(card_path: Path, heading: str, section: str, before: str) -> None:
+    """Put `section` (starting with `heading`) into a card in place of the one under that heading, or just
+    before the heading `before` (at the end when there is none)."""
+    card = card_path.read_text()
+    if heading in card:
+        start = card.index(heading)
+        end = card.find("\n## ", start + len(heading))
         card = card[:start] + card[end + 1:] if end >= 0 else card[:start]
-    anchor = card.find("## Intended use and limits")
+    anchor = card.find(before)
     card = card[:anchor] + section + card[anchor:] if anchor >= 0 else card + "\n" + section
-    (folder / "README.md").write_text(card)
+    card_path.write_text(card)
 
 
 def comparison_table(reports: dict, fold_accuracy: dict | None = None, published: dict | None = None) -> str:
@@ -840,15 +846,7 @@ is the live face's matrix in the fusion rule (weights/fusion).
 
 {images}
 """
-    section = f"{FACES_HEADING}\n\n{body}\n"
-    card = (folder / "README.md").read_text()
-    if FACES_HEADING in card:
-        start = card.index(FACES_HEADING)
-        end = card.find("\n## ", start + len(FACES_HEADING))
-        card = card[:start] + card[end + 1:] if end >= 0 else card[:start]
-    anchor = card.find("## Not measured")
-    card = card[:anchor] + section + card[anchor:] if anchor >= 0 else card + "\n" + section
-    (folder / "README.md").write_text(card)
+    put_section(folder / "README.md", FACES_HEADING, f"{FACES_HEADING}\n\n{body}\n", before="## Not measured")
 
 
 def write_video_fit_card(out: Path, evaluation: dict, config: dict) -> None:
