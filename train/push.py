@@ -24,7 +24,7 @@ REPO_CARD = """---
 license: cc-by-nc-sa-4.0
 library_name: keras
 tags: [emotion-recognition, speech-emotion-recognition, facial-expression-recognition, audio-visual]
-datasets: [RAVDESS, SAVEE]
+datasets: [RAVDESS, SAVEE, JAFFE, SFEW]
 ---
 
 # avemo models
@@ -35,6 +35,10 @@ The models of avemo (audio-visual emotion recognition), one folder each:
 Each folder holds its model (`model.keras`: Keras 3, loads in safe mode; `model.skops` / `trained.skops`:
 scikit-learn, loads without pickle), `config.json` (feature parameters and calibration) and its model
 card `README.md` with the data, the speaker-independent evaluation protocol and the measured results.
+Other projects' model files travel beside them, each under its own licence as its card says: Silero VAD
+(`audio/silero_vad.onnx`, MIT), facex's CNN (`video/facex.tflite`, MIT) and MediaPipe's Face Landmarker
+(`video/face_landmarker.task`, Apache-2.0). The video folder's head was trained on JAFFE and SFEW 2.0
+(non-commercial and academic use).
 
 Trained on RAVDESS (Livingstone & Russo (2018), PLoS ONE 13(5): e0196391, CC BY-NC-SA 4.0) and
 SAVEE (Haq & Jackson, University of Surrey, free for research use): non-commercial research use only.
