@@ -232,8 +232,8 @@ A clip's logits are the mean of the window logits of `model.keras`, averaged in 
 the functionals head's (weight 1 each), the descriptor expert's window mean (weight
 {hp.get('descriptors_weight')}){f" and the speech expert's (weight {hp.get('speech_weight')})" if speech else ""}. The app's timeline reads
 short stretches of the utterance ({TIMELINE_WINDOW_SECONDS} s, {TIMELINE_HOP_SECONDS} s apart) with every expert, as a whole
-clip; a clip with over {LONG_SPEECH_SECONDS:.0f} s of speech is read utterance by utterance (cut at its pauses) and its
-verdict is theirs, by length (avemo.predict). openSMILE
+clip; a clip with over {LONG_SPEECH_SECONDS:.0f} s of speech is read utterance by utterance (the speech detector's
+segments, joined across short pauses) and its verdict is theirs, by length (avemo.predict). openSMILE
 is audEERING's, under its research licence (free for research, education and private use).
 
 `model.keras` reads **{kind}** frames of speech: {f"{feats['n_mfcc']} MFCCs of " if kind == "mfcc" else ""}{feats['n_mels']} mel bands,

@@ -13,7 +13,7 @@ per-call state here are read-only). Its result is a plain JSON-ready dict:
     {"path": str,
      "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
                "speech_seconds", "reliability", "verdict_from",   # each window: every voice expert
-               "voice_seconds", "voice_found_by"} | None,         # what the speech gate found
+               "voice_seconds", "voice_found_by", "voice_segments"} | None,   # what the speech gate found
      "video": {... same keys ..., "faces_found", "frames", "source"} | None,
      "fused": {"label", "probs", "weights": {"audio": w, "video": w}, "agreement", "modalities", "method",
                "contributions": {modality: {emotion: bits}}, "reason": str} | None,
@@ -122,7 +122,9 @@ class Predictor:
         frames = spectral_frames(speech, cfg)
         # The stretches the timeline shows, each read by every expert as a whole clip is: for a long clip
         # its utterances (which also give its verdict), else short windows across the utterance.
-        stretches = utterance_spans(speech, cfg) if long_clip else timeline_spans(len(frames), cfg)
+        voiced = [(max(0.0, a - offset), min(seconds, b - offset)) for a, b in voice.get("voice_segments", [])
+                  if b > offset and a < offset + seconds]  # where the speech detector heard speech, in `speech`
+        stretches = utterance_spans(speech, cfg, voiced) if long_clip else timeline_spans(len(frames), cfg)
         frame_index = lambda t: int(round(t * rate / cfg.hop_length))  # noqa: E731
         with ThreadPoolExecutor(max_workers=2) as helpers:
             # openSMILE runs in C without holding the GIL, so its passes (the clip's and each stretch's

@@ -44,6 +44,11 @@ def test_a_clip_of_several_utterances_is_read_utterance_by_utterance_and_its_ver
     period = wave.size / rate + 1.0
     for k, window in enumerate(timeline):
         assert k * period - 0.05 <= window["start"] < window["end"] <= k * period + wave.size / rate + 0.05
+    # ...and on what the speech detector heard: every utterance lies within its segments.
+    segments = audio["voice_segments"]
+    assert audio["voice_found_by"] == "speech detector" and len(segments) >= 10
+    for window in timeline:
+        assert any(a - 0.05 <= window["start"] and window["end"] <= b + 0.05 for a, b in segments), window
     # Each utterance is the same take, so it reads as that take does alone, and the verdict follows them.
     for window in timeline:
         np.testing.assert_allclose(probs(window), probs(alone), atol=0.05)

@@ -81,9 +81,11 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
                for m in modalities if m not in rows]
     title = "Over time" + (" &nbsp;·&nbsp; " + "; ".join(missing) if missing and rows else "")
     verdict_from = (result.get("audio") or {}).get("verdict_from")
+    voiced = (result.get("audio") or {}).get("voice_segments") or []
     if "audio" in rows and verdict_from:  # what the voice's points are, and where its headline comes from
         title += (f"<br><sup>{names.get('audio', 'audio')}: each point is a stretch of speech read by every voice "
-                  f"expert; the voice's verdict comes from {verdict_from}</sup>")
+                  f"expert; the voice's verdict comes from {verdict_from}"
+                  + ("; shaded: where the speech detector heard speech" if voiced else "") + "</sup>")
     if not rows:
         return _message_figure("Over time", _wrap(result.get("error") or "; ".join(missing), 80), 220)
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.08)
@@ -103,6 +105,10 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
                 hovertemplate=f"{name}: %{{y:.1%}} (window %{{customdata[0]:.1f}}-%{{customdata[1]:.1f}} s)"
                               "<extra></extra>",
             ), row=row, col=1)
+        if m == "audio":
+            for start, stop in voiced:
+                fig.add_vrect(x0=start, x1=stop, row=row, col=1, fillcolor="#607d8b", opacity=0.12, line_width=0,
+                              layer="below")
         fig.update_yaxes(range=[0, 1], tickformat=".0%", row=row, col=1, gridcolor="#eee",
                          title_text=names.get(m, m), title_font=dict(size=14))
     fig.update_xaxes(range=[0, max(end, 1.0)], gridcolor="#eee")

@@ -132,16 +132,22 @@ def timeline_spans(n_frames: int, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> l
     return [(s * seconds_per_frame, min(n_frames, s + size) * seconds_per_frame) for s in timeline_starts(n_frames, cfg)]
 
 
-def utterance_spans(speech: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> list[tuple[float, float]]:
-    """The utterances of trimmed speech, as (start, end) seconds: stretches between pauses of PAUSE_SECONDS
+def utterance_spans(speech: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES,
+                    voiced: list[tuple[float, float]] | None = None) -> list[tuple[float, float]]:
+    """The utterances of trimmed speech, as (start, end) seconds: stretches of `voiced` speech (the speech
+    detector's segments, in seconds of `speech`) or, without them, of sound, between pauses of PAUSE_SECONDS
     or more; one over MAX_UTTERANCE_SECONDS is cut into equal parts, one under MIN_SPEECH_SECONDS joins the
     utterance before it (or after it, for the first)."""
     import librosa
 
     rate = cfg.sample_rate
-    sounding = librosa.effects.split(speech, top_db=cfg.trim_top_db, frame_length=cfg.n_fft, hop_length=cfg.hop_length)
+    if voiced:
+        sounding = np.asarray(voiced, dtype=float)
+    else:
+        sounding = librosa.effects.split(speech, top_db=cfg.trim_top_db, frame_length=cfg.n_fft,
+                                         hop_length=cfg.hop_length) / rate
     merged: list[list[float]] = []
-    for start, end in sounding / rate:
+    for start, end in sounding:
         if merged and start - merged[-1][1] < PAUSE_SECONDS:
             merged[-1][1] = end
         else:
