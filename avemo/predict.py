@@ -12,8 +12,9 @@ per-call state here are read-only). Its result is a plain JSON-ready dict:
 
     {"path": str,
      "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
-               "speech_seconds", "reliability", "verdict_from",   # each window: every voice expert
-               "voice_seconds", "voice_found_by", "voice_segments"} | None,   # what the speech gate found
+               "reliability", "verdict_from",                     # each window: every voice expert
+               "speech_seconds", "speech_found_by", "speech_segments",   # the speech the gate found
+               "trimmed_seconds"} | None,                          # the sound the models read
      "video": {... same keys ..., "faces_found", "frames", "source"} | None,
      "fused": {"label", "probs", "weights": {"audio": w, "video": w}, "agreement", "modalities", "method",
                "contributions": {modality: {emotion: bits}}, "reason": str} | None,
@@ -122,7 +123,7 @@ class Predictor:
         frames = spectral_frames(speech, cfg)
         # The stretches the timeline shows, each read by every expert as a whole clip is: for a long clip
         # its utterances (which also give its verdict), else short windows across the utterance.
-        voiced = [(max(0.0, a - offset), min(seconds, b - offset)) for a, b in voice.get("voice_segments", [])
+        voiced = [(max(0.0, a - offset), min(seconds, b - offset)) for a, b in voice.get("speech_segments", [])
                   if b > offset and a < offset + seconds]  # where the speech detector heard speech, in `speech`
         stretches = utterance_spans(speech, cfg, voiced) if long_clip else timeline_spans(len(frames), cfg)
         frame_index = lambda t: int(round(t * rate / cfg.hop_length))  # noqa: E731
@@ -171,7 +172,8 @@ class Predictor:
         spans = [(offset + a, offset + b) for a, b in stretches]
         reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)
         return modality_result(model.calibrated(clip_logits), model.calibrated(stretch_logits), spans, reliability,
-                               speech_seconds=round(seconds, 2), verdict_from=verdict_from, **voice), []
+                               verdict_from=verdict_from,
+                               **({"speech_seconds": round(seconds, 2)} | voice), trimmed_seconds=round(seconds, 2)), []
 
     # -- one file ----------------------------------------------------------------------------
     def predict(self, path: str | Path, modality: str = "both",

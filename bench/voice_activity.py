@@ -207,7 +207,7 @@ def gate(waveform: np.ndarray) -> dict:
                          if trimmed.size >= RATE // 4 else None)}
     try:
         check_speech(trimmed)  # the loudness and length checks that run before the gate
-        item["found_by"] = check_voice(waveform, trimmed, RATE, MODEL)["voice_found_by"]
+        item["found_by"] = check_voice(waveform, trimmed, RATE, MODEL)["speech_found_by"]
     except MediaError as error:
         item["accepted"], item["reason"] = False, str(error)
     item["_probs"] = probs  # for threshold_sweep; not written out

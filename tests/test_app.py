@@ -255,7 +255,7 @@ def test_summary_survives_a_fused_result_without_optional_keys():
 def test_the_voice_timeline_shades_where_speech_was_heard_and_says_what_its_points_are():
     from avemo.app.plots import probability_timeline
 
-    audio = _part("angry") | {"voice_segments": [[0.4, 2.9], [4.0, 6.5]], "verdict_from": "its 2 utterances"}
+    audio = _part("angry") | {"speech_segments": [[0.4, 2.9], [4.0, 6.5]], "verdict_from": "its 2 utterances"}
     figure = probability_timeline({"audio": audio, "video": None, "unavailable": {"video": "no face"}},
                                   names={"audio": "Voice", "video": "Face"})
     shaded = [(shape.x0, shape.x1) for shape in figure.layout.shapes]

@@ -45,8 +45,8 @@ def test_a_clip_of_several_utterances_is_read_utterance_by_utterance_and_its_ver
     for k, window in enumerate(timeline):
         assert k * period - 0.05 <= window["start"] < window["end"] <= k * period + wave.size / rate + 0.05
     # ...and on what the speech detector heard: every utterance lies within its segments.
-    segments = audio["voice_segments"]
-    assert audio["voice_found_by"] == "speech detector" and len(segments) >= 10
+    segments = audio["speech_segments"]
+    assert audio["speech_found_by"] == "speech detector" and len(segments) >= 10
     for window in timeline:
         assert any(a - 0.05 <= window["start"] and window["end"] <= b + 0.05 for a, b in segments), window
     # Each utterance is the same take, so it reads as that take does alone, and the verdict follows them.

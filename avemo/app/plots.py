@@ -81,7 +81,7 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
                for m in modalities if m not in rows]
     title = "Over time" + (" &nbsp;·&nbsp; " + "; ".join(missing) if missing and rows else "")
     verdict_from = (result.get("audio") or {}).get("verdict_from")
-    voiced = (result.get("audio") or {}).get("voice_segments") or []
+    voiced = (result.get("audio") or {}).get("speech_segments") or []
     if "audio" in rows and verdict_from:  # what the voice's points are, and where its headline comes from
         title += (f"<br><sup>{names.get('audio', 'audio')}: each point is a stretch of speech read by every voice "
                   f"expert; the voice's verdict comes from {verdict_from}"

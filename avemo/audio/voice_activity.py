@@ -242,18 +242,19 @@ def sounds_like_speech(measures: dict[str, float]) -> bool:
 
 def check_voice(waveform: np.ndarray, speech: np.ndarray, sample_rate: int, model_path: Path) -> dict:
     """Refuse a sound that is not a voice (MediaError, a sentence for the user); else what was found:
-    {"voice_seconds": the speech Silero detected, "voice_found_by": "speech detector" | "speech-like sound",
-     "voice_segments": [[start, end], ...] seconds of the clip where Silero heard speech ([] for the cue)}.
+    {"speech_seconds": the speech Silero detected (the trimmed length where the cue kept the clip),
+     "speech_found_by": "speech detector" | "speech-like sound",
+     "speech_segments": [[start, end], ...] seconds of the clip where Silero heard speech ([] for the cue)}.
 
     `waveform` is the clip as read, `speech` the same with its leading and trailing silence trimmed."""
     segments = speech_segments(waveform, sample_rate, model_path)
     seconds = speech_seconds(segments)
     if seconds >= MIN_SPEECH_SECONDS:
-        return {"voice_seconds": round(seconds, 2), "voice_found_by": "speech detector",
-                "voice_segments": [[round(a, 2), round(b, 2)] for a, b in segments]}
+        return {"speech_seconds": round(seconds, 2), "speech_found_by": "speech detector",
+                "speech_segments": [[round(a, 2), round(b, 2)] for a, b in segments]}
     if speech.size >= sample_rate // 4 and sounds_like_speech(speech_measures(speech, sample_rate)):
-        return {"voice_seconds": round(speech.size / sample_rate, 2), "voice_found_by": "speech-like sound",
-                "voice_segments": []}
+        return {"speech_seconds": round(speech.size / sample_rate, 2), "speech_found_by": "speech-like sound",
+                "speech_segments": []}
     if seconds == 0.0:
         raise MediaError("no speech detected (the sound is not a voice: a tone, noise or music?)")
     raise MediaError(f"no speech detected: only {seconds:.2f} s of the sound is voice-like, and at least "
