@@ -217,11 +217,18 @@ def _work(index: int, path: str, predict_kwargs: dict | None) -> tuple[int, dict
 
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Shut a pool down now: queued inputs are dropped, its worker processes terminated."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # (a private attribute: best effort)
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # (private attributes: best effort)
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
             process.terminate()
+    # Let the pool's manager thread see its workers gone and close its wake-up pipe now: left running, it can
+    # close that pipe while the interpreter's exit hook writes to it (CPython 3.11's ProcessPoolExecutor checks
+    # and writes without a lock), the likely cause of a traceback from threading's exit hook seen once in a
+    # test run, after every result was written.
+    if manager is not None:
+        manager.join(timeout=10)
 
 
 def iter_parallel(paths: list, workers: int, predict_kwargs: dict | None = None,
