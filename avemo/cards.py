@@ -630,6 +630,14 @@ def video_front_matter(license: str, extra_tags: list[str], datasets: list[str])
     return "\n".join(lines)  # the card's text goes on with a blank line
 
 
+def _head_inputs(config: dict) -> str:
+    """How the card names what the head reads beside the CNNs, from the nested search's choice."""
+    inputs = config.get("head", {}).get("inputs")
+    if inputs == "CNNs only":
+        return " (the nested search left the blendshapes out: they serve the page's words)"
+    return " and the blendshapes" if inputs else " and the blendshapes, once it is trained,"
+
+
 def _frame_model_lines(config: dict) -> str:
     origins = config.get("frame_models", {})
     described = {
@@ -688,7 +696,7 @@ mediapipe face mesh and rotated so the eyes are level. Three frame models read i
   say what the face is doing; the app shows the strongest in words.
 
 A **logistic-regression head** (`expression_head.json`, trained on labelled face stills by
-`python -m train.faces fit`) reads both CNNs' log-probabilities and the blendshapes of each frame. The
+`python -m train.faces fit`) reads both CNNs' log-probabilities{_head_inputs(config)} of each frame. The
 temporal part combines the frames of a window of about {config['features']['window_seconds']:.0f} s
 ({config['features']['frames_per_window']} frames sampled evenly): the mean of the head's per-frame
 log-probabilities weighted by each frame's face quality (0 without a face, lower for small or dark faces).
