@@ -635,7 +635,7 @@ def _head_inputs(config: dict) -> str:
     inputs = config.get("head", {}).get("inputs")
     if inputs == "CNNs only":
         return " (the nested search left the blendshapes out: they serve the page's words)"
-    return " and the blendshapes" if inputs else " and the blendshapes, once it is trained,"
+    return " and the blendshapes"
 
 
 def _frame_model_lines(config: dict) -> str:

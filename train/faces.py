@@ -92,14 +92,8 @@ def read_stills(root: Path, analyser) -> StillSet:
         found=np.concatenate([f.found for _, _, f in parts]),
         crops=crops,
         features=np.concatenate([f.features for _, _, f in parts]),
-        fer_log_probs=fer_log_probs(analyser, crops),
+        fer_log_probs=analyser.fer_logits(crops),
     )
-
-
-def fer_log_probs(analyser, crops: np.ndarray) -> np.ndarray:
-    """The bare FER CNN's log-probabilities (n, 7) of face crops, without any head."""
-    return analyser.window_logits({"frames": np.asarray(crops, np.float32)[:, None, :, :, None],
-                                   "frame_weights": np.ones((len(crops), 1), np.float32)})
 
 
 def set_reports(stills: StillSet, predicted: np.ndarray) -> dict:
@@ -330,7 +324,7 @@ def sweep(root: Path, video_dir: Path) -> dict:
             truth = np.array(truths[name])
             crops = np.stack([to_model_range(aligned_crop(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), pts, cfg.crop_size,
                                                           margin, shift)) for im, pts in zip(images[name], landmarks[name])])
-            row_fer[name] = float((fer_log_probs(analyser, crops).argmax(1) == truth).mean())
+            row_fer[name] = float((analyser.fer_logits(crops).argmax(1) == truth).mean())
             facex_probs = np.stack([facex.probabilities(aligned_crop(im, pts, cfg.expression_crop_size, margin, shift))
                                     for im, pts in zip(images[name], landmarks[name])])
             row_facex[name] = float((facex_probs[:, facex_index].argmax(1) == truth).mean())

