@@ -122,10 +122,10 @@ class Predictor:
         long_clip = seconds > LONG_SPEECH_SECONDS
         frames = spectral_frames(speech, cfg)
         # The stretches the timeline shows, each read by every expert as a whole clip is: for a long clip
-        # its utterances (which also give its verdict), else short windows across the utterance.
+        # its utterances (which also give its verdict), else short windows across the speech the detector heard.
         voiced = [(max(0.0, a - offset), min(seconds, b - offset)) for a, b in voice.get("speech_segments", [])
                   if b > offset and a < offset + seconds]  # where the speech detector heard speech, in `speech`
-        stretches = utterance_spans(speech, cfg, voiced) if long_clip else timeline_spans(len(frames), cfg)
+        stretches = utterance_spans(speech, cfg, voiced) if long_clip else timeline_spans(len(frames), cfg, voiced)
         frame_index = lambda t: int(round(t * rate / cfg.hop_length))  # noqa: E731
         with ThreadPoolExecutor(max_workers=2) as helpers:
             # openSMILE runs in C without holding the GIL, so its passes (the clip's and each stretch's

@@ -64,3 +64,28 @@ def test_a_single_utterance_shows_short_windows_and_keeps_its_whole_clip_verdict
     starts = [w["start"] for w in audio["timeline"]]
     assert len(starts) >= 3 and min(np.diff(starts)) >= 0.25  # something to see, and no two alike
     assert all(w["end"] - w["start"] <= 1.55 for w in audio["timeline"])
+
+
+def test_a_short_clip_of_two_utterances_has_timeline_windows_only_where_speech_is(predictor, tmp_path):
+    """Two takes 2 s apart (under LONG_SPEECH_SECONDS in all): the verdict is the whole clip's, and the short
+    windows lie on the speech the detector heard, none on the pause between the takes."""
+    import soundfile
+
+    first, rate = soundfile.read(str(clips.ravdess_clip(actor=1, emotion=5, intensity=2, statement=1)), dtype="float32")
+    second, _ = soundfile.read(str(clips.ravdess_clip(actor=1, emotion=5, intensity=2, statement=2)), dtype="float32")
+    from avemo.audio.features import trim_silence
+
+    first, second = trim_silence(first)[0], trim_silence(second)[0]
+    pause = np.zeros(2 * rate, np.float32)
+    path = tmp_path / "two-takes.wav"
+    soundfile.write(str(path), np.concatenate([pause[:rate // 2], first, pause, second, pause[:rate // 2]]), rate)
+
+    audio = predictor.predict(path, modality="audio")["audio"]
+    assert audio["verdict_from"] == "the whole utterance"
+    gap = (0.5 + first.size / rate, 0.5 + first.size / rate + 2.0)  # the pause, in seconds of the file
+    assert any(w["end"] <= gap[0] + 0.1 for w in audio["timeline"])   # windows on the first take...
+    assert any(w["start"] >= gap[1] - 0.1 for w in audio["timeline"])  # ...and on the second
+    for window in audio["timeline"]:  # ...and none reaching into the pause
+        assert window["end"] <= gap[0] + 0.15 or window["start"] >= gap[1] - 0.15, window
+    # The speech detector's time is the takes', not the pause's.
+    assert abs(audio["speech_seconds"] - (first.size + second.size) / rate) < 0.6

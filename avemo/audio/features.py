@@ -126,10 +126,28 @@ def timeline_starts(n_frames: int, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> 
     return starts
 
 
-def timeline_spans(n_frames: int, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> list[tuple[float, float]]:
-    """The timeline windows of a clip of `n_frames` frames, as (start, end) seconds."""
+def timeline_spans(n_frames: int, cfg: AudioFeatureConfig = AUDIO_FEATURES,
+                   voiced: list[tuple[float, float]] | None = None) -> list[tuple[float, float]]:
+    """The timeline windows of a clip of `n_frames` frames, as (start, end) seconds. With `voiced` (the speech
+    detector's segments, in seconds of the clip) the windows lie on speech only: laid across each stretch of
+    segments closer than PAUSE_SECONDS, never across a pause."""
     seconds_per_frame, size = cfg.hop_length / cfg.sample_rate, timeline_window_frames(cfg)
-    return [(s * seconds_per_frame, min(n_frames, s + size) * seconds_per_frame) for s in timeline_starts(n_frames, cfg)]
+
+    def across(first: int, last: int) -> list[tuple[float, float]]:
+        return [((first + s) * seconds_per_frame, min(last, first + s + size) * seconds_per_frame)
+                for s in timeline_starts(last - first, cfg)]
+
+    if not voiced:
+        return across(0, n_frames)
+    stretches = []
+    for start, end in sorted(voiced):
+        if stretches and start - stretches[-1][1] < PAUSE_SECONDS:
+            stretches[-1][1] = max(stretches[-1][1], end)
+        else:
+            stretches.append([start, end])
+    frame = lambda t: int(np.clip(round(t / seconds_per_frame), 0, n_frames))  # noqa: E731
+    spans = [span for start, end in stretches if frame(end) > frame(start) for span in across(frame(start), frame(end))]
+    return spans or across(0, n_frames)
 
 
 def utterance_spans(speech: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES,
