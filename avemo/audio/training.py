@@ -219,25 +219,22 @@ def train_statistics_head(variants: list[list[np.ndarray]], labels: np.ndarray, 
     return head
 
 
-def train_linear_head(per_speed: np.ndarray, labels: np.ndarray, c: float, n_quantiles: int | None,
-                      name: str, input_name: str):
-    """Fit a multinomial logistic regression on clip-level features, with scikit-learn (lbfgs:
-    deterministic and fast on thousands of features), and return it as a Keras model
-    (avemo.audio.networks.build_linear_head; no pickle ships). Each feature is first mapped onto a normal
-    through `n_quantiles` training quantiles (None: not), then standardised.
+def fit_linear_classifier(per_speed: np.ndarray, labels: np.ndarray, c: float, n_quantiles: int | None,
+                          what: str = "linear"):
+    """A multinomial logistic regression on clip-level features, with scikit-learn (lbfgs: deterministic and
+    fast on thousands of features): (quantiles or None, scaler, regression). Each feature is first mapped
+    onto a normal through `n_quantiles` training quantiles (None: not), then standardised.
 
     `per_speed` is (clips, speeds, features): every clip at every speed is one training example.
     Classes are weighted to equal total weight, as for the other experts."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
-    from avemo.audio.networks import build_linear_head
-
     n_clips, n_speeds, n_features = per_speed.shape
     features = per_speed.reshape(n_clips * n_speeds, n_features)
     labels = np.repeat(np.asarray(labels), n_speeds)
     if np.unique(labels).tolist() != list(range(len(EMOTIONS))):
-        raise ValueError(f"the {input_name} head needs training clips of every emotion")
+        raise ValueError(f"the {what} head needs training clips of every emotion")
 
     quantiles = None
     if n_quantiles:
@@ -249,12 +246,30 @@ def train_linear_head(per_speed: np.ndarray, labels: np.ndarray, c: float, n_qua
     scaler = StandardScaler().fit(features)
     regression = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
     regression.fit(scaler.transform(features), labels)
-    head = build_linear_head(n_features, len(quantiles.quantiles_) if quantiles else None, name, input_name)
+    return quantiles, scaler, regression
+
+
+def linear_classifier_logits(classifier, features: np.ndarray) -> np.ndarray:
+    """Logits of a `fit_linear_classifier` result for (clips, features), as its Keras copy computes them."""
+    quantiles, scaler, regression = classifier
+    if quantiles is not None:
+        features = quantiles.transform(features)
+    return regression.decision_function(scaler.transform(features))
+
+
+def train_linear_head(per_speed: np.ndarray, labels: np.ndarray, c: float, n_quantiles: int | None,
+                      name: str, input_name: str):
+    """`fit_linear_classifier`, returned as a Keras model (avemo.audio.networks.build_linear_head; no pickle
+    ships): the quantiles, the standardisation and the regression's weights copied into its layers."""
+    from avemo.audio.networks import build_linear_head
+
+    quantiles, scaler, regression = fit_linear_classifier(per_speed, labels, c, n_quantiles, input_name)
+    head = build_linear_head(per_speed.shape[-1], len(quantiles.quantiles_) if quantiles else None, name, input_name)
     if quantiles:
         head.get_layer("quantiles").set_weights([quantiles.quantiles_.astype(np.float32)])
     # scale_ is 1 for a constant feature, where Keras's own adapt() would divide by ~0.
     standardise = head.get_layer("standardise")
-    standardise.set_weights([scaler.mean_, scaler.scale_ ** 2, np.array(len(features))])
+    standardise.set_weights([scaler.mean_, scaler.scale_ ** 2, np.array(scaler.n_samples_seen_)])
     standardise.finalize_state()  # the layer computes from copies of its variables, made here
     head.get_layer("logits").set_weights([regression.coef_.T, regression.intercept_])
     return head
