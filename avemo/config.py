@@ -117,13 +117,19 @@ DESCRIPTORS = DescriptorsConfig()
 class SpeechEncoderConfig(SavedSettings):
     """How the audio model's speech expert reads a clip (avemo.audio.speech_encoder). Saved beside the weights.
 
-    The pretrained encoder (Whisper tiny.en) reads the trimmed speech after scaling its loudest 50 ms
-    to `level_dbfs`, like the openSMILE features: Whisper's log-mel is absolute, so the answer would
-    otherwise follow the microphone's gain.
+    `encoder` names the pretrained encoders (avemo.audio.speech_encoder.ENCODERS), joined by "+" when there
+    are several: the expert reads each one's statistics side by side. Whisper tiny.en and base together
+    beat either alone on held-out speakers (train.speech_encoders, the audio card). Each reads the trimmed
+    speech after scaling its loudest 50 ms to `level_dbfs`, like the openSMILE features: Whisper's log-mel is
+    absolute, so the answer would otherwise follow the microphone's gain.
     """
 
-    encoder: str = "whisper-tiny.en"
+    encoder: str = "whisper-tiny.en+whisper-base"
     level_dbfs: float = -20.0
+
+    @property
+    def encoders(self) -> tuple[str, ...]:
+        return tuple(self.encoder.split("+"))
 
 
 SPEECH_ENCODER = SpeechEncoderConfig()

@@ -78,7 +78,8 @@ def test_the_speech_representation_ignores_the_recording_level_and_covers_long_s
 
     speech, _ = trim_silence(load_audio(clips.savee_clip("JE_sa14"), 16_000, 60)[0])
     representation = speech_representation(speech)
-    assert representation.shape == (6 * 2 * 384,) and np.all(np.isfinite(representation))
+    # tiny.en's statistics (6 states x mean and std x 384), then base's (8 x 2 x 512).
+    assert representation.shape == (6 * 2 * 384 + 8 * 2 * 512,) and np.all(np.isfinite(representation))
     np.testing.assert_allclose(speech_representation(0.05 * speech), representation, atol=1e-3)
     # Over Whisper's 30 s context: encoded in pieces and pooled together, not cut off.
     long = np.tile(speech, int(np.ceil(40 * 16_000 / len(speech))))[:40 * 16_000]
@@ -87,13 +88,20 @@ def test_the_speech_representation_ignores_the_recording_level_and_covers_long_s
     assert not np.allclose(long_representation, speech_representation(long[:30 * 16_000]), atol=1e-3)
 
 
-def test_window_representations_pool_the_states_of_each_span():
-    """States are 50 a second: a window's representation pools just its own states, and a span over the
-    whole clip gives the clip's representation; a span past the end keeps at least one state."""
+def test_window_representations_pool_the_states_of_each_span_for_every_encoder():
+    """States are 50 a second: a window's representation pools just its own states, each encoder's side by
+    side, and a span over the whole clip gives the clip's representation; a span past the end keeps at least
+    one state."""
     from avemo.audio.speech_encoder import pooled, window_representations
 
-    states = np.random.default_rng(0).normal(size=(6, 100, 384)).astype(np.float32)  # 2 s
-    windows = window_representations(states, [(0.0, 2.0), (0.5, 1.5), (1.99, 2.5)])
-    np.testing.assert_allclose(windows[0], pooled(states), rtol=1e-5)
-    np.testing.assert_allclose(windows[1], pooled(states[:, 25:75]), rtol=1e-5)
-    np.testing.assert_allclose(windows[2], pooled(states[:, 99:100]), rtol=1e-5)
+    rng = np.random.default_rng(0)
+    states = [rng.normal(size=(6, 100, 384)).astype(np.float32), rng.normal(size=(8, 100, 512)).astype(np.float32)]
+    windows = window_representations(states, [(0.0, 2.0), (0.5, 1.5), (1.99, 2.5)])  # 2 s
+
+    def both(span: slice) -> np.ndarray:
+        return np.concatenate([pooled(encoded[:, span]) for encoded in states])
+
+    assert windows.shape == (3, 6 * 2 * 384 + 8 * 2 * 512)
+    np.testing.assert_allclose(windows[0], both(slice(None)), rtol=1e-5)
+    np.testing.assert_allclose(windows[1], both(slice(25, 75)), rtol=1e-5)
+    np.testing.assert_allclose(windows[2], both(slice(99, 100)), rtol=1e-5)

