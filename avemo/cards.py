@@ -786,9 +786,8 @@ fusion should read its neutral as "neutral or calm".
   and its temperature come from stills.
 - FER2013 accuracy: not measured, since the mini-Xception was trained on FER2013 (and facex perhaps),
   which therefore says nothing about how they do on other faces.
-- A frame CNN trained or fine-tuned by this project on FER2013 with its own alignment: not done yet (no
-  GPU was lent to the sessions so far). A blendshape-only head trained on FER2013 alone scored 46.5% on
-  JAFFE and 41.2% on SFEW (docs/experiments.md): not shipped.
+{_frame_cnn_not_shipped_line(out)}- A blendshape-only head trained on FER2013 alone scored 46.5% on JAFFE and 41.2% on SFEW
+  (docs/experiments.md): not shipped.
 
 ## Intended use and limits
 
@@ -801,9 +800,121 @@ fusion should read its neutral as "neutral or calm".
     faces = out / "faces_evaluation.json"  # (avemo.face.video.FACES_EVALUATION_FILE, written by train.faces)
     if faces.is_file():
         write_faces_section(out, json.loads(faces.read_text()))
+    screening = out / FRAME_CNN_SCREENING_FILE
+    if screening.is_file():
+        write_frame_cnn_screening_section(out, json.loads(screening.read_text()))
 
 
 FACES_HEADING = "## Measured on labelled face stills"
+SCREENING_HEADING = "## Frame CNNs trained by the project on FER2013 (screened)"
+FRAME_CNN_SCREENING_FILE = "frame_cnn_screening.json"  # (written by train.faces screen --record)
+
+
+def _frame_cnn_not_shipped_line(out: Path) -> str:
+    if (out / FRAME_CNN_SCREENING_FILE).is_file():
+        return ("- A frame CNN of the project's own, trained on FER2013 with its own alignment: screened and not "
+                "shipped (above).\n")
+    return ("- A frame CNN trained or fine-tuned by this project on FER2013 with its own alignment: not screened "
+            "for this build.\n")
+
+
+def _is_control(candidate: dict) -> bool:
+    """The released network screened untrained (train.face_backbone fit --epochs 0): the screen's own baseline."""
+    return (candidate.get("training") or {}).get("training", {}).get("epochs") == 0
+
+
+def _screening_verdict(candidate: dict, sets: list[str]) -> str:
+    """Whether the candidate's head beats the shipped head on the held-out stills, in words."""
+    shipped = candidate.get("shipped_head")
+    if _is_control(candidate):
+        return "control: the shipped frame CNN itself, untrained, under the screen's search"
+    if not shipped:
+        return "no shipped head to compare with"
+    worse = [n for n in sets if candidate["head"][n]["accuracy"] < shipped[n]["accuracy"]]
+    if not worse:
+        return "at or above the shipped head on every set"
+    return "below the shipped head on " + ", ".join(
+        f"{n.upper()} ({pct(candidate['head'][n]['accuracy'])} against {pct(shipped[n]['accuracy'])})" for n in worse)
+
+
+def _candidate_training(candidate: dict) -> str:
+    hp = (candidate.get("training") or {}).get("training")
+    if not hp:
+        return "training not recorded"
+    if _is_control(candidate):
+        return "fer's released network, not trained"
+    return (f"{hp['architecture']}, {hp['epochs']} epochs, learning rate {hp['learning_rate']:g}, class weights "
+            f"** {hp['class_weight_power']:g}")
+
+
+def _figures_cell(figures: dict) -> str:
+    return f"{pct(figures['accuracy'])} / {pct(figures['macro_f1'])} / {pct(figures['uar'])}"
+
+
+def write_frame_cnn_screening_section(folder: Path, screening: dict) -> None:
+    """The card's section on the frame CNNs the project trained itself and screened (train.face_backbone, then
+    train.faces screen --record), before "## Not measured"."""
+    candidates = screening["candidates"]
+    sets = list(candidates[0]["head"])
+    rows = []
+    for c in candidates:
+        training = c.get("training") or {}
+        fer = pct(training["held_out"]["accuracy"]) if training.get("held_out") else ""
+        alone = next(iter(c["bare"].values()))
+        choices = "; ".join(f"{k} in {v}" for k, v in c["head_choices"].items())
+        rows.append(f"| {c['name']} ({_candidate_training(c)}) | {fer} | "
+                    + " | ".join(_figures_cell(alone[n]) for n in sets) + " | "
+                    + " | ".join(_figures_cell(c["head"][n]) for n in sets)
+                    + f" | {choices} | {_screening_verdict(c, sets)} |")
+    shipped = candidates[-1].get("shipped_head")
+    if shipped:
+        rows.append("| **shipped head** (fer + facex, `train.faces fit`) | | " + " | " * len(sets)
+                    + " | ".join(_figures_cell(shipped[n]) for n in sets) + " | | |")
+    trained = [c["training"] for c in candidates if c.get("training") and not _is_control(c)]
+    passed = [c for c in candidates if _screening_verdict(c, sets).startswith("at or above")]
+    lines = []
+    if trained:
+        data, hp = trained[0]["data"], trained[0]["training"]
+        lines += [
+            f"- Data: {data['faces_found']} of {data['images']} FER2013 images had a face found; the rest are left "
+            f"out (the product never shows its CNN a face the mesh missed). {data['split']}: "
+            f"{data['trained_on']} faces trained on, {data['held_out_faces']} held out for the epoch choice and the "
+            f"FER2013 figure.",
+            f"- Training: horizontal flips, rotations up to {hp['rotation_degrees']:g} degrees, zoom {hp['zoom']:.0%}, "
+            f"shifts {hp['shift']:.0%}, brightness {hp['brightness']:.0%} and contrast {hp['contrast']:.0%}; class "
+            f"weights (balanced) to a power; label smoothing {hp['label_smoothing']:g}; Adam with cosine decay; the "
+            f"epoch with the best held-out accuracy kept; seed {hp['seed']}. "
+            + "; ".join(f"{c['name']}: {c['training']['seconds_per_epoch']:.0f} s an epoch, "
+                        f"{c['training']['training_seconds'] / 60:.0f} min" for c in candidates
+                        if c.get("training") and not _is_control(c))
+            + f" ({trained[0]['machine']}, shared with other jobs).",
+        ]
+    lines.append("- Screening (`python -m train.faces screen --frame-cnn FILE --record`): each candidate alone on "
+                 "the stills above, and under a head whose inputs the nested inner search chooses among the "
+                 "candidate + facex and the candidate + fer + facex, each with or without the blendshapes (C, the "
+                 "JAFFE weight and the bar, not below fer's CNN alone on either set, as for the shipped head). "
+                 "FER2013's people are not in JAFFE or SFEW. Figures are "
+                 "accuracy / macro-F1 / UAR; a still without a face found counts as wrong, as above.")
+    header = ("| candidate (training) | FER2013 held-out acc | " + " | ".join(f"{n.upper()} alone" for n in sets) + " | "
+              + " | ".join(f"{n.upper()} head, nested" for n in sets) + " | head's inputs (folds) | verdict |\n"
+              + "|---" * (4 + 2 * len(sets)) + "|")
+    body = f"""The frame CNN's place can take a network the project trains itself (`python -m train.face_backbone fit`) on
+FER2013 faces found and cropped by the product's own face mesh and crop (the framing above), so that it learns
+the framing it sees in a video.
+
+{chr(10).join(lines)}
+
+{header}
+{chr(10).join(rows)}
+
+The FER2013 held-out figure is optimistic for fer's network and any fine-tuned from it: fer's was trained on
+FER2013, most likely on most of that part too. The control's head differs from the shipped head only by the
+screen's wider search (with the candidate being fer's network, its columns and fer's are the same network twice).
+A candidate ships only if its head beats the shipped head on the held-out stills of both sets, or clearly on one
+without losing the other: {"none does, so the shipped frame CNN stays fer's" if not passed else
+                           "see the verdicts"}.
+"""
+    put_section(folder / "README.md", SCREENING_HEADING, f"{SCREENING_HEADING}\n\n{body}\n", before="## Not measured")
 
 
 def _set_row(label: str, reports: dict, sets: list[str]) -> str:

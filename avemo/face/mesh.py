@@ -164,7 +164,14 @@ def find_face(mesh, frame_rgb: np.ndarray, cfg: VideoFeatureConfig = VIDEO_FEATU
     faces = detect_faces(mesh, frame_rgb)
     if not faces:
         return None
-    landmarks = faces[0]
+    return face_from_landmarks(frame_rgb, faces[0], len(faces), cfg)
+
+
+def face_from_landmarks(frame_rgb: np.ndarray, landmarks: np.ndarray, n_faces: int = 1,
+                        cfg: VideoFeatureConfig = VIDEO_FEATURES) -> FrameFace:
+    """The face at `landmarks` (468, 2 pixels of `frame_rgb`), aligned and cropped for the CNNs as `find_face`
+    does. Apart from find_face, used where the mesh must search another image than the one cropped (the
+    FER2013 training faces are found in a padded copy: avemo.face.fer2013)."""
     gray = to_gray(frame_rgb)
     height, width = gray.shape
     x0, y0 = np.clip(landmarks.min(axis=0), 0, [width - 1, height - 1])
@@ -178,7 +185,7 @@ def find_face(mesh, frame_rgb: np.ndarray, cfg: VideoFeatureConfig = VIDEO_FEATU
         crop, colour = brighten(crop), brighten(colour)
     box = (float(x0), float(y0), float(x1), float(y1))
     size = min(x1 - x0, y1 - y0)
-    return FrameFace(to_model_range(crop), colour, landmarks, box, len(faces), brightness,
+    return FrameFace(to_model_range(crop), colour, landmarks, box, n_faces, brightness,
                      frame_quality(float(size), brightness))
 
 
