@@ -32,6 +32,7 @@ test: $(STAMP) browser
 evaluate: $(STAMP)
 	$(PY) -m train.audio evaluate --kind logmel
 	$(PY) -m train.audio evaluate --kind mfcc     # the feature ablation, same folds
+	$(PY) -m train.speech_encoders screen         # Whisper tiny.en / base, layers, pooling, C, weights, same folds
 	$(PY) -m train.audio evaluate --kind mfcc --protocol luna2022   # Luna-Jiménez et al. 2022's actor folds
 	$(PY) -m train.baseline                       # MFCC statistics + SVM on the same folds, for context
 	$(PY) -m train.faces sweep                    # framing of each face CNN, on labelled stills

@@ -8,5 +8,5 @@ Importing avemo is cheap: TensorFlow and mediapipe load only when a model is fir
 from avemo.config import EMOTIONS
 from avemo.predict import Predictor, predict
 
-__version__ = "0.8.0"
+__version__ = "0.9.0"
 __all__ = ["EMOTIONS", "Predictor", "predict"]

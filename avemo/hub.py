@@ -38,8 +38,9 @@ HUB_REPO = "avemo/avemo-models"
 # v0.5.0: the audio model.keras is the CNN alone, without the statistics head; v0.6.0: speech.keras, the
 # expert on Whisper tiny.en's encoder states; v0.7.0: face_aus/, the expert on OpenFace action units, and
 # a fusion folder measured on paired takes; v0.8.0: video/ gains facex, the Face Landmarker and the
-# expression head trained on labelled faces; audio/ gains silero_vad.onnx, the speech gate).
-HUB_REVISION = "v0.8.0"
+# expression head trained on labelled faces; audio/ gains silero_vad.onnx, the speech gate; v0.9.0: audio/'s
+# speech.keras reads Whisper tiny.en and base side by side).
+HUB_REVISION = "v0.9.0"
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
