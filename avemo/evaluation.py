@@ -33,6 +33,18 @@ def classification_report(y_true, y_pred, labels: tuple[str, ...] = EMOTIONS) ->
     }
 
 
+def accuracy_without(report: dict, left_out: tuple[str, ...] = ("neutral", "calm")) -> tuple[float, int]:
+    """Accuracy over the items whose true class is not in `left_out`, any answer in `left_out` counting
+    wrong, from a `classification_report`'s confusion matrix; and how many items that is.
+
+    This is how a 6-class benchmark (the six basic emotions, no neutral) scores an 8-class model: it is
+    shown only faces of those six, and a 'neutral' answer is a miss."""
+    labels, confusion = report["labels"], np.asarray(report["confusion"])
+    kept = [i for i, name in enumerate(labels) if name not in left_out]
+    n = int(confusion[kept].sum())
+    return (float(confusion[kept, kept].sum()) / n if n else float("nan")), n
+
+
 def mean_and_std(reports: list[dict], key: str) -> tuple[float, float]:
     values = np.array([r[key] for r in reports], dtype=float)
     return float(values.mean()), float(values.std())
