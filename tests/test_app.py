@@ -263,6 +263,22 @@ def test_the_voice_timeline_shades_where_speech_was_heard_and_says_what_its_poin
     assert "read by every voice expert" in figure.layout.title.text and "its 2 utterances" in figure.layout.title.text
 
 
+def test_the_face_timeline_draws_each_sampled_frame_under_its_window():
+    from avemo.app.plots import probability_timeline
+
+    frames = [{"time": t, "probs": _part(label)["probs"]}
+              for t, label in ((0.5, "neutral"), (1.5, "happy"), (2.5, "happy"))]
+    video = _part("happy") | {"timeline": [{"start": 0.0, "end": 3.0, "probs": _part("happy")["probs"]}],
+                              "frame_timeline": frames}
+    figure = probability_timeline({"audio": None, "video": video, "unavailable": {"audio": "no audio track"}},
+                                  names={"audio": "Voice", "video": "Face"})
+    frame_lines = [trace for trace in figure.data if trace.opacity is not None and trace.opacity < 1]
+    assert len(figure.data) == 2 * len(EMOTIONS) and len(frame_lines) == len(EMOTIONS)
+    happy = next(trace for trace in frame_lines if trace.name == "happy")
+    assert list(happy.x) == [0.5, 1.5, 2.5] and list(happy.y) == [frames[0]["probs"]["happy"], 0.6, 0.6]
+    assert "each sampled frame alone" in figure.layout.title.text
+
+
 def test_a_missing_modality_panel_says_why():
     from avemo.app.page import figures
 

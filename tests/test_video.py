@@ -104,6 +104,21 @@ def test_a_speaking_face_gives_a_full_video_result(analyser, speaking_clip):
     json.dumps(result)  # JSON-ready: no arrays, no images
 
 
+def test_each_sampled_face_is_read_alone_and_the_window_pools_those_readings(analyser, speaking_clip):
+    result, _ = analyse(analyser, speaking_clip)
+    frames = result["frame_timeline"]
+    times = [frame["time"] for frame in frames]
+    window = result["timeline"][0]
+    assert len(frames) == result["faces_found"] and times == sorted(times)
+    assert window["start"] <= times[0] and times[-1] <= window["end"]
+    assert all(sum(frame["probs"].values()) == pytest.approx(1.0, abs=1e-3) for frame in frames)
+    # Equal-quality faces (reliability 1): the window is the normalised geometric mean of its frames' readings.
+    labels = [name for name in EMOTIONS if name != "calm"]
+    logs = np.log([[max(frame["probs"][name], 1e-4) for name in labels] for frame in frames]).mean(axis=0)
+    pooled = np.exp(logs - logs.max()) / np.exp(logs - logs.max()).sum()
+    assert pooled == pytest.approx([window["probs"][name] for name in labels], abs=0.02)
+
+
 def test_analyse_is_safe_from_several_threads(analyser, speaking_clip, clip_dir):
     other = clips.still_video(clip_dir / "other.mp4", clips.face_still(11), seconds=1.0)
     expected = {p: analyse(analyser, p)[0] for p in (speaking_clip, other)}

@@ -82,10 +82,17 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
     title = "Over time" + (" &nbsp;·&nbsp; " + "; ".join(missing) if missing and rows else "")
     verdict_from = (result.get("audio") or {}).get("verdict_from")
     voiced = (result.get("audio") or {}).get("speech_segments") or []
+    explained = []
     if "audio" in rows and verdict_from:  # what the voice's points are, and where its headline comes from
-        title += (f"<br><sup>{names.get('audio', 'audio')}: each point is a stretch of speech read by every voice "
-                  f"expert; the voice's verdict comes from {verdict_from}"
-                  + ("; shaded: where the speech detector heard speech" if voiced else "") + "</sup>")
+        explained.append(f"{names.get('audio', 'audio')}: each point is a stretch of speech read by every voice "
+                         f"expert; the voice's verdict comes from {verdict_from}"
+                         + ("; shaded: where the speech detector heard speech" if voiced else ""))
+    frames = (result.get("video") or {}).get("frame_timeline") or [] if "video" in rows else []
+    if frames:  # a short clip is one face window: its frames show how the face changed
+        explained.append(f"{names.get('video', 'video')}: thin lines, each sampled frame alone; large points, each "
+                         "window's verdict, its frames pooled")
+    if explained:
+        title += "".join(f"<br><sup>{line}</sup>" for line in explained)
     if not rows:
         return _message_figure("Over time", _wrap(result.get("error") or "; ".join(missing), 80), 220)
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.08)
@@ -105,6 +112,8 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
                 hovertemplate=f"{name}: %{{y:.1%}} (window %{{customdata[0]:.1f}}-%{{customdata[1]:.1f}} s)"
                               "<extra></extra>",
             ), row=row, col=1)
+        if m == "video" and frames:
+            _add_frame_lines(fig, frames, row)
         if m == "audio":
             for start, stop in voiced:
                 fig.add_vrect(x0=start, x1=stop, row=row, col=1, fillcolor="#607d8b", opacity=0.12, line_width=0,
@@ -112,13 +121,27 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
         fig.update_yaxes(range=[0, 1], tickformat=".0%", row=row, col=1, gridcolor="#eee",
                          title_text=names.get(m, m), title_font=dict(size=14))
     fig.update_xaxes(range=[0, max(end, 1.0)], gridcolor="#eee")
-    fig.update_xaxes(title_text="seconds into the clip (each point: one analysis window, at its middle)",
+    fig.update_xaxes(title_text="seconds into the clip (each large point: one analysis window, at its middle)",
                      row=len(rows), col=1)
-    fig.update_layout(title=dict(text=title, x=0.02), height=height_per_row * len(rows) + 90,
-                      plot_bgcolor="white", margin=dict(l=60, r=10, t=80, b=50),
+    fig.update_layout(title=dict(text=title, x=0.02), height=height_per_row * len(rows) + 90 + 15 * len(explained),
+                      plot_bgcolor="white", margin=dict(l=60, r=10, t=80 + 15 * len(explained), b=50),
                       legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"),
                       hovermode="closest")
     return fig
+
+
+def _add_frame_lines(fig, frames: list[dict], row: int) -> None:
+    """Each sampled face's own probabilities (`video.frame_timeline`), thin and faint under the windows."""
+    import plotly.graph_objects as go
+
+    times = [frame["time"] for frame in frames]
+    for name in EMOTIONS:
+        fig.add_trace(go.Scatter(
+            x=times, y=[frame["probs"].get(name, 0.0) for frame in frames], name=name, legendgroup=name,
+            showlegend=False, mode="lines+markers", opacity=0.45,
+            line=dict(color=EMOTION_COLOURS[name], width=1), marker=dict(size=4),
+            hovertemplate=f"{name}: %{{y:.1%}} (the frame at %{{x:.2f}} s alone)<extra></extra>",
+        ), row=row, col=1)
 
 
 CONTRIBUTION_COLOURS = {"audio": "#1e88e5", "video": "#f4511e"}

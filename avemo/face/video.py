@@ -43,7 +43,7 @@ from keras import layers  # noqa: E402
 from avemo.config import EMOTIONS, LIVE_FACE_SOURCE, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
 from avemo.face.expression import BLENDSHAPES, FRAME_FEATURES, ExpressionModels, describe_blendshapes
 from avemo.media import MediaError, MediaInfo
-from avemo.results import modality_result
+from avemo.results import modality_result, probs_dict
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,17 @@ def face_movements(features: np.ndarray, weights: np.ndarray) -> list[str]:
     if w.sum() <= 0:
         return []
     return describe_blendshapes((np.nan_to_num(blendshapes) * w[:, None]).sum(axis=0) / w.sum())
+
+
+def frame_timeline(faces: ClipFaces, kept: np.ndarray, frame_probs: np.ndarray) -> list[dict]:
+    """Each sampled frame with a face, in time order: its time (seconds) and what the face model reads in that
+    one frame (calibrated as a one-frame clip). `frame_probs` (len(kept) * T, 8) follows `faces` windows `kept`.
+    The windows' verdicts pool these frames, weighted by face quality; a short clip has a single window, and
+    its frames are what show how the face changed."""
+    times = faces.plan.targets[kept].ravel()
+    has_face = faces.weights[kept].ravel() > 0
+    rows = sorted(zip(times[has_face], frame_probs[has_face]), key=lambda row: row[0])
+    return [{"time": round(float(t), 2), "probs": probs_dict(p)} for t, p in rows]
 
 
 def pooled_log_probs(frame_logits: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -437,9 +448,9 @@ class VideoAnalyzer:
         if faces.faces_found == 0:
             raise MediaError(f"no face found in any of the {faces.frames} frames sampled")
         inputs, kept = window_inputs(faces)
+        shape = faces.weights[kept].shape
+        frame_logits = self.frame_logits(faces.crops[kept], faces.features[kept].reshape(-1, len(FRAME_FEATURES)))
         if self.head is not None:
-            shape = faces.weights[kept].shape
-            frame_logits = self.frame_logits(faces.crops[kept], faces.features[kept].reshape(-1, len(FRAME_FEATURES)))
             logits = pooled_log_probs(frame_logits.reshape(shape + (-1,)), inputs["frame_weights"])
         else:
             logits = self.window_logits(inputs)
@@ -457,6 +468,7 @@ class VideoAnalyzer:
                                  face_movements=face_movements(faces.features, faces.weights))
         for entry, window in zip(result["timeline"], kept):
             entry["face_movements"] = face_movements(faces.features[window], faces.weights[window])
+        result["frame_timeline"] = frame_timeline(faces, kept, self.folder.calibrated(frame_logits))
         return result, self._notes(faces)
 
     @staticmethod
