@@ -16,7 +16,7 @@ per-call state here are read-only). Its result is a plain JSON-ready dict:
                "speech_seconds", "speech_found_by", "speech_segments",   # the speech the gate found
                "trimmed_seconds"} | None,                          # the sound the models read
      "video": {... same keys ..., "faces_found", "frames", "source",
-               "frame_timeline": [{"time", "probs"}]} | None,   # each sampled face (the live face model)
+               "frame_timeline": [{"time", "probs"}]} | None,   # each face the head read (live face model)
      "fused": {"label", "probs", "weights": {"audio": w, "video": w}, "agreement", "modalities", "method",
                "contributions": {modality: {emotion: bits}}, "reason": str} | None,
      "unavailable": {modality: reason},   # why a modality is missing (no face, no audio track, ...)

@@ -70,8 +70,8 @@ def probability_timeline(result: dict, modalities=("audio", "video"), names: dic
 
     Reads `result[m]["timeline"]` = [{"start", "end", "probs"}]; a window is drawn at its middle, with
     the same colours as the bars. The face's sampled frames (`result["video"]["frame_timeline"]` = [{"time",
-    "probs"}]) are drawn as thin lines beneath its windows. Modalities without a result are named in the title with the reason
-    (`result["unavailable"][m]`); with none at all the panel says why.
+    "probs"}]) are drawn as thin lines beneath its windows. Modalities without a result are named in the title
+    with the reason (`result["unavailable"][m]`); with none at all the panel says why.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots

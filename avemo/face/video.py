@@ -448,9 +448,10 @@ class VideoAnalyzer:
         if faces.faces_found == 0:
             raise MediaError(f"no face found in any of the {faces.frames} frames sampled")
         inputs, kept = window_inputs(faces)
-        shape = faces.weights[kept].shape
-        frame_logits = self.frame_logits(faces.crops[kept], faces.features[kept].reshape(-1, len(FRAME_FEATURES)))
+        frame_logits = None
         if self.head is not None:
+            shape = faces.weights[kept].shape
+            frame_logits = self.frame_logits(faces.crops[kept], faces.features[kept].reshape(-1, len(FRAME_FEATURES)))
             logits = pooled_log_probs(frame_logits.reshape(shape + (-1,)), inputs["frame_weights"])
         else:
             logits = self.window_logits(inputs)
@@ -468,7 +469,8 @@ class VideoAnalyzer:
                                  face_movements=face_movements(faces.features, faces.weights))
         for entry, window in zip(result["timeline"], kept):
             entry["face_movements"] = face_movements(faces.features[window], faces.weights[window])
-        result["frame_timeline"] = frame_timeline(faces, kept, self.folder.calibrated(frame_logits))
+        if frame_logits is not None:  # the frames the windows pooled (a trained LRCN's windows are not such pools)
+            result["frame_timeline"] = frame_timeline(faces, kept, self.folder.calibrated(frame_logits))
         return result, self._notes(faces)
 
     @staticmethod
