@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.audio.features import (check_speech, spectral_frames, timeline_spans, trim_silence, utterance_spans,
-                                  windows)
+from avemo.audio.features import (check_speech, spectral_frames, speech_stretch, timeline_spans, trim_silence,
+                                  utterance_spans, windows)
 from avemo.audio.functionals import descriptor_rows_of, descriptor_windows, descriptors, extractor, functionals
 from avemo.audio.speech_encoder import encoder_states, speech_representation, window_representations
 from avemo.audio.voice_activity import VAD_FILE, check_voice, session
@@ -118,6 +118,8 @@ class Predictor:
         check_speech(speech, cfg)
         # Is it a voice at all? A tone, noise or music is refused here, never given an emotion.
         voice = check_voice(waveform, speech, cfg.sample_rate, self.voice_gate) if self.voice_gate else {}
+        # The experts read the speech the detector heard: the energy trim keeps a noisy room's silences.
+        speech, offset = speech_stretch(waveform, voice.get("speech_segments", []), cfg)
         model = self.audio_model
         rate, seconds = cfg.sample_rate, speech.size / cfg.sample_rate
         long_clip = seconds > LONG_SPEECH_SECONDS

