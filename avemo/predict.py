@@ -7,8 +7,9 @@
 With OpenFace output for the clip (`predict(path, face_aus=read_clip_action_units(csv, take=path))`),
 the face-AU expert is the face modality instead of the live face model, and `video.source` says so.
 
-`Predictor` holds the loaded models (safe to share between threads: Keras inference and the
-per-call state here are read-only). Its result is a plain JSON-ready dict:
+`Predictor` holds the loaded analysers, the voice's (avemo.audio.analysis.VoiceAnalyzer) and the face's
+(avemo.face.video.VideoAnalyzer), and fuses their verdicts (safe to share between threads: Keras inference
+and the per-call state here are read-only). Its result is a plain JSON-ready dict:
 
     {"path": str,
      "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
@@ -27,26 +28,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
-from avemo.audio.features import (check_speech, spectral_frames, timeline_spans, trim_silence, utterance_spans,
-                                  windows)
-from avemo.audio.functionals import descriptor_rows_of, descriptor_windows, descriptors, extractor, functionals
-from avemo.audio.speech_encoder import encoder_states, speech_representation, window_representations
-from avemo.audio.voice_activity import VAD_FILE, check_voice, session
-from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, LONG_SPEECH_SECONDS, MAX_ANALYSIS_SECONDS,
-                          SPEECH_ENCODER, AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig,
-                          SpeechEncoderConfig)
-from avemo.media import MediaError, check_input_file, complete_header, load_audio, probe
-from avemo.results import modality_result
+from avemo.config import MAX_ANALYSIS_SECONDS
+from avemo.media import MediaError, check_input_file, complete_header, probe
 
 log = logging.getLogger(__name__)
-
-# A modality analysed on less speech than this gets a proportionally smaller fusion weight.
-FULL_RELIABILITY_SPEECH_SECONDS = 1.5
 
 
 class Predictor:
@@ -63,37 +50,16 @@ class Predictor:
 
         filter_native_logs()
         from avemo.hub import resolve_weights
-        from avemo.models import load_model_folder
 
         if folders is None:
             source = resolve_weights()
             folders, origin = source.folders, source.origin
         self.origin = origin or "given folders"
-        self.audio_model = load_model_folder(folders["audio"]) if "audio" in folders else None
-        self.audio_cfg = (AudioFeatureConfig.from_dict(self.audio_model.config["features"])
-                          if self.audio_model else AUDIO_FEATURES)
-        self.functionals_cfg = (FunctionalsConfig.from_dict(self.audio_model.config.get("functionals", {}))
-                                if self.audio_model else FUNCTIONALS)
-        self.descriptors_cfg = (DescriptorsConfig.from_dict(self.audio_model.config.get("descriptors", {}))
-                                if self.audio_model else DESCRIPTORS)
-        self.speech_cfg = (SpeechEncoderConfig.from_dict(self.audio_model.config.get("speech_encoder", {}))
-                           if self.audio_model else SPEECH_ENCODER)
-        if self.audio_model:  # now, with the models, not in the first request
-            self.audio_model.warm_up()
-            if self.audio_model.speech is not None:
-                speech_representation(np.zeros(self.audio_cfg.sample_rate, np.float32) + 1e-3, self.speech_cfg)
-            if self.audio_model.functionals is not None:
-                extractor(self.functionals_cfg.feature_set)
-            if self.audio_model.descriptors is not None:
-                extractor(self.functionals_cfg.feature_set, "LowLevelDescriptors")
-        # The speech gate (avemo.audio.voice_activity): Silero VAD's file in the audio folder. A folder without
-        # it (one trained for a test, say) reads every sound as speech.
-        self.voice_gate = None
-        if self.audio_model and (Path(folders["audio"]) / VAD_FILE).is_file():
-            self.voice_gate = Path(folders["audio"]) / VAD_FILE
-            session(self.voice_gate)
-        elif self.audio_model:
-            log.warning("no %s in %s: sounds that are not a voice will not be refused", VAD_FILE, folders["audio"])
+        self.audio_model = None
+        if "audio" in folders:
+            from avemo.audio.analysis import VoiceAnalyzer
+
+            self.audio_model = VoiceAnalyzer.load(folders["audio"])
         self.video_model = None
         if "video" in folders:
             from avemo.face.video import VideoAnalyzer
@@ -106,75 +72,6 @@ class Predictor:
             self.au_expert = load_au_expert(folders["face_aus"])
         self.fusion = load_fusion(folders.get("fusion"))
         log.info("avemo models loaded from %s: %s", self.origin, ", ".join(sorted(folders)) or "none")
-
-    # -- audio -----------------------------------------------------------------------------
-    def analyse_audio(self, path: Path, max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
-        """Audio result for a file, and notes for the user. Raises MediaError with the reason."""
-        if self.audio_model is None:
-            raise MediaError("no audio model is installed")
-        cfg = self.audio_cfg
-        waveform, _ = load_audio(path, cfg.sample_rate, max_seconds)  # predict() notes a truncation
-        speech, offset = trim_silence(waveform, cfg)
-        check_speech(speech, cfg)
-        # Is it a voice at all? A tone, noise or music is refused here, never given an emotion.
-        voice = check_voice(waveform, speech, cfg.sample_rate, self.voice_gate) if self.voice_gate else {}
-        model = self.audio_model
-        rate, seconds = cfg.sample_rate, speech.size / cfg.sample_rate
-        long_clip = seconds > LONG_SPEECH_SECONDS
-        frames = spectral_frames(speech, cfg)
-        # The stretches the timeline shows, each read by every expert as a whole clip is: for a long clip
-        # its utterances (which also give its verdict), else short windows across the speech the detector heard.
-        voiced = [(max(0.0, a - offset), min(seconds, b - offset)) for a, b in voice.get("speech_segments", [])
-                  if b > offset and a < offset + seconds]  # where the speech detector heard speech, in `speech`
-        stretches = utterance_spans(speech, cfg, voiced) if long_clip else timeline_spans(len(frames), cfg, voiced)
-        frame_index = lambda t: int(round(t * rate / cfg.hop_length))  # noqa: E731
-        with ThreadPoolExecutor(max_workers=2) as helpers:
-            # openSMILE runs in C without holding the GIL, so its passes (the clip's and each stretch's
-            # functionals, the descriptors) run on other threads while the frame experts and the speech
-            # encoder run here.
-            def functionals_of(start, end):
-                return (helpers.submit(functionals, speech[int(start * rate):int(end * rate)], self.functionals_cfg, rate)
-                        if model.functionals is not None else None)
-
-            pending_descriptors = (helpers.submit(descriptors, speech, self.functionals_cfg, rate)
-                                   if model.descriptors is not None else None)
-            pending_clip = functionals_of(0.0, seconds) if not long_clip else None
-            pending_stretches = [functionals_of(start, end) for start, end in stretches]
-            clip_frame_logits = model.logits(windows(frames, cfg)[0]) if not long_clip else None
-            stretch_frame_logits = [model.logits(windows(frames[frame_index(a):max(frame_index(b), frame_index(a) + 1)],
-                                                         cfg)[0]) for a, b in stretches]
-            # Whisper's states depend on all the audio it attends to: an utterance of a long clip is encoded
-            # alone, as it would be as a clip of its own; a short clip once, its windows reading their stretch.
-            states = (encoder_states(speech, self.speech_cfg, rate)
-                      if model.speech is not None and not long_clip else None)
-            rows = pending_descriptors.result() if pending_descriptors else None
-
-            def speech_input(start, end):
-                if model.speech is None:
-                    return None
-                if long_clip:
-                    return speech_representation(speech[int(start * rate):int(end * rate)], self.speech_cfg, rate)
-                return window_representations(states, [(start, end)])[0]
-
-            def read(frame_logits, pending, start, end):  # every expert on one stretch of the speech
-                return model.clip_logits(
-                    frame_logits, pending.result() if pending else None,
-                    descriptor_windows(descriptor_rows_of(rows, start, end), self.descriptors_cfg) if rows is not None else None,
-                    speech_input(start, end))
-
-            stretch_logits = np.stack([read(f, p, a, b) for f, p, (a, b) in zip(stretch_frame_logits, pending_stretches, stretches)])
-            if long_clip:  # longer than any training utterance: the verdict is its utterances', by their length
-                from avemo.models import combine_logits  # (TensorFlow loads with the models, not with this module)
-
-                clip_logits = combine_logits(*stretch_logits, weights=tuple(b - a for a, b in stretches))
-                verdict_from = f"its {len(stretches)} utterances"
-            else:  # one utterance, read whole by every expert, as the evaluation scored it
-                clip_logits, verdict_from = read(clip_frame_logits, pending_clip, 0.0, seconds), "the whole utterance"
-        spans = [(offset + a, offset + b) for a, b in stretches]
-        reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)
-        return modality_result(model.calibrated(clip_logits), model.calibrated(stretch_logits), spans, reliability,
-                               verdict_from=verdict_from,
-                               **({"speech_seconds": round(seconds, 2)} | voice), trimmed_seconds=round(seconds, 2)), []
 
     # -- one file ----------------------------------------------------------------------------
     def predict(self, path: str | Path, modality: str = "both",
@@ -213,8 +110,10 @@ class Predictor:
         if "audio" in wanted:
             if not info.has_audio:
                 result["unavailable"]["audio"] = "the file has no audio track"
+            elif self.audio_model is None:
+                result["unavailable"]["audio"] = "no audio model is installed"
             else:
-                self._run(result, "audio", lambda: self.analyse_audio(path, max_seconds))
+                self._run(result, "audio", lambda: self.audio_model.analyse(path, max_seconds))
         if "video" in wanted:
             if not info.has_video:
                 result["unavailable"]["video"] = "the file has no video track: it is audio only"
