@@ -7,9 +7,13 @@
 With OpenFace output for the clip (`predict(path, face_aus=read_clip_action_units(csv, take=path))`),
 the face-AU expert is the face modality instead of the live face model, and `video.source` says so.
 
-`Predictor` holds the loaded analysers, the voice's (avemo.audio.analysis.VoiceAnalyzer) and the face's
-(avemo.face.video.VideoAnalyzer), and fuses their verdicts (safe to share between threads: Keras inference
-and the per-call state here are read-only). Its result is a plain JSON-ready dict:
+`Predictor` only orchestrates: it resolves the weights (the Hub, or the bundled `weights/`), loads each
+modality's analyser (avemo.audio.analysis.VoiceAnalyzer, avemo.face.video.VideoAnalyzer, the face-AU
+expert), runs those the input needs and fuses their verdicts (avemo.fusion.rule). `Predictor()` loads every
+model at once (the app: ready when it starts); `Predictor(lazy=True)` loads each modality on its first need
+(the CLI, the batch workers, `predict()`), so an audio file never loads the face models. The models are
+loaded once per Predictor, under a lock, and shared by the threads that call it.
+Its result is a plain JSON-ready dict:
 
     {"path": str,
      "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
@@ -29,6 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Callable
 
 from avemo.config import MAX_ANALYSIS_SECONDS
 from avemo.media import MediaError, check_input_file, complete_header, probe
@@ -36,52 +41,130 @@ from avemo.media import MediaError, check_input_file, complete_header, probe
 log = logging.getLogger(__name__)
 
 
+class ModelLoadError(Exception):
+    """A modality's models could not be loaded (a file the runtime refuses, a package that is not installed).
+    The message is for the user. It is no fault of the input, so `Predictor.predict` raises it rather than
+    writing it into one file's result."""
+
+
+# The model folders a Predictor can hold, each with what loads it (imported only then: TensorFlow, mediapipe
+# and openSMILE come with the models, not with this module).
+def _load_voice(folder: Path):
+    from avemo.audio.analysis import VoiceAnalyzer
+
+    return VoiceAnalyzer.load(folder)
+
+
+def _load_face(folder: Path):
+    from avemo.face.video import VideoAnalyzer
+
+    return VideoAnalyzer.load(folder)
+
+
+def _load_face_aus(folder: Path):
+    from avemo.face.action_units import load_au_expert
+
+    return load_au_expert(folder)
+
+
+LOADERS: dict[str, Callable[[Path], object]] = {"audio": _load_voice, "video": _load_face, "face_aus": _load_face_aus}
+
+
+def empty_result(path) -> dict:
+    return {"path": str(path), "audio": None, "video": None, "fused": None,
+            "unavailable": {}, "notes": [], "error": None}
+
+
 class Predictor:
-    """Loaded models plus the analysis of one file at a time.
+    """The model folders, their analysers (loaded on first need, or all at once), and the analysis of one
+    input at a time.
 
     Making one keeps TensorFlow's and mediapipe's C++ notices off standard error for the rest of the
     process, as the CLI and the app do (avemo.backend.filter_native_logs; AVEMO_NATIVE_LOGS=1 shows them):
     a Python user would otherwise see lines such as mediapipe's "W0000 ... landmark_projection_calculator"
     on the first face of every clip."""
 
-    def __init__(self, folders: dict[str, Path] | None = None, origin: str | None = None):
+    def __init__(self, folders: dict[str, Path] | None = None, origin: str | None = None, *, lazy: bool = False):
+        """`folders`: {"audio", "video", "face_aus", "fusion": model folder} (default: resolve_weights()).
+        Without `lazy`, every model is loaded now and a failure raises ModelLoadError here; with it, each
+        modality's models load on its first need (`load` warms some now)."""
         from avemo.backend import filter_native_logs
         from avemo.fusion.rule import load_fusion
 
         filter_native_logs()
-        from avemo.hub import resolve_weights
-
         if folders is None:
+            from avemo.hub import resolve_weights
+
             source = resolve_weights()
             folders, origin = source.folders, source.origin
+        self.folders = {name: Path(folder) for name, folder in folders.items()}
         self.origin = origin or "given folders"
-        self.audio_model = None
-        if "audio" in folders:
-            from avemo.audio.analysis import VoiceAnalyzer
+        self.fusion = load_fusion(self.folders.get("fusion"))
+        self._models: dict[str, object] = {}
+        self._loading = threading.Lock()
+        if not lazy:
+            self.load()
+        log.info("avemo models from %s: %s%s", self.origin, ", ".join(sorted(self.folders)) or "none",
+                 " (each loaded on first need)" if lazy else "")
 
-            self.audio_model = VoiceAnalyzer.load(folders["audio"])
-        self.video_model = None
-        if "video" in folders:
-            from avemo.face.video import VideoAnalyzer
+    # -- the models, each loaded once ---------------------------------------------------------
+    def load(self, *modalities: str) -> None:
+        """Load the models of `modalities` ("audio", "video", "face_aus"; default: all) now, if not yet.
+        Raises ModelLoadError."""
+        for name in modalities or LOADERS:
+            self._model(name)
 
-            self.video_model = VideoAnalyzer.load(folders["video"])
-        self.au_expert = None
-        if "face_aus" in folders:
-            from avemo.face.action_units import load_au_expert
+    def _model(self, name: str):
+        """The loaded analyser of a modality (None if the folders have none for it), loaded on first call.
+        One lock for all: two threads never load the same models twice, nor two TensorFlow models at once."""
+        if name in self._models:  # (a dict read needs no lock; a model is stored only once fully loaded)
+            return self._models[name]
+        with self._loading:
+            if name not in self._models:
+                folder = self.folders.get(name)
+                self._models[name] = None if folder is None else self._load(name, folder)
+            return self._models[name]
 
-            self.au_expert = load_au_expert(folders["face_aus"])
-        self.fusion = load_fusion(folders.get("fusion"))
-        log.info("avemo models loaded from %s: %s", self.origin, ", ".join(sorted(folders)) or "none")
+    @staticmethod
+    def _load(name: str, folder: Path):
+        log.info("loading the %s models from %s", name, folder)
+        try:
+            return LOADERS[name](folder)
+        except MediaError as error:  # e.g. the speech encoder's package is not installed: a sentence already
+            raise ModelLoadError(str(error)) from error
+        except Exception as error:  # a file Keras or onnxruntime refuses
+            raise ModelLoadError(f"{folder}: {type(error).__name__}: {error}") from error
+
+    @property
+    def audio_model(self):
+        """The voice's analyser (avemo.audio.analysis.VoiceAnalyzer), or None without an audio folder."""
+        return self._model("audio")
+
+    @property
+    def video_model(self):
+        """The face's analyser (avemo.face.video.VideoAnalyzer), or None without a video folder."""
+        return self._model("video")
+
+    @property
+    def au_expert(self):
+        """The face-AU expert (avemo.face.action_units.ActionUnitExpert), or None."""
+        return self._model("face_aus")
+
+    def _analyser(self, modality: str):
+        analyser = self._model(modality)
+        if analyser is None:
+            raise MediaError(f"no {modality} model is installed")
+        return analyser
 
     # -- one file ----------------------------------------------------------------------------
     def predict(self, path: str | Path, modality: str = "both",
                 max_seconds: float = MAX_ANALYSIS_SECONDS, face_aus=None) -> dict:
-        """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable".
+        """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable". Raises
+        ModelLoadError if a model the file needs cannot be loaded.
 
         `face_aus` (an avemo.face.openface.ClipActionUnits): the clip's OpenFace action units, read by the
         face-AU expert as the face modality in place of the video's frames."""
-        result = {"path": str(path), "audio": None, "video": None, "fused": None,
-                  "unavailable": {}, "notes": [], "error": None}
+        result = empty_result(path)
         try:
             path = check_input_file(path)
             info = probe(path)
@@ -98,8 +181,6 @@ class Predictor:
         return result
 
     def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float, face_aus=None) -> None:
-        from avemo.fusion.rule import fuse
-
         wanted = {"audio", "video"} if modality == "both" else {modality}
         if face_aus is not None and "video" in wanted:
             if self.au_expert is None:
@@ -110,22 +191,24 @@ class Predictor:
         if "audio" in wanted:
             if not info.has_audio:
                 result["unavailable"]["audio"] = "the file has no audio track"
-            elif self.audio_model is None:
-                result["unavailable"]["audio"] = "no audio model is installed"
             else:
-                self._run(result, "audio", lambda: self.audio_model.analyse(path, max_seconds))
+                self._run(result, "audio", lambda: self._analyser("audio").analyse(path, max_seconds))
         if "video" in wanted:
             if not info.has_video:
                 result["unavailable"]["video"] = "the file has no video track: it is audio only"
-            elif self.video_model is None:
-                result["unavailable"]["video"] = "no video model is installed"
             else:
-                self._run(result, "video", lambda: self.video_model.analyse(path, info, max_seconds))
+                self._run(result, "video", lambda: self._analyser("video").analyse(path, info, max_seconds))
+        held = {m for m, present in (("audio", info.has_audio), ("video", info.has_video)) if present}
+        self._fuse(result, held)
+
+    # -- the parts every input shares ---------------------------------------------------------
+    def _fuse(self, result: dict, held: set[str]) -> None:
+        """The fused verdict of the modalities analysed, or the error that says why there is none; `held`:
+        the modalities the input holds (naming what failed in them: "no video" is no news for an audio file)."""
+        from avemo.fusion.rule import fuse
 
         result["fused"] = fuse(result["audio"], result["video"], self.fusion)
         if result["fused"] is None:
-            # Name what failed in what the file holds; "no video" is no news for an audio file.
-            held = {m for m, present in (("audio", info.has_audio), ("video", info.has_video)) if present}
             reasons = {m: r for m, r in result["unavailable"].items() if m in held} or result["unavailable"]
             result["error"] = "; ".join(f"{m}: {r}" for m, r in reasons.items()) or "nothing could be analysed"
 
@@ -137,6 +220,8 @@ class Predictor:
             result["notes"].extend(notes)
         except MediaError as error:
             result["unavailable"][modality] = str(error)
+        except ModelLoadError:  # the models, not this input: the caller says so once
+            raise
         except Exception as error:  # a decoder or model failure must not take the other modality down
             log.exception("%s analysis failed", modality)
             result["unavailable"][modality] = f"{modality} analysis failed ({type(error).__name__})"
@@ -147,11 +232,11 @@ _default_lock = threading.Lock()
 
 
 def default_predictor() -> Predictor:
-    """The process-wide Predictor, loaded on first use."""
+    """The process-wide Predictor; each modality's models load on first need."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Predictor()
+            _default = Predictor(lazy=True)
         return _default
 
 
