@@ -13,9 +13,11 @@ expert), runs those the input needs and fuses their verdicts (avemo.fusion.rule)
 model at once (the app: ready when it starts); `Predictor(lazy=True)` loads each modality on its first need
 (the CLI, the batch workers, `predict()`), so an audio file never loads the face models. The models are
 loaded once per Predictor, under a lock, and shared by the threads that call it.
-Its result is a plain JSON-ready dict:
 
-    {"path": str,
+`predict_arrays` takes sound and frames already in memory (live mode's chunks) instead of a file.
+Its result, like `predict`'s, is a plain JSON-ready dict:
+
+    {"path": str | None,                  # None for predict_arrays
      "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
                "reliability", "verdict_from",                     # each window: every voice expert
                "speech_seconds", "speech_found_by", "speech_segments",   # the speech the gate found
@@ -71,7 +73,7 @@ LOADERS: dict[str, Callable[[Path], object]] = {"audio": _load_voice, "video": _
 
 
 def empty_result(path) -> dict:
-    return {"path": str(path), "audio": None, "video": None, "fused": None,
+    return {"path": None if path is None else str(path), "audio": None, "video": None, "fused": None,
             "unavailable": {}, "notes": [], "error": None}
 
 
@@ -200,6 +202,20 @@ class Predictor:
                 self._run(result, "video", lambda: self._analyser("video").analyse(path, info, max_seconds))
         held = {m for m, present in (("audio", info.has_audio), ("video", info.has_video)) if present}
         self._fuse(result, held)
+
+    # -- sound and frames in memory (live mode) -----------------------------------------------
+    def predict_arrays(self, audio: tuple | None = None, video: tuple | None = None) -> dict:
+        """Analyse sound and/or frames already in memory, as `predict` analyses a file: `audio` = (samples,
+        sample_rate) (VoiceAnalyzer.analyse_waveform), `video` = (RGB frames, their times in seconds[, duration])
+        (VideoAnalyzer.analyse_frames), times counting from the start of both. The result's "path" is None.
+        Raises ModelLoadError."""
+        result = empty_result(None)
+        if audio is not None:
+            self._run(result, "audio", lambda: self._analyser("audio").analyse_waveform(*audio))
+        if video is not None:
+            self._run(result, "video", lambda: self._analyser("video").analyse_frames(*video))
+        self._fuse(result, {m for m, given in (("audio", audio), ("video", video)) if given is not None})
+        return result
 
     # -- the parts every input shares ---------------------------------------------------------
     def _fuse(self, result: dict, held: set[str]) -> None:
