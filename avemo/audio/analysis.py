@@ -58,6 +58,7 @@ class VoiceAnalyzer:
         """Load an audio model folder with its configuration and speech gate, and warm everything up now
         (with the models, not in the first request). A folder without the gate's file (one trained for a
         test, say) reads every sound as speech."""
+        from avemo.audio import layers  # noqa: F401  (registers avemo's layers, for Keras's safe mode)
         from avemo.models import load_model_folder  # (TensorFlow loads with the models, not with this module)
 
         folder = Path(folder)
