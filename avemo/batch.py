@@ -21,9 +21,8 @@ extra (pip install 'avemo[batch]').
 Memory: every worker (or actor) holds its own Predictor, which loads a modality's models at the first
 input that needs them (a batch of audio files never loads the face models). With both, it is about 1.3 GB
 resident, nearly all of it the TensorFlow, mediapipe and openSMILE runtimes rather than the weights
-(under 10 MB). Those runtimes'
-heaps are private to each process and cannot be shared; only their code pages are (`bench.batch`
-shows the proportional share, PSS, next to RSS).
+(under 10 MB). Those runtimes' heaps are private to each process and cannot be shared; only their code
+pages are (`bench.batch` shows the proportional share, PSS, next to RSS).
 """
 from __future__ import annotations
 
