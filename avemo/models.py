@@ -153,10 +153,12 @@ def save_model_folder(folder: Path, model, labels: list[str], config: dict, **cl
 
 
 def load_model_folder(folder: Path) -> ModelFolder:
-    """Load a model folder written by `save_model_folder`. Raises FileNotFoundError if absent."""
-    import keras
+    """Load a model folder written by `save_model_folder`. Raises FileNotFoundError if absent.
 
-    from avemo.audio import layers  # noqa: F401  (registers avemo's layers for safe-mode loading)
+    Models built with avemo's own Keras layers load once the module that registers them is imported:
+    avemo.audio.layers for the audio folder (VoiceAnalyzer.load imports it), avemo.face.video for the video
+    folder (VideoAnalyzer.load lives there). Keeping that on each modality's side leaves this module free of both."""
+    import keras
 
     folder = Path(folder)
     model_file = folder / "model.keras"

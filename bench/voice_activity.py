@@ -189,13 +189,13 @@ def at_level(wave: np.ndarray, peak_dbfs: float) -> np.ndarray:
     return (wave / np.max(np.abs(wave)) * 10 ** (peak_dbfs / 20)).astype(np.float32)
 
 
-# -- the gate, as Predictor.analyse_audio applies it ---------------------------------------------
+# -- the gate, as VoiceAnalyzer.analyse_waveform applies it ----------------------------------------
 MODEL = None  # the VAD file measured (set by main)
 
 
 def gate(waveform: np.ndarray) -> dict:
-    """What analyse_audio decides for a 16 kHz waveform: accepted?, by what, detected and trimmed seconds,
-    the cue's measures, and why not."""
+    """What VoiceAnalyzer.analyse_waveform decides for a 16 kHz waveform: accepted?, by what, detected and
+    trimmed seconds, the cue's measures, and why not."""
     from avemo.audio.features import check_speech, trim_silence
     from avemo.audio.voice_activity import (check_voice, segments_from_probabilities, speech_measures,
                                             speech_probabilities, speech_seconds)

@@ -1,6 +1,7 @@
 """avemo's own Keras layers, registered so that a saved model loads in Keras's safe mode.
 
-Importing this module registers them; `avemo.models` imports it before building or loading.
+Importing this module registers them; avemo.audio.networks imports it to build a model, and
+avemo.audio.analysis.VoiceAnalyzer.load before loading one.
 """
 from __future__ import annotations
 
