@@ -18,7 +18,13 @@ EMOTIONS: tuple[str, ...] = (
 # One colour per emotion, shared by every plot in the app and in the model cards.
 EMOTION_COLOURS: dict[str, str] = {
     "neutral": "#9e9e9e", "calm": "#64b5f6", "happy": "#ffb300", "sad": "#3949ab",
-    "angry": "#e53935", "fearful": "#8e24aa", "disgust": "#43a047", "surprised": "#fb8c00",
+    "angry": "#e53935", "fearful": "#8e24aa", "disgust": "#43a047", "surprised": "#f06292",
+}
+
+# The speech corpora a voice model may learn from, by the name its config.json "trained_on" counts their clips
+# under ("<corpus>_clips"): how to name each, and its language (the app says what the voice has heard).
+SPEECH_CORPORA: dict[str, tuple[str, str]] = {
+    "ravdess": ("RAVDESS", "English"), "savee": ("SAVEE", "English"), "emodb": ("EmoDB", "German"),
 }
 
 MODALITIES: tuple[str, ...] = ("audio", "video")

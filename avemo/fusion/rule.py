@@ -150,11 +150,14 @@ def agreement(audio: dict, video: dict) -> dict:
     if said == seen:
         verdict, message = "agree", f"voice and face agree: {said}"
     elif voice_sure and face_sure:
-        verdict, message = "disagree", f"voice and face disagree, both surely: the voice sounds {said}, the face looks {seen}"
+        verdict = "disagree"
+        message = f"voice and face disagree, both surely: the voice sounds {said}, the face looks {seen}"
     elif voice_sure:
-        verdict, message = "differ", f"voice and face differ: the voice is sure it sounds {said}, the face only leans to {seen}"
+        verdict = "differ"
+        message = f"voice and face differ: the voice is sure it sounds {said}, the face only leans to {seen}"
     elif face_sure:
-        verdict, message = "differ", f"voice and face differ: the face is sure it looks {seen}, the voice only leans to {said}"
+        verdict = "differ"
+        message = f"voice and face differ: the face is sure it looks {seen}, the voice only leans to {said}"
     else:
         verdict, message = "differ", f"voice and face lean different ways ({said} / {seen}), neither surely"
     return {"verdict": verdict, "same_label": said == seen, "message": message}
