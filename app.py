@@ -3,6 +3,7 @@
 The page and its API live in avemo/app/page.py; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT set the address.
 """
 import logging
+import signal
 
 from avemo.backend import filter_native_logs
 from avemo.app.page import build_demo, launch_options
@@ -12,5 +13,14 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname
 logging.getLogger("httpx").setLevel(logging.WARNING)
 demo = build_demo()
 
+
+def stop(signum, frame):
+    """SIGTERM (a Space or a container stopping, `kill`) stops the app as Ctrl-C does: Gradio's launch()
+    then closes the server, which deletes the uploads still in its cache. Python's default for SIGTERM
+    would end the process at once and leave them on disk."""
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, stop)
     demo.launch(**launch_options())

@@ -22,10 +22,10 @@ from avemo.config import EMOTIONS
 
 try:
     from tests import clips
-    from tests.conftest import TEST_UPLOAD_LIMIT, UPLOAD_GRACE_SECONDS
+    from tests.conftest import TEST_UPLOAD_LIMIT, UPLOAD_GRACE_SECONDS, running_app
 except ImportError:  # pytest run without the repository root on sys.path
     import clips
-    from conftest import TEST_UPLOAD_LIMIT, UPLOAD_GRACE_SECONDS
+    from conftest import TEST_UPLOAD_LIMIT, UPLOAD_GRACE_SECONDS, running_app
 
 pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 
@@ -316,6 +316,34 @@ def test_languages_come_from_the_model_folder(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"trained_on": {"emodb_clips": 535}}))
     assert voice_languages(tmp_path) == "German (EmoDB)"
     assert voice_languages(tmp_path / "missing") is None
+
+
+def test_nothing_derived_from_a_visit_stays_on_the_server(tmp_path, media):
+    """A visit analyses a video (face frames, a result to download) and uploads a clip it never analyses; the app
+    is then stopped as a Space stops it (SIGTERM). Gradio's temporary folder never holds a face image or a result
+    file, and after the stop it holds nothing of the visit at all."""
+    import httpx
+    from gradio_client import Client
+
+    visit = tmp_path / f"visit-{os.getpid()}.mp4"
+    shutil.copyfile(media["mp4"], visit)
+    never_analysed = tmp_path / f"never-analysed-{os.getpid()}.flac"
+    shutil.copyfile(media["flac"], never_analysed)
+    with running_app(tmp_path / "app") as server:
+        shown = page(Client(server.url, verbose=False, download_files=False), visit)
+        assert "<figure><img" in shown["frames"] and downloaded(shown["download"])["video"] is not None
+        with never_analysed.open("rb") as upload:
+            httpx.post(server.url + "gradio_api/upload", files={"files": upload}, timeout=30).raise_for_status()
+        files = [p for p in server.temp_dir.rglob("*") if p.is_file()]
+        assert never_analysed.name in {p.name for p in files}
+        derived = [p for p in files if p.suffix.lower() in (".png", ".webp", ".jpg", ".jpeg", ".json")]
+        assert not derived, derived
+        assert server.stop() == 0, server.log_text()[-2000:]
+    from avemo.app.page import example_files
+
+    bundled = {p.name for kind in example_files().values() for p in kind}
+    left = [p for p in server.temp_dir.rglob("*") if p.is_file() and p.name not in bundled]
+    assert not left, left
 
 
 def test_page_names_the_model_source(app_server):
