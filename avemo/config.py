@@ -192,6 +192,30 @@ MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 # noise and other sounds: at -55 dBFS this refused one quiet RAVDESS take, 03-01-02-02-02-02-20, at -55.03.)
 SILENCE_RMS_DBFS = -60.0
 
+# Live mode (avemo.live): the windows the face and the voice read while the person speaks, and how often.
+@dataclass(frozen=True)
+class LiveConfig:
+    """Each live reading is a file's analysis applied to the newest stretch: the face's to the frames of the
+    last `face_window_seconds`, the voice's (speech gate included) to the last `voice_window_seconds` of sound,
+    long enough for a RAVDESS sentence (~2 s of speech)."""
+
+    face_every_seconds: float = 0.25        # the page asks for a frame this often (fewer when the CPU is behind)
+    face_window_seconds: float = 1.0
+    voice_every_seconds: float = 0.25       # the page sends the sound it heard this often
+    voice_read_every_seconds: float = 0.75  # ... and the voice is read at most this often
+    voice_window_seconds: float = 3.0
+    fresh_seconds: float = 3.0              # an older reading is not fused: the face left, the voice stopped
+    rolling_seconds: float = 30.0           # the page's timeline
+    session_seconds: float = 60.0           # a session ends by itself after this (a free Space's CPU is shared)
+    # The summary analyses the session as a clip (Predictor.predict_arrays): its sound, and one frame every
+    # `record_frame_every_seconds` (kept JPEG-encoded in memory, never on disk), both capped like a file's at
+    # MAX_ANALYSIS_SECONDS.
+    record_frame_every_seconds: float = 0.5
+    max_sessions: int = 1                   # live sessions at once (2 CPU cores on a free Space)
+
+
+LIVE = LiveConfig()
+
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".weba")
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".avi", ".mkv", ".m4v")
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS + VIDEO_EXTENSIONS
