@@ -332,6 +332,8 @@ def build_demo(predictor=None):
     """The gr.Blocks page (queue configured). `predictor` defaults to a Predictor on resolve_weights()."""
     import gradio as gr
 
+    from avemo.app.live import add_live_tab
+
     app = App(predictor)
     heard = app.voice_languages()
     with gr.Blocks(title="avemo: audio-visual emotion recognition", analytics_enabled=False,
@@ -361,6 +363,7 @@ def build_demo(predictor=None):
                                             type="filepath", elem_id="audio-input")
                         audio_button = gr.Button("Analyse the voice", variant="primary", elem_id="analyse-voice")
                         audio_examples = gr.Column()
+                    add_live_tab(app.predictor, app.scratch)  # the webcam and the microphone read live (avemo/app/live.py)
             with gr.Column(scale=1, min_width=340):
                 summary = gr.Markdown(WAITING, elem_id="summary", min_height=80)
                 frames = gr.HTML(elem_id="frames", visible=False)
