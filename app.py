@@ -5,10 +5,11 @@ The page and its API live in avemo/app/page.py; GRADIO_SERVER_NAME / GRADIO_SERV
 import logging
 import signal
 
-from avemo.backend import filter_native_logs
+from avemo.backend import filter_native_logs, limit_malloc_arenas
 from avemo.app.page import build_demo, launch_options
 
 filter_native_logs()  # TensorFlow's and mediapipe's C++ notices stay out of the Space's log
+limit_malloc_arenas()  # before the models' and the server's threads: memory stays flat under live mode
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
 logging.getLogger("httpx").setLevel(logging.WARNING)
 demo = build_demo()

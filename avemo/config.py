@@ -199,7 +199,9 @@ class LiveConfig:
     last `face_window_seconds`, the voice's (speech gate included) to the last `voice_window_seconds` of sound,
     long enough for a RAVDESS sentence (~2 s of speech)."""
 
-    face_every_seconds: float = 0.25        # the page asks for a frame this often (fewer when the CPU is behind)
+    # The page offers a frame this often; one is taken only once the last reading is shown, so the face is read
+    # as often as the CPU allows (a longer interval would wait up to a whole interval after each reading).
+    face_every_seconds: float = 0.1
     face_window_seconds: float = 1.0
     voice_every_seconds: float = 0.25       # the page sends the sound it heard this often
     voice_read_every_seconds: float = 0.75  # ... and the voice is read at most this often

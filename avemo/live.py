@@ -36,6 +36,8 @@ from avemo.media import MediaError, to_mono_at_rate
 
 SAMPLE_RATE = AUDIO_FEATURES.sample_rate
 RECORD_JPEG_QUALITY = 90
+# What a reading keeps of its result once a newer one replaced it: the timelines' and the figures' needs.
+KEPT_KEYS = ("label", "confidence", "probs", "reliability", "modalities", "reason", "frames", "speech_seconds")
 
 
 @dataclass
@@ -227,10 +229,17 @@ class LiveSession:
         except MediaError as error:  # no face, no speech: said as the reading
             reading = Reading(modality, start, end, self.now(), None, str(error))
         with self._lock:
-            self.readings[modality].append(reading)
+            self._keep(modality, reading)
             self.latest[modality] = reading
             self._fuse(reading.made)
         return reading
+
+    def _keep(self, modality: str, reading: Reading) -> None:
+        """Add a reading to its timeline, the one before it slimmed (a session's memory stays flat)."""
+        history = self.readings[modality]
+        if history and history[-1].result is not None:
+            history[-1].result = {k: v for k, v in history[-1].result.items() if k in KEPT_KEYS}
+        history.append(reading)
 
     def _fuse(self, made: float) -> None:
         """The fused reading of the freshest voice and face readings (the rule `predict` fuses a clip with)."""
@@ -242,8 +251,8 @@ class LiveSession:
                      fresh["video"].result if "video" in fresh else None, self.predictor.fusion)
         if fused is None:
             return
-        self.readings["fused"].append(Reading("fused", min(r.start for r in fresh.values()),
-                                              max(r.end for r in fresh.values()), made, fused))
+        self._keep("fused", Reading("fused", min(r.start for r in fresh.values()), max(r.end for r in fresh.values()),
+                                    made, fused))
 
     def current(self) -> dict[str, Reading | None]:
         """The newest reading of each: "audio", "video", "fused" (the fused one only if still fresh)."""

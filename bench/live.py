@@ -161,7 +161,7 @@ def simulate(page, audio: np.ndarray, frames: list[np.ndarray], frame_interval: 
     return run
 
 
-def report(run: Run, load_before: tuple, load_after: tuple) -> str:
+def report(run: Run, load_before: tuple, load_after: tuple, cfg: LiveConfig = LIVE) -> str:
     f = run.figures
     lines = [f"load average (1, 5, 15 min): before {load_before[0]:.1f} {load_before[1]:.1f} {load_before[2]:.1f}, "
              f"after {load_after[0]:.1f} {load_after[1]:.1f} {load_after[2]:.1f}  (2 cores)",
@@ -175,7 +175,8 @@ def report(run: Run, load_before: tuple, load_after: tuple) -> str:
         if lag:
             lines.append(f"lag {modality:6s}: median {lag['median']:.2f} s, p90 {lag['p90']:.2f} s, max {lag['max']:.2f} s")
     offered = run.ticks + run.skipped
-    lines.append(f"camera ticks: {offered} offered, {run.ticks} read, {run.skipped} skipped while busy "
+    lines.append(f"camera: a frame offered every {cfg.face_every_seconds} s: {offered} offered, {run.ticks} read, "
+                 f"{run.skipped} skipped while a reading ran "
                  f"({run.skipped / max(offered, 1):.0%} dropped)")
     voice = f["timelines"]["audio"]
     lines.append(f"voice readings: {len(voice)}, of which 'no speech' {sum('why_not' in w for w in voice)}")
@@ -186,6 +187,7 @@ def report(run: Run, load_before: tuple, load_after: tuple) -> str:
                  + (f"; {after_minute:.0f} MB at 60 s ({(m_last - after_minute) / after_minute:+.1%} since)"
                     if after_minute and t_last > 90 else "")
                  + f"; peak sample {max(m for _, m in run.memory):.0f} MB")
+    lines.append("memory samples (s: MB): " + ", ".join(f"{t:.0f}: {m:.0f}" for t, m in run.memory))
     s = run.summary
     lines.append(f"summary: {run.summary_seconds:.1f} s to compute; voice "
                  f"{(s.get('audio') or {}).get('label')}, face {(s.get('video') or {}).get('label')}, "
@@ -202,7 +204,10 @@ def main(argv=None) -> None:
     seconds = args.minutes * 60 if args.minutes else args.seconds
 
     from avemo.app.live import LivePage
+    from avemo.backend import limit_malloc_arenas
     from avemo.predict import Predictor
+
+    limit_malloc_arenas()  # as app.py does
 
     predictor = Predictor()  # every model loaded now, as the app does
     frames, interval = frames_of()

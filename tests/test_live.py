@@ -42,9 +42,9 @@ def face_frame(actor: int = 1, width: int = 640) -> np.ndarray:
 
 
 def feed(session, clock: Clock, audio: np.ndarray, frame_at, seconds: float, start: float = 0.0) -> None:
-    """Chunks as the page's timers send them, at the stream's times: a frame every LIVE.face_every_seconds and
-    the sound since the last tick every LIVE.voice_every_seconds."""
-    every = LIVE.face_every_seconds  # (== LIVE.voice_every_seconds: one loop serves both)
+    """Chunks as the page's timers send them, at the stream's times: the sound since the last tick every
+    LIVE.voice_every_seconds, and with it the frame shown then."""
+    every = LIVE.voice_every_seconds  # (a frame with each chunk: as often as a busy CPU reads the face)
     for k in range(1, int(np.ceil(seconds / every - 1e-9)) + 1):
         clock.t = session.started + start + k * every
         a, b = int((start + (k - 1) * every) * 16_000), int((start + k * every) * 16_000)
@@ -65,10 +65,10 @@ def test_chunks_in_readings_out(predictor):
     feed(session, clock, audio, lambda t: frame, len(audio) / 16_000)
 
     faces = session.readings["video"]
-    assert len(faces) == session.frames_received == int(np.ceil(len(audio) / 16_000 / LIVE.face_every_seconds))
+    assert len(faces) == session.frames_received == int(np.ceil(len(audio) / 16_000 / LIVE.voice_every_seconds))
     assert all(r.result is not None and r.result["label"] in EMOTIONS for r in faces)
     assert all(r.end - r.start <= LIVE.face_window_seconds + 1e-9 for r in faces)  # the last second only
-    assert max(r.result["frames"] for r in faces) >= int(LIVE.face_window_seconds / LIVE.face_every_seconds)
+    assert max(r.result["frames"] for r in faces) >= int(LIVE.face_window_seconds / LIVE.voice_every_seconds)
 
     voices = session.readings["audio"]
     gaps = np.diff([r.made for r in voices])
