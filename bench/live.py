@@ -2,13 +2,14 @@
 
     python -m bench.live [--seconds 60] [--minutes 5]
 
-The stream: RAVDESS takes of one actor back to back (every emotion, with the pauses around each take), under the
-bundled face video that smiles (a RAVDESS face, looped), scaled to 640 px wide like the page's frames. A
-simulated browser feeds `avemo.app.live.LivePage` (the code behind the page's timers: payload decoding, the
-engine avemo.live, the readings' text and the rolling timeline) from two threads, as the page's two gr.Timers
-do: the camera every LIVE.face_every_seconds hands over the frame shown at that moment as a JPEG data URL and
-waits for the answer, and a tick that falls meanwhile is skipped (a dropped frame: Gradio's trigger_mode
-"once"); the microphone every LIVE.voice_every_seconds hands over all the sound since its last tick.
+After a first, short session that warms the process (not measured), the stream: RAVDESS takes of one actor
+back to back (every emotion, with the pauses around each take), under the bundled face video that smiles (a
+RAVDESS face, looped), scaled to 640 px wide like the page's frames. A simulated browser feeds
+`avemo.app.live.LivePage` (the code behind the page's timers: payload decoding, the engine avemo.live, the
+readings' text and the rolling timeline) from two threads, as the page's two gr.Timers do: the camera offers the
+frame shown at that moment as a JPEG data URL every LIVE.face_every_seconds, but only once the last reading is
+done (the offers meanwhile are skipped: dropped frames, as Gradio's trigger_mode "once" skips ticks); the
+microphone hands over all the sound since its last tick every LIVE.voice_every_seconds.
 
 Prints the load average, the first reading after Start, readings per second, each modality's lag (seconds from
 the newest data reaching the server to the reading being ready: median, p90, max), frames dropped, the
@@ -200,6 +201,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the session (default 60)")
     parser.add_argument("--minutes", type=float, help="a longer session, for the memory figure (e.g. 5)")
     parser.add_argument("--actor", type=int, default=3, help="the RAVDESS actor whose takes are spoken")
+    parser.add_argument("--warm-up", type=float, default=15.0, help="seconds of a first session, not measured")
     args = parser.parse_args(argv)
     seconds = args.minutes * 60 if args.minutes else args.seconds
 
@@ -212,14 +214,13 @@ def main(argv=None) -> None:
     predictor = Predictor()  # every model loaded now, as the app does
     frames, interval = frames_of()
     audio = speech_of(args.actor, seconds)
-    cfg = dataclasses.replace(LIVE, session_seconds=seconds + 5)
+    cfg = dataclasses.replace(LIVE, session_seconds=seconds + 15)
     page = LivePage(predictor, Path(tempfile.mkdtemp(prefix="avemo-bench-live-")), cfg)
-    # One reading of each before the clock starts, as the app's first visitor would find them warm.
-    predictor.video_model.analyse_frames(frames[:2], [0.0, interval])
-    try:
-        predictor.audio_model.analyse_waveform(audio[16_000:64_000], 16_000)
-    except Exception:  # (silence is refused: that warms the gate too)
-        pass
+    # A first, short session warms what a fresh process meets once (imports, plotly's first figure, the
+    # allocator's pools), as the app's first visitor does for the next ones; the figures are the second session's.
+    warm = simulate(page, audio, frames, interval, args.warm_up)
+    print(f"warm-up session ({args.warm_up:.0f} s): resident memory {warm.memory[0][1]:.0f} -> "
+          f"{warm.memory[-1][1]:.0f} MB")
     load_before = os.getloadavg()
     run = simulate(page, audio, frames, interval, seconds, memory_every=5.0 if seconds <= 120 else 15.0)
     print(report(run, load_before, os.getloadavg()))

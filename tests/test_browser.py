@@ -48,11 +48,12 @@ def page(playwright, app_server):
 
 
 @contextmanager
-def page_with_fake_devices(playwright, permissions: list[str]):
-    """A page in a Chromium whose camera shows a test pattern and whose microphone beeps."""
+def page_with_fake_devices(playwright, permissions: list[str], files: tuple[str, ...] = ()):
+    """A page in a Chromium whose camera shows a test pattern and whose microphone beeps, or with `files`
+    (--use-file-for-fake-video-capture=..., --use-file-for-fake-audio-capture=...) what those files hold."""
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                          args=CHROMIUM_ARGS + ["--use-fake-device-for-media-stream",
-                                                               "--use-fake-ui-for-media-stream"])
+                                                               "--use-fake-ui-for-media-stream", *files])
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=permissions)
     page = context.new_page()
     page.set_default_timeout(60_000)

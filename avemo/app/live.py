@@ -346,9 +346,10 @@ def add_live_tab(predictor, scratch: Path, cfg: LiveConfig = LIVE):
 
     def on_stop(request: gr.Request):
         text, figure, path = page.stop(request.session_hash)
-        return (IDLE if path is None else "**Stopped.** The summary is below.", text,
-                gr.Plot(value=figure, visible=figure is not None), gr.File(value=path, visible=path is not None),
-                gr.Timer(active=False), gr.Timer(active=False))
+        if path is None:  # nothing running (the time limit stopped it already): what is shown stays
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False), gr.Timer(active=False)
+        return ("**Stopped.** The summary is below.", text, gr.Plot(value=figure, visible=True),
+                gr.File(value=path, visible=True), gr.Timer(active=False), gr.Timer(active=False))
 
     quiet = dict(api_visibility="private", show_progress="hidden", queue=True)
     start.click(on_start, inputs=payload,
