@@ -25,7 +25,6 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -155,9 +154,8 @@ def simulate(page, audio: np.ndarray, frames: list[np.ndarray], frame_interval: 
     first = min(readings, key=lambda r: r.made) if readings else None
     run.first_reading = first and {"modality": first.modality, "made": round(first.made, 2)}
     started = time.monotonic()
-    _, _, path = page.stop(key)
+    run.summary = page.stop(key)["result"]
     run.summary_seconds = time.monotonic() - started
-    run.summary = json.loads(Path(path).read_text())
     run.figures = run.summary["live"]
     return run
 
@@ -215,7 +213,7 @@ def main(argv=None) -> None:
     frames, interval = frames_of()
     audio = speech_of(args.actor, seconds)
     cfg = dataclasses.replace(LIVE, session_seconds=seconds + 15)
-    page = LivePage(predictor, Path(tempfile.mkdtemp(prefix="avemo-bench-live-")), cfg)
+    page = LivePage(predictor, cfg)
     # A first, short session warms what a fresh process meets once (imports, plotly's first figure, the
     # allocator's pools), as the app's first visitor does for the next ones; the figures are the second session's.
     warm = simulate(page, audio, frames, interval, args.warm_up)

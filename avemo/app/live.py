@@ -1,6 +1,6 @@
 """The page's Live tab: the webcam and the microphone read as the person speaks (the engine: avemo.live).
 
-    live_tab = add_live_tab(predictor, scratch)    # inside the page's gr.Tabs(); returns the gr.Tab
+    live_tab = add_live_tab(predictor)    # inside the page's gr.Tabs(); returns the gr.Tab
 
 How the sound and the frames travel: the browser captures them itself (getUserMedia; the sound as 16 kHz PCM
 through Web Audio), and two gr.Timer ticks carry them to the server in the event's own request: the face timer
@@ -9,7 +9,7 @@ tick, every LIVE.voice_every_seconds. A tick that falls while the previous one o
 answered is skipped (Gradio's trigger_mode "once"), so a busy CPU skips frames rather than queueing them, and no
 sound is lost (the browser keeps it for the next tick). Nothing streamed is written to disk: Gradio's own
 streaming events upload every microphone chunk as a WAV file into its temp folder, which this way avoids; the
-only file is the summary's JSON, when the user stops.
+summary's JSON travels inside the page, like a clip's (avemo.app.views).
 
 `LivePage` holds what the handlers do, keyed by the browser's session: the benchmark (bench/live.py) calls it
 as the page's timers do, without a browser.
@@ -20,9 +20,7 @@ import base64
 import json
 import logging
 import re
-import tempfile
 import time
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -132,34 +130,23 @@ def timeline_figure(timelines: dict[str, list[dict]], start: float, end: float, 
 
 
 def summary_text(result: dict) -> str:
-    """The session's verdicts in a few lines: overall, each modality, why, and how it kept up."""
+    """The session's verdicts as the page says a clip's (avemo.app.views), then how the session kept up."""
+    from avemo.app.views import summary_markdown
+
     live = result["live"]
-    lines = [f"**The session ({live['seconds']:.0f} s):** "
-             + (f"{_percent(result['fused'])} from {' and '.join(NAMES[m].lower() for m in result['fused']['modalities'])}"
-                if result.get("fused") else f"nothing to say: {result.get('error')}")]
-    for modality in ("audio", "video"):
-        part = result.get(modality)
-        if part:
-            lines.append(f"- {NAMES[modality]}: {_percent(part)}")
-        else:
-            lines.append(f"- {NAMES[modality]}: not analysed ({(result.get('unavailable') or {}).get(modality, 'no result')})")
-    if result.get("fused") and len(result["fused"]["modalities"]) > 1:
-        lines.append(f"- Why: {result['fused']['reason']}")
-    per_second = live["per_second"]
-    lines.append(f"- Readings: face {per_second['video']:.1f}/s, voice {per_second['audio']:.1f}/s; "
-                 + ", ".join(f"{NAMES[m].lower()} {lag['median']:.1f} s behind (median)"
-                             for m, lag in live["lag_seconds"].items() if lag and m != "fused"))
-    lines += [f"- Note: {note}" for note in result.get("notes") or []]
-    return "\n".join(lines)
+    lags = ", ".join(f"{NAMES[m].lower()} {lag['median']:.1f} s behind" for m, lag in live["lag_seconds"].items()
+                     if lag and m != "fused")
+    return (summary_markdown(result, f"The session ({live['seconds']:.0f} s)")
+            + f"\n- Live readings: face {live['per_second']['video']:.1f}/s, voice {live['per_second']['audio']:.1f}/s"
+            + (f"; {lags} (median)" if lags else ""))
 
 
 class LivePage:
     """What the Live tab's events do, by browser session (`key`); the page's handlers pass request.session_hash."""
 
-    def __init__(self, predictor, scratch: Path, cfg: LiveConfig = LIVE):
+    def __init__(self, predictor, cfg: LiveConfig = LIVE):
         self.cfg = cfg
         self.sessions = LiveSessions(predictor, cfg)
-        self.scratch = Path(scratch)
         self._plotted: dict[str, float] = {}
 
     def start(self, key: str, browser_error: str | None = None) -> tuple[str, bool]:
@@ -206,25 +193,22 @@ class LivePage:
         since = max(0.0, now - self.cfg.rolling_seconds)
         return timeline_figure(session.timelines(since), since, now, f"The last {self.cfg.rolling_seconds:.0f} s")
 
-    def stop(self, key: str) -> tuple[str, object, str | None]:
-        """(the summary's text, its three timelines, the JSON file to download) of the key's session."""
+    def stop(self, key: str) -> dict | None:
+        """The key's session's summary: {"result" (the CLI's dict, with "live"), "text", "figure" (its three
+        timelines), "download" (a link holding the JSON: nothing is written to disk)}; None without a session."""
+        from avemo.app.views import download_html
+
         session = self.sessions.close(key)
         self._plotted.pop(key, None)
         if session is None:
-            return "No live session is running.", None, None
-        started = time.time() - session.now()
+            return None
+        started = time.localtime(time.time() - session.now())
         result = session.summary()
-        result["path"] = f"live session {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))}"
-        figure = timeline_figure(result["live"]["timelines"], 0.0, result["live"]["seconds"],
-                                 "The whole session: every reading")
-        return summary_text(result), figure, str(self._write(result, time.strftime("%Y%m%d-%H%M%S", time.localtime(started))))
-
-    def _write(self, result: dict, stamp: str) -> Path:
-        """The summary as the CLI's JSON (plus "live"), for the download box only."""
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        out = Path(tempfile.mkdtemp(dir=self.scratch)) / f"avemo-live-{stamp}.json"
-        out.write_text(json.dumps(result, indent=1) + "\n")
-        return out
+        result["path"] = f"live session {time.strftime('%Y-%m-%d %H:%M:%S', started)}"
+        return {"result": result, "text": summary_text(result),
+                "figure": timeline_figure(result["live"]["timelines"], 0.0, result["live"]["seconds"],
+                                          "The whole session: every reading"),
+                "download": download_html(result, time.strftime("live-%Y%m%d-%H%M%S", started))}
 
 
 # -- the browser's side ---------------------------------------------------------------------------------
@@ -299,9 +283,9 @@ PREVIEW_HTML = ('<div id="live-preview"><video autoplay muted playsinline '
                 'style="width:100%;max-height:300px;background:#222;border-radius:8px"></video></div>')
 
 
-def add_live_tab(predictor, scratch: Path, cfg: LiveConfig = LIVE):
+def add_live_tab(predictor, cfg: LiveConfig = LIVE):
     """The Live tab, its components and events (call inside the page's gr.Tabs()); returns the gr.Tab."""
-    page = LivePage(predictor, scratch, cfg)
+    page = LivePage(predictor, cfg)
     limit = f"{cfg.session_seconds:.0f} s"
     with gr.Tab("Live", id="live-tab") as tab:
         gr.Markdown(f"**Live, with the webcam and the microphone.** Speak to the camera: avemo reads your **face** over the last second, your **voice** over the "
@@ -321,7 +305,7 @@ def add_live_tab(predictor, scratch: Path, cfg: LiveConfig = LIVE):
         summary = gr.Markdown("", elem_id="live-summary")
         summary_plot = gr.Plot(label="The whole session", elem_id="live-summary-timeline", show_label=False,
                                visible=False)
-        summary_file = gr.File(label="The session's summary (JSON)", elem_id="live-summary-json", visible=False)
+        summary_file = gr.HTML(elem_id="live-summary-json", visible=False)
         payload = gr.Textbox(visible=False)  # what the browser's JS hands each event (a frame, sound, an error)
         face_timer = gr.Timer(cfg.face_every_seconds, active=False)
         voice_timer = gr.Timer(cfg.voice_every_seconds, active=False)
@@ -329,7 +313,7 @@ def add_live_tab(predictor, scratch: Path, cfg: LiveConfig = LIVE):
     def on_start(browser_error, request: gr.Request):
         text, running = page.start(request.session_hash, browser_error or None)
         return (text, face_text(None), voice_text(None), fused_text(None), None, "",
-                gr.Plot(value=None, visible=False), gr.File(value=None, visible=False),
+                gr.Plot(value=None, visible=False), gr.HTML(value="", visible=False),
                 gr.Timer(active=running), gr.Timer(active=running), "running" if running else "")
 
     def on_face(data_url, request: gr.Request):
@@ -345,11 +329,11 @@ def add_live_tab(predictor, scratch: Path, cfg: LiveConfig = LIVE):
         return shown["voice"], shown["fused"], shown["timeline"] or gr.skip()
 
     def on_stop(request: gr.Request):
-        text, figure, path = page.stop(request.session_hash)
-        if path is None:  # nothing running (the time limit stopped it already): what is shown stays
+        ended = page.stop(request.session_hash)
+        if ended is None:  # nothing running (the time limit stopped it already): what is shown stays
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False), gr.Timer(active=False)
-        return ("**Stopped.** The summary is below.", text, gr.Plot(value=figure, visible=True),
-                gr.File(value=path, visible=True), gr.Timer(active=False), gr.Timer(active=False))
+        return ("**Stopped.** The summary is below.", ended["text"], gr.Plot(value=ended["figure"], visible=True),
+                gr.HTML(value=ended["download"], visible=True), gr.Timer(active=False), gr.Timer(active=False))
 
     quiet = dict(api_visibility="private", show_progress="hidden", queue=True)
     start.click(on_start, inputs=payload,

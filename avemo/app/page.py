@@ -363,7 +363,7 @@ def build_demo(predictor=None):
                                             type="filepath", elem_id="audio-input")
                         audio_button = gr.Button("Analyse the voice", variant="primary", elem_id="analyse-voice")
                         audio_examples = gr.Column()
-                    add_live_tab(app.predictor, app.scratch)  # the webcam and the microphone read live (avemo/app/live.py)
+                    add_live_tab(app.predictor)  # the webcam and the microphone read live (avemo/app/live.py)
             with gr.Column(scale=1, min_width=340):
                 summary = gr.Markdown(WAITING, elem_id="summary", min_height=80)
                 frames = gr.HTML(elem_id="frames", visible=False)
