@@ -34,7 +34,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from avemo.config import EMOTIONS, LIVE, LiveConfig  # noqa: E402
+from avemo.config import LIVE, LiveConfig  # noqa: E402
 
 SMILING_FACE = REPO_ROOT / "examples" / "ravdess-actor03-happy-synthetic-smile.mp4"
 FRAME_WIDTH = 640

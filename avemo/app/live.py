@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import re
 import time
 
 import gradio as gr
 import numpy as np
 
-from avemo.config import EMOTIONS, LIVE, LiveConfig
+from avemo.config import LIVE, LiveConfig
 from avemo.live import LiveBusy, LiveSessions, Reading
-
-log = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 2 * 2**20      # a JPEG from the page's canvas (at most 640 px wide) is ~50 KB
 MAX_SOUND_SECONDS = 10.0         # one tick's sound: a tick that waited long carries more
