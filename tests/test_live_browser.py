@@ -105,8 +105,11 @@ def test_live_tab_reads_face_and_voice_stops_and_keeps_its_summary(playwright, a
         page.screenshot(path=str(ARTIFACTS / "app-live-summary.png"), full_page=True)
         after = files_in(app_server.temp_dir)
 
+    timelines = summary["live"]["timelines"]
+    made = {m: next((w["made"] for w in timelines[m] if "probs" in w), None) for m in ("video", "audio")}
     (ARTIFACTS / "live-browser.txt").write_text(  # what a person would see, for the record (not a target here)
-        f"first face reading {first_face:.1f} s after Start, first voice reading {first_voice:.1f} s; {rates}\n"
+        f"first face reading on the page {first_face:.1f} s after Start (ready on the server {made['video']} s after "
+        f"its session began), first voice reading {first_voice:.1f} s ({made['audio']} s); {rates}\n"
         f"load average {os.getloadavg()}\n")
     assert during == before, sorted(during - before)  # nothing streamed was written
     # Nor since: the summary travels inside the page. (The upload's analysis leaves an empty temp file of Gradio's
@@ -115,6 +118,5 @@ def test_live_tab_reads_face_and_voice_stops_and_keeps_its_summary(playwright, a
     # The summary: the CLI's dict of the session as a clip, with its three timelines.
     assert summary["audio"]["label"] in EMOTIONS and summary["video"]["label"] in EMOTIONS
     assert summary["fused"]["modalities"] == ["audio", "video"]
-    timelines = summary["live"]["timelines"]
     assert any("probs" in w for w in timelines["audio"]) and any("probs" in w for w in timelines["video"])
     assert timelines["fused"]
