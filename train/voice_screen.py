@@ -44,6 +44,18 @@ SPEECH_VARIANTS = {
     "Whisper tiny.en alone (English only)": replace(BASE, speech_states="whisper-tiny.en"),
     "Whisper base alone (multilingual)": replace(BASE, speech_states="whisper-base"),
     "the clips as recorded only (no speed copies)": replace(BASE, speeds=(1.0,)),
+    # The middle layers carry the most that transfers across corpora (train.voice_screen layers):
+    "middle states: tiny.en 2-3, base 2-4": replace(BASE, speech_states="whisper-tiny.en:2-3,whisper-base:2-4"),
+    "middle states: tiny.en 2, base 3": replace(BASE, speech_states="whisper-tiny.en:2,whisper-base:3"),
+    "lower and middle states: tiny.en 1-3, base 1-4": replace(BASE, speech_states="whisper-tiny.en:1-3,whisper-base:1-4"),
+}
+MIDDLE = replace(BASE, speech_states="whisper-tiny.en:2-3,whisper-base:2-4")
+SPEECH_VARIANTS |= {
+    "middle states, each clip standardised on its own": replace(MIDDLE, speech_normalise="clip"),
+    "middle states, C = 0.1": replace(MIDDLE, speech_c=0.1),
+    "middle states, C = 0.01": replace(MIDDLE, speech_c=0.01),
+    "middle states, corpora weighed equally per emotion": replace(MIDDLE, balance="class+corpus"),
+    "middle states, as recorded only": replace(MIDDLE, speeds=(1.0,)),
 }
 
 
