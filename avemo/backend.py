@@ -1,4 +1,4 @@
-"""TensorFlow and mediapipe, started without their native start-up noise.
+"""TensorFlow and mediapipe, started without their native start-up noise, and mediapipe without TensorFlow.
 
 The pinned TensorFlow wheel logs from C++, straight to the process's standard error and before
 Python's logging exists: CUDA plugins "registered twice", a failed cuInit on a machine without a
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.abc
 import os
 import re
 import sys
@@ -127,3 +128,40 @@ def import_tensorflow():
             tensorflow.config.list_physical_devices()
         _tensorflow_ready = True
     return sys.modules["tensorflow"]
+
+
+class _TensorFlowRefused(importlib.abc.MetaPathFinder):
+    """An import hook that makes `import tensorflow` fail as if it were not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ModuleNotFoundError(f"No module named {name!r} (kept out of inference)", name=name)
+        return None
+
+
+_mediapipe_lock = threading.Lock()
+
+
+def import_mediapipe():
+    """Import mediapipe (and its tasks API) quietly and without TensorFlow; return the module.
+
+    mediapipe 0.10.21 imports TensorFlow whenever it is installed (as it is where training runs):
+    mediapipe/tasks/python/core/optional_dependencies.py tries `from tensorflow.tools.docs import doc_controls`,
+    only for documentation decorators, and falls back to no-ops without it. That import alone took 7-11 s and
+    about 1 GB here, for nothing inference uses. So while mediapipe imports, `import tensorflow` is refused,
+    and mediapipe takes its fallback. A process that has already imported TensorFlow (training) keeps it."""
+    with _mediapipe_lock:
+        if "mediapipe.tasks.python" in sys.modules:
+            return sys.modules["mediapipe"]
+        refuse = "tensorflow" not in sys.modules
+        hook = _TensorFlowRefused()
+        if refuse:
+            sys.meta_path.insert(0, hook)
+        try:
+            with native_stderr_silenced():
+                import mediapipe
+                import mediapipe.tasks.python  # noqa: F401  (the module that would import TensorFlow)
+        finally:
+            if refuse:
+                sys.meta_path.remove(hook)
+        return mediapipe

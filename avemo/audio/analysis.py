@@ -13,8 +13,8 @@ every expert the model folder has: the spectral-frame CNN, the openSMILE functio
 experts, the Whisper speech expert.
 
 The networks sit behind a small interface: the model folder's methods (avemo.models.ModelFolder: `logits`,
-`clip_logits`, `calibrated`, `warm_up`, and which experts it holds) and the speech encoder's functions.
-This module only arranges their inputs, so a lighter runtime can stand in for them.
+`clip_logits`, `calibrated`, `warm_up`, and which experts it holds: their ONNX exports, on ONNX Runtime)
+and the speech encoder's functions (numpy). This module only arranges their inputs.
 """
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ FULL_RELIABILITY_SPEECH_SECONDS = 1.5
 @dataclass
 class VoiceAnalyzer:
     """A loaded audio model folder and its speech gate; `analyse` and `analyse_waveform` may be called from
-    several threads at once (the graphs are traced at load, and each call keeps its own state)."""
+    several threads at once (the ONNX sessions and the speech encoder are shared read-only, and each call keeps
+    its own state)."""
 
     folder: object  # avemo.models.ModelFolder: the frame CNN and the clip-level experts
     cfg: AudioFeatureConfig = AUDIO_FEATURES
@@ -59,8 +60,7 @@ class VoiceAnalyzer:
         """Load an audio model folder with its configuration and speech gate, and warm everything up now
         (with the models, not in the first request). A folder without the gate's file (one trained for a
         test, say) reads every sound as speech."""
-        from avemo.audio import layers  # noqa: F401  (registers avemo's layers, for Keras's safe mode)
-        from avemo.models import load_model_folder  # (TensorFlow loads with the models, not with this module)
+        from avemo.models import load_model_folder  # (ONNX Runtime loads with the models, not with this module)
 
         folder = Path(folder)
         loaded = load_model_folder(folder)
@@ -77,7 +77,7 @@ class VoiceAnalyzer:
         return analyser
 
     def warm_up(self) -> None:
-        """Trace the graphs, load the speech encoder and openSMILE's extractors and open the gate's session."""
+        """Run the models once, load the speech encoder and openSMILE's extractors and open the gate's session."""
         self.folder.warm_up()
         if self.folder.speech is not None:
             speech_representation(np.zeros(self.cfg.sample_rate, np.float32) + 1e-3, self.speech_cfg)
