@@ -196,8 +196,8 @@ def test_threads_share_one_copy_of_the_models(tmp_path, monkeypatch):
 
     loads = []
     for name, load in list(predict_module.LOADERS.items()):
-        monkeypatch.setitem(predict_module.LOADERS, name, lambda folder, load=load, name=name: loads.append(name)
-                            or load(folder))
+        monkeypatch.setitem(predict_module.LOADERS, name, lambda folder, warm, load=load, name=name:
+                            loads.append(name) or load(folder, warm))
     clip = clips.still_video(tmp_path / "clip.mp4", clips.face_still(2), clips.ravdess_clip(actor=2, emotion=5),
                              seconds=2)
     predictor = Predictor({"audio": AUDIO, "video": VIDEO}, lazy=True)

@@ -320,8 +320,11 @@ class VideoAnalyzer:
 
     @classmethod
     def load(cls, folder: Path) -> "VideoAnalyzer":
-        """Load a video model folder and run its model once (with the models, not in the first request)."""
+        """Load a video model folder, mediapipe and one landmarker, and run its model once."""
+        from avemo.backend import import_mediapipe
         from avemo.models import load_model_folder
+
+        import_mediapipe()  # (a second or two: loaded with the models, not in the first face's time)
 
         loaded = load_model_folder(Path(folder))
         cfg = VideoFeatureConfig.from_dict(loaded.config.get("features", {}))
@@ -332,6 +335,8 @@ class VideoAnalyzer:
         size = cfg.crop_size
         analyser.window_logits({"frames": np.zeros((1, 1, size, size, 1), np.float32),
                                 "frame_weights": np.ones((1, 1), np.float32)})
+        with analyser.landmarker():  # made now, and kept in its pool for the first clip
+            pass
         return analyser
 
     @property
