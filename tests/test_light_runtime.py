@@ -8,8 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -201,17 +200,8 @@ def test_threads_share_one_copy_of_the_models(tmp_path, monkeypatch):
     clip = clips.still_video(tmp_path / "clip.mp4", clips.face_still(2), clips.ravdess_clip(actor=2, emotion=5),
                              seconds=2)
     predictor = Predictor({"audio": AUDIO, "video": VIDEO}, lazy=True)
-    results, start = [None] * 4, threading.Barrier(4)
-
-    def analyse(i):
-        start.wait()
-        results[i] = predictor.predict(clip)
-
-    threads = [threading.Thread(target=analyse, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: predictor.predict(clip), range(4)))
     assert sorted(loads) == ["audio", "video"]
     alone = predictor.predict(clip)
     for result in results:
