@@ -37,6 +37,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from avemo.backend import release_freed_memory
 from avemo.config import MAX_ANALYSIS_SECONDS
 from avemo.media import MediaError, check_input_file, complete_header, probe
 
@@ -197,6 +198,8 @@ class Predictor:
                 self._analyse(result, readable, info, modality, max_seconds, face_aus)
         except OSError:  # a streamed recording that ffmpeg cannot even copy
             result["error"] = "could not read the recording (corrupt or truncated)"
+        finally:
+            release_freed_memory()  # (see avemo.backend: the app's threads would otherwise hold it)
         return result
 
     def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float, face_aus=None) -> None:

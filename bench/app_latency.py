@@ -147,6 +147,8 @@ def main() -> None:
             after, peak = rss_mb(process.pid)
             burst_peak, slowest = concurrent_bursts(f"http://127.0.0.1:{port}/", clip, process.pid,
                                                     args.concurrency, args.bursts)
+            time.sleep(2)
+            after_bursts, _ = rss_mb(process.pid)
             origin = next((line.split("model weights: ", 1)[1] for line in
                            (Path(tmp) / "app.log").read_text().splitlines() if "model weights: " in line), "?")
         finally:
@@ -165,8 +167,9 @@ def main() -> None:
           f"{before:.0f} -> {after:.0f} MB, growth {100 * (after / before - 1):+.1f}%   (target <= 10%); "
           f"peak so far {peak:.0f} MB")
     print(f"under {args.bursts} bursts of {args.concurrency} concurrent /predict requests: peak RSS "
-          f"{burst_peak:.0f} MB (target <= 1500 MB); slowest request {slowest:.1f} s (they queue: "
-          "two analyses run at a time)")
+          f"{burst_peak:.0f} MB (target <= 1500 MB), {after_bursts:.0f} MB after them; slowest request "
+          f"{slowest:.1f} s (they queue: two analyses run at a time)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def test_table_and_folder_input(inputs, tmp_path):
 
 def test_version_and_the_formats_read_are_in_the_help():
     """`avemo --version` says the package's version; `--help` (and `predict --help`) lists every extension the
-    CLI reads, from avemo.config's lists."""
+    CLI reads, from avemo.config's lists, and so does the README."""
     import tomllib
 
     from avemo.config import MEDIA_EXTENSIONS
@@ -177,3 +177,5 @@ def test_version_and_the_formats_read_are_in_the_help():
         assert out.returncode == 0
         listed = " ".join(out.stdout.split())
         assert all(f" {extension}" in listed for extension in MEDIA_EXTENSIONS), listed
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert all(f"{extension} " in readme or f"{extension})" in readme for extension in MEDIA_EXTENSIONS)
