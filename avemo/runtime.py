@@ -13,9 +13,9 @@
   thread-safe: an `InstancePool` lends each caller one and takes it back, so there are as many as there
   were analyses at once (two in the app), not one per thread that ever asked.
 
-Each session reads on one thread and does not spin waiting for work: the inputs are small (a batch of
-windows, a clip's functionals), two requests at a time are the app's parallelism, and a spinning pool
-steals the other request's core.
+Each session reads on one thread (Whisper's encoder on two) and does not spin waiting for work: the inputs
+are small (a batch of windows, a clip's functionals), two requests at a time are the app's parallelism, and a
+spinning pool steals the other request's core.
 """
 from __future__ import annotations
 
@@ -36,16 +36,23 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def onnx_session(source: Path | bytes, threads: int = 1):
-    """An ONNX Runtime session on the CPU for a model file or its bytes."""
+def onnx_session_options(threads: int = 1):
+    """ONNX Runtime's options for a session: `threads` for one operator, none spinning while it waits."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def onnx_session(source: Path | bytes, threads: int = 1):
+    """An ONNX Runtime session on the CPU for a model file or its bytes."""
+    import onnxruntime
+
     return onnxruntime.InferenceSession(str(source) if isinstance(source, Path) else source,
-                                        sess_options=options, providers=["CPUExecutionProvider"])
+                                        sess_options=onnx_session_options(threads), providers=["CPUExecutionProvider"])
 
 
 class OnnxModel:
