@@ -84,7 +84,7 @@ class Predictor:
     """The model folders, their analysers (loaded on first need, or all at once), and the analysis of one
     input at a time.
 
-    Making one keeps TensorFlow's and mediapipe's C++ notices off standard error for the rest of the
+    Making one keeps mediapipe's and the runtimes' C++ notices off standard error for the rest of the
     process, as the CLI and the app do (avemo.backend.filter_native_logs; AVEMO_NATIVE_LOGS=1 shows them):
     a Python user would otherwise see lines such as mediapipe's "W0000 ... landmark_projection_calculator"
     on the first face of every clip."""
