@@ -178,12 +178,15 @@ class Predictor:
 
     # -- one file ----------------------------------------------------------------------------
     def predict(self, path: str | Path, modality: str = "both",
-                max_seconds: float = MAX_ANALYSIS_SECONDS, face_aus=None) -> dict:
+                max_seconds: float = MAX_ANALYSIS_SECONDS, face_aus=None, on_stage=None) -> dict:
         """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable". Raises
         ModelLoadError if a model the file needs cannot be loaded.
 
         `face_aus` (an avemo.face.openface.ClipActionUnits): the clip's OpenFace action units, read by the
-        face-AU expert as the face modality in place of the video's frames."""
+        face-AU expert as the face modality in place of the video's frames. `on_stage(name)`, if given, hears
+        each stage as it starts ("decoding", "voice", "face"): the app shows it while a long clip is analysed."""
+        on_stage = on_stage or (lambda name: None)
+        on_stage("decoding")
         result = empty_result(path)
         try:
             path = check_input_file(path)
@@ -195,14 +198,15 @@ class Predictor:
             result["notes"].append(f"the clip is {info.duration:.0f} s long; analysed the first {max_seconds:.0f} s")
         try:
             with complete_header(path, info) as readable:
-                self._analyse(result, readable, info, modality, max_seconds, face_aus)
+                self._analyse(result, readable, info, modality, max_seconds, face_aus, on_stage)
         except OSError:  # a streamed recording that ffmpeg cannot even copy
             result["error"] = "could not read the recording (corrupt or truncated)"
         finally:
             release_freed_memory()  # (see avemo.backend: the app's threads would otherwise hold it)
         return result
 
-    def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float, face_aus=None) -> None:
+    def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float, face_aus=None,
+                 on_stage=lambda name: None) -> None:
         wanted = {"audio", "video"} if modality == "both" else {modality}
         if face_aus is not None and "video" in wanted:
             if self.au_expert is None:
@@ -216,11 +220,13 @@ class Predictor:
             else:
                 if "video" in wanted and info.has_video:
                     self._prefetch("video")
+                on_stage("voice")
                 self._run(result, "audio", lambda: self._analyser("audio").analyse(path, max_seconds))
         if "video" in wanted:
             if not info.has_video:
                 result["unavailable"]["video"] = "the file has no video track: it is audio only"
             else:
+                on_stage("face")
                 self._run(result, "video", lambda: self._analyser("video").analyse(path, info, max_seconds))
         held = {m for m, present in (("audio", info.has_audio), ("video", info.has_video)) if present}
         self._fuse(result, held)

@@ -31,9 +31,10 @@ from avemo.config import DESCRIPTORS, EMOTIONS, FUNCTIONALS, SPEECH_ENCODER, WEI
 V0_9_0 = AudioTrainingConfig(corpora=("ravdess", "savee"), balance="class", augment_copies=0,
                              experts=("frames", "functionals", "descriptors", "speech"), descriptors_weight=0.5,
                              speech_weight=3.0, speech_c=0.03)
-RECIPES = {"shipped": AudioTrainingConfig(), "v0.9.0": V0_9_0}
-# v0.9.0 read the energy trim of a clip (AudioFeatureConfig.trim): its runs do too, so that its row is that model's.
-TRIMMING = {"shipped": "speech detector", "v0.9.0": "energy"}
+RECIPES = {"shipped": AudioTrainingConfig(), "v0.9.0": V0_9_0, "v0.9.0, detector's span": V0_9_0}
+# v0.9.0 read the energy trim of a clip (AudioFeatureConfig.trim): its runs do too, so that its row is that model's;
+# the same recipe reading the speech detector's span tells the two changes apart.
+TRIMMING = {"shipped": "speech detector", "v0.9.0": "energy", "v0.9.0, detector's span": "speech detector"}
 IN_CORPUS = {"ravdess": "speakers", "savee": "speakers", "emodb": "emodb-loso"}  # each corpus's own protocol
 CROSS_CORPUS = tuple(f"cross-{corpus}" for corpus in CORPORA)
 

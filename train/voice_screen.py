@@ -43,6 +43,7 @@ SPEECH_VARIANTS = {
     "C = 0.1": replace(BASE, speech_c=0.1),
     "Whisper tiny.en alone (English only)": replace(BASE, speech_states="whisper-tiny.en"),
     "Whisper base alone (multilingual)": replace(BASE, speech_states="whisper-base"),
+    "the clips as recorded only (no speed copies)": replace(BASE, speeds=(1.0,)),
 }
 
 

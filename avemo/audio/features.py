@@ -183,6 +183,13 @@ def utterance_spans(speech: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES
             joined[-1][1] = end
         else:
             joined.append([start, end])
+    if voiced and cfg.trim == "speech detector":
+        # Each utterance read as a clip of its own is (speech_stretch): the detector's span, widened by the margin
+        # (never into the utterance beside it).
+        margin, total = cfg.speech_margin_seconds, speech.size / rate
+        joined = [[max(start - margin, joined[i - 1][1] if i else 0.0),
+                   min(end + margin, joined[i + 1][0] if i + 1 < len(joined) else total)]
+                  for i, (start, end) in enumerate(joined)]
     spans = []
     for start, end in joined:
         parts = int(np.ceil((end - start) / MAX_UTTERANCE_SECONDS))
