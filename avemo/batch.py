@@ -9,7 +9,7 @@ writes each result as one whole line (one write call, then fsync), tagged with i
 cut the last line: `done_keys` ignores it and the next `append_result` cuts it off before writing, so
 that input is analysed again. An interrupted run loses at most the clips in flight.
 
-`iter_parallel` runs N spawned worker processes (TensorFlow is not fork-safe), each loading one
+`iter_parallel` runs N spawned worker processes (mediapipe's and ONNX Runtime's threads are not fork-safe), each loading one
 Predictor once; results come back as they finish, tagged with their input's index. A file that
 kills its worker (a native crash, the out-of-memory killer) costs that file one error result: the pool
 restarts, the files in flight with it are retried one at a time, and the batch goes on.
@@ -19,10 +19,10 @@ Predictor; `run_batch` writes its results as the same JSONL lines, or as Parquet
 extra (pip install 'avemo[batch]').
 
 Memory: every worker (or actor) holds its own Predictor, which loads a modality's models at the first
-input that needs them (a batch of audio files never loads the face models). With both, it is about 1.3 GB
-resident, nearly all of it the TensorFlow, mediapipe and openSMILE runtimes rather than the weights
-(under 10 MB). Those runtimes' heaps are private to each process and cannot be shared; only their code
-pages are (`bench.batch` shows the proportional share, PSS, next to RSS).
+input that needs them (a batch of audio files never loads the face models), once, shared by its threads:
+about 0.74 GB resident for the voice, 0.91 GB with the face (bench.batch), mostly the Whisper encoders'
+weights (some 110 MB), ONNX Runtime, mediapipe, openSMILE and librosa. Those heaps are private to each process
+and cannot be shared; only code pages are (`bench.batch` shows the proportional share, PSS, next to RSS).
 """
 from __future__ import annotations
 
@@ -294,7 +294,7 @@ def iter_parallel(paths: list, workers: int, predict_kwargs: dict | None = None,
                     running.clear()
                     break
         finally:  # done, a dead pool, an interrupt, or the caller stopped reading: no need to wait for
-            _stop(pool)  # idle workers to tear TensorFlow down (seconds)
+            _stop(pool)  # idle workers to tear their runtimes down
         if suspects:
             restarts += 1
             if len(suspects) == 1:

@@ -766,9 +766,10 @@ speaker-independently, and writes a model folder with its measured report.
 ## Use
 
 `avemo.face.video.VideoAnalyzer.load(folder)` then `.analyse(path, avemo.media.probe(path), max_seconds)`.
-The frame CNN is wrapped in `avemo.face.video.FramewiseDistributed` (a `TimeDistributed` that folds time
-into the batch), a Keras-registered layer: import `avemo.face.video` before `keras.saving.load_model`
-(safe mode stays on). Inputs: `frames` (batch, T, 64, 64, 1) and `frame_weights` (batch, T), rows
+It runs `model.onnx` (ONNX Runtime) and `facex.tflite` (LiteRT), without TensorFlow. `model.keras` is the
+Keras original the ONNX file was exported from: its frame CNN is wrapped in
+`avemo.face.networks.FramewiseDistributed` (a `TimeDistributed` that folds time into the batch), a
+Keras-registered layer: import `avemo.face.networks` before `keras.saving.load_model` (safe mode stays on). Inputs: `frames` (batch, T, 64, 64, 1) and `frame_weights` (batch, T), rows
 summing to 1; output: logits in `labels.json` order.
 
 ## Labels

@@ -37,6 +37,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from avemo.backend import release_freed_memory
 from avemo.config import MAX_ANALYSIS_SECONDS
 from avemo.media import MediaError, check_input_file, complete_header, probe
 
@@ -49,27 +50,29 @@ class ModelLoadError(Exception):
     writing it into one file's result."""
 
 
-# The model folders a Predictor can hold, each with what loads it (imported only then: TensorFlow, mediapipe
-# and openSMILE come with the models, not with this module).
-def _load_voice(folder: Path):
+# The model folders a Predictor can hold, each with what loads it (imported only then: ONNX Runtime, mediapipe
+# and openSMILE come with the models, not with this module). `warm_up`: run the models once now (the app, which
+# loads at start) rather than at the first input (a command, which loads for that input).
+def _load_voice(folder: Path, warm_up: bool):
     from avemo.audio.analysis import VoiceAnalyzer
 
-    return VoiceAnalyzer.load(folder)
+    return VoiceAnalyzer.load(folder, warm_up)
 
 
-def _load_face(folder: Path):
+def _load_face(folder: Path, warm_up: bool):
     from avemo.face.video import VideoAnalyzer
 
     return VideoAnalyzer.load(folder)
 
 
-def _load_face_aus(folder: Path):
+def _load_face_aus(folder: Path, warm_up: bool):
     from avemo.face.action_units import load_au_expert
 
     return load_au_expert(folder)
 
 
-LOADERS: dict[str, Callable[[Path], object]] = {"audio": _load_voice, "video": _load_face, "face_aus": _load_face_aus}
+LOADERS: dict[str, Callable[[Path, bool], object]] = {"audio": _load_voice, "video": _load_face,
+                                                      "face_aus": _load_face_aus}
 
 
 def empty_result(path) -> dict:
@@ -81,7 +84,7 @@ class Predictor:
     """The model folders, their analysers (loaded on first need, or all at once), and the analysis of one
     input at a time.
 
-    Making one keeps TensorFlow's and mediapipe's C++ notices off standard error for the rest of the
+    Making one keeps mediapipe's and the runtimes' C++ notices off standard error for the rest of the
     process, as the CLI and the app do (avemo.backend.filter_native_logs; AVEMO_NATIVE_LOGS=1 shows them):
     a Python user would otherwise see lines such as mediapipe's "W0000 ... landmark_projection_calculator"
     on the first face of every clip."""
@@ -103,7 +106,8 @@ class Predictor:
         self.origin = origin or "given folders"
         self.fusion = load_fusion(self.folders.get("fusion"))
         self._models: dict[str, object] = {}
-        self._loading = threading.Lock()
+        self._loading = {name: threading.Lock() for name in LOADERS}
+        self._warm_up = not lazy
         if not lazy:
             self.load()
         log.info("avemo models from %s: %s%s", self.origin, ", ".join(sorted(self.folders)) or "none",
@@ -118,20 +122,34 @@ class Predictor:
 
     def _model(self, name: str):
         """The loaded analyser of a modality (None if the folders have none for it), loaded on first call.
-        One lock for all: two threads never load the same models twice, nor two TensorFlow models at once."""
+        One lock per modality: two threads never load the same models twice; two modalities load side by side."""
         if name in self._models:  # (a dict read needs no lock; a model is stored only once fully loaded)
             return self._models[name]
-        with self._loading:
+        with self._loading[name]:
             if name not in self._models:
                 folder = self.folders.get(name)
-                self._models[name] = None if folder is None else self._load(name, folder)
+                self._models[name] = None if folder is None else self._load(name, folder, self._warm_up)
             return self._models[name]
 
+    def _prefetch(self, name: str) -> None:
+        """Start loading a modality's models on a helper thread, if not loaded yet: a video's face models (and
+        mediapipe) then load while its voice is analysed. A failure there is left for `_model` to raise."""
+        if name in self._models or self.folders.get(name) is None:
+            return
+
+        def load():
+            try:
+                self._model(name)
+            except ModelLoadError:
+                pass
+
+        threading.Thread(target=load, name=f"avemo-load-{name}", daemon=True).start()
+
     @staticmethod
-    def _load(name: str, folder: Path):
+    def _load(name: str, folder: Path, warm_up: bool):
         log.info("loading the %s models from %s", name, folder)
         try:
-            return LOADERS[name](folder)
+            return LOADERS[name](folder, warm_up)
         except MediaError as error:  # e.g. the speech encoder's package is not installed: a sentence already
             raise ModelLoadError(str(error)) from error
         except Exception as error:  # a file Keras or onnxruntime refuses
@@ -183,6 +201,8 @@ class Predictor:
                 self._analyse(result, readable, info, modality, max_seconds, face_aus, on_stage)
         except OSError:  # a streamed recording that ffmpeg cannot even copy
             result["error"] = "could not read the recording (corrupt or truncated)"
+        finally:
+            release_freed_memory()  # (see avemo.backend: the app's threads would otherwise hold it)
         return result
 
     def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float, face_aus=None,
@@ -198,6 +218,8 @@ class Predictor:
             if not info.has_audio:
                 result["unavailable"]["audio"] = "the file has no audio track"
             else:
+                if "video" in wanted and info.has_video:
+                    self._prefetch("video")
                 on_stage("voice")
                 self._run(result, "audio", lambda: self._analyser("audio").analyse(path, max_seconds))
         if "video" in wanted:

@@ -48,7 +48,7 @@ def main() -> None:
 
     frames = extract()
     speech = trim_silence(load_audio(args.clip, cfg.sample_rate)[0], cfg)[0]
-    predictor.predict(args.clip)  # warm-up: first call traces the model
+    predictor.predict(args.clip)  # warm-up: the first call plans the sessions' memory
     result = predictor.predict(args.clip)
     audio = result["audio"]
     duration = load_audio(args.clip, cfg.sample_rate)[0].size / cfg.sample_rate

@@ -54,10 +54,10 @@ def test_threads_share_one_load_of_the_models_a_clip_needs(monkeypatch):
     load_voice, load_face = VoiceAnalyzer.load.__func__, VideoAnalyzer.load.__func__
 
     def counted(modality, load):
-        def wrapper(cls, folder):
+        def wrapper(cls, folder, *args):
             loads[modality] += 1
             time.sleep(1.0)
-            return load(cls, folder)
+            return load(cls, folder, *args)
         return classmethod(wrapper)
 
     monkeypatch.setattr(VoiceAnalyzer, "load", counted("audio", load_voice))

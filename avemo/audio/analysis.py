@@ -13,11 +13,12 @@ every expert the model folder has: the spectral-frame CNN, the openSMILE functio
 experts, the Whisper speech expert.
 
 The networks sit behind a small interface: the model folder's methods (avemo.models.ModelFolder: `logits`,
-`clip_logits`, `calibrated`, `warm_up`, and which experts it holds) and the speech encoder's functions.
-This module only arranges their inputs, so a lighter runtime can stand in for them.
+`clip_logits`, `calibrated`, `warm_up`, and which experts it holds: their ONNX exports, on ONNX Runtime)
+and the speech encoder's functions (numpy). This module only arranges their inputs.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import numpy as np
 from avemo.audio.features import (check_speech, spectral_frames, speech_stretch, timeline_spans, trim_silence,
                                   utterance_spans, windows)
 from avemo.audio.functionals import descriptor_rows_of, descriptor_windows, descriptors, extractor, functionals
-from avemo.audio.speech_encoder import encoder_states, speech_representation, window_representations
+from avemo.audio.speech_encoder import encoder_states, load_encoder, speech_representation, window_representations
 from avemo.audio.voice_activity import VAD_FILE, check_voice, session
 from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, LONG_SPEECH_SECONDS, MAX_ANALYSIS_SECONDS,
                           SPEECH_ENCODER, AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig,
@@ -38,6 +39,13 @@ from avemo.results import modality_result
 
 log = logging.getLogger(__name__)
 
+def _import_signal_processing() -> None:
+    """librosa's modules the analysis uses (their imports take a second or more: scipy.signal, numba)."""
+    import librosa.core.spectrum  # noqa: F401
+    import librosa.effects  # noqa: F401
+    import librosa.feature  # noqa: F401
+
+
 # A voice analysed on less speech than this gets a proportionally smaller fusion weight.
 FULL_RELIABILITY_SPEECH_SECONDS = 1.5
 
@@ -45,7 +53,8 @@ FULL_RELIABILITY_SPEECH_SECONDS = 1.5
 @dataclass
 class VoiceAnalyzer:
     """A loaded audio model folder and its speech gate; `analyse` and `analyse_waveform` may be called from
-    several threads at once (the graphs are traced at load, and each call keeps its own state)."""
+    several threads at once (the ONNX sessions and the speech encoder are shared read-only, and each call keeps
+    its own state)."""
 
     folder: object  # avemo.models.ModelFolder: the frame CNN and the clip-level experts
     cfg: AudioFeatureConfig = AUDIO_FEATURES
@@ -55,12 +64,12 @@ class VoiceAnalyzer:
     voice_gate: Path | None = None  # Silero VAD's file; None reads every sound as speech
 
     @classmethod
-    def load(cls, folder: Path) -> "VoiceAnalyzer":
-        """Load an audio model folder with its configuration and speech gate, and warm everything up now
-        (with the models, not in the first request). A folder without the gate's file (one trained for a
-        test, say) reads every sound as speech."""
-        from avemo.audio import layers  # noqa: F401  (registers avemo's layers, for Keras's safe mode)
-        from avemo.models import load_model_folder  # (TensorFlow loads with the models, not with this module)
+    def load(cls, folder: Path, warm_up: bool = True) -> "VoiceAnalyzer":
+        """Load an audio model folder with its configuration, speech gate and all the analysis reads
+        (`prepare`); with `warm_up`, run every model once too (the app: with the models, not in the first
+        request; a one-off command would only wait longer). A folder without the gate's file (one trained for
+        a test, say) reads every sound as speech."""
+        from avemo.models import load_model_folder  # (ONNX Runtime loads with the models, not with this module)
 
         folder = Path(folder)
         loaded = load_model_folder(folder)
@@ -71,22 +80,37 @@ class VoiceAnalyzer:
                        DescriptorsConfig.from_dict(config.get("descriptors", {})),
                        SpeechEncoderConfig.from_dict(config.get("speech_encoder", {})),
                        gate if gate.is_file() else None)
-        analyser.warm_up()
+        analyser.prepare()
+        if warm_up:
+            analyser.warm_up()
         if analyser.voice_gate is None:
             log.warning("no %s in %s: sounds that are not a voice will not be refused", VAD_FILE, folder)
         return analyser
 
+    def prepare(self) -> None:
+        """Load the speech encoders, openSMILE's extractors and the gate's session side by side on a few threads
+        (they are independent, and most of their time is reading and hashing files or native code), then
+        librosa's signal processing, once the encoders' files, read whole, are freed (a 3 s clip's command
+        peaked at 690-710 MB so, 750-760 MB with all four at once)."""
+        jobs = []
+        if self.folder.speech is not None:  # one encoder after the other: each file is read whole (75-145 MB)
+            jobs.append(lambda: [load_encoder(name) for name in self.speech_cfg.encoders])
+        if self.folder.functionals is not None:
+            jobs.append(functools.partial(extractor, self.functionals_cfg.feature_set))
+        if self.folder.descriptors is not None:
+            jobs.append(functools.partial(extractor, self.functionals_cfg.feature_set, "LowLevelDescriptors"))
+        if self.voice_gate is not None:
+            jobs.append(functools.partial(session, self.voice_gate))
+        with ThreadPoolExecutor(max_workers=3) as loading:
+            for job in [loading.submit(job) for job in jobs]:
+                job.result()
+        _import_signal_processing()
+
     def warm_up(self) -> None:
-        """Trace the graphs, load the speech encoder and openSMILE's extractors and open the gate's session."""
+        """Run every model once (ONNX Runtime plans its memory on the first run; numpy's speech encoder too)."""
         self.folder.warm_up()
         if self.folder.speech is not None:
             speech_representation(np.zeros(self.cfg.sample_rate, np.float32) + 1e-3, self.speech_cfg)
-        if self.folder.functionals is not None:
-            extractor(self.functionals_cfg.feature_set)
-        if self.folder.descriptors is not None:
-            extractor(self.functionals_cfg.feature_set, "LowLevelDescriptors")
-        if self.voice_gate is not None:
-            session(self.voice_gate)
 
     @property
     def path(self) -> Path:

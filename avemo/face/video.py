@@ -14,17 +14,14 @@ file: each sampled frame is reduced to its 64x64 face crop at once. Portrait pho
 turned upright from their rotation metadata. Frames already in memory are picked by the same rule,
 and both go through the same analysis (`VideoAnalyzer.analyse_sampled`).
 
-The model (a Keras model folder, see `avemo.models`) takes two inputs per window:
-`frames` (batch, T, 64, 64, 1) face crops in [-1, 1] and `frame_weights` (batch, T), each
-row non-negative and summing to 1 (a frame without a face has weight 0); it outputs logits.
-Two models share that interface: `build_pooling_model` (the pretrained FER2013 frame CNN and a
-parameter-free, weighted mean of per-frame log-probabilities) and `build_temporal_model` (the same frame
-CNN and a trained recurrent head; see train/video.py).
-
-The shipped folder is a pooling model with expression models beside it (avemo.face.expression): each
-face's blendshapes and facex's outputs are read as the frame is decoded, and a head trained on labelled
-faces turns them, with the FER CNN's log-probabilities, into the frame's logits; the same weighted mean
-of log-probabilities pools them over a window (`pooled_log_probs`).
+The model folder (see `avemo.models`) holds an LRCN (avemo.face.networks) exported to ONNX: it takes two
+inputs per window, `frames` (batch, T, 64, 64, 1) face crops in [-1, 1] and `frame_weights` (batch, T), each
+row non-negative and summing to 1 (a frame without a face has weight 0), and outputs logits. The shipped
+folder's is a pooling model (the FER2013 frame CNN and a weighted mean of per-frame log-probabilities) with
+expression models beside it (avemo.face.expression): each face's blendshapes and facex's outputs are read as
+the frame is decoded, and a head trained on labelled faces turns them, with the FER CNN's log-probabilities,
+into the frame's logits; the same weighted mean of log-probabilities pools them over a window
+(`pooled_log_probs`).
 """
 from __future__ import annotations
 
@@ -36,12 +33,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-
-from avemo.backend import import_tensorflow
-
-import_tensorflow()  # quietly, before Keras (see avemo.backend)
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
 
 from avemo.config import EMOTIONS, LIVE_FACE_SOURCE, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
 from avemo.face.expression import BLENDSHAPES, FRAME_FEATURES, ExpressionModels, describe_blendshapes
@@ -316,132 +307,36 @@ def pooled_log_probs(frame_logits: np.ndarray, weights: np.ndarray) -> np.ndarra
     return np.einsum("wt,wtc->wc", weights, log_probs).astype(np.float32)
 
 
-# -- models --------------------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="avemo")
-class FramewiseDistributed(keras.layers.TimeDistributed):
-    """TimeDistributed that folds time into the batch: one call of the wrapped layer on all
-    (batch x time) frames instead of Keras's one call per time step (much slower on CPU).
-    Registered with Keras, so a saved model using it loads in safe mode once avemo.face.video is imported."""
-
-    def call(self, inputs, training=None, mask=None):
-        shape = keras.ops.shape(inputs)
-        flat = keras.ops.reshape(inputs, (-1,) + tuple(inputs.shape[2:]))
-        out = self.layer(flat, training=training)
-        return keras.ops.reshape(out, (shape[0], shape[1]) + tuple(out.shape[1:]))
-
-
-def backbone_parts(backbone):
-    """(frame logits model, frame embedding model) from the FER2013 mini-Xception.
-
-    `backbone` is the released network (ending in global average pooling and a softmax) or the
-    frame CNN of a saved avemo video model (the same network without the softmax). The logits
-    model stops before any softmax. The embedding model gives the 128-channel feature map before
-    the last convolution, averaged over space, concatenated with the 7 logits (135 values per frame).
-    """
-    last = backbone.layers[-1]
-    is_softmax = isinstance(last, layers.Activation) and "softmax" in str(last.get_config().get("activation"))
-    logits = last.input if is_softmax else backbone.outputs[0]
-    logits_model = keras.Model(backbone.inputs, logits, name="fer_frame_logits")
-    last_conv = next(l for l in reversed(backbone.layers) if isinstance(l, layers.Conv2D))
-    pooled = layers.GlobalAveragePooling2D(name="fer_feature_pool")(last_conv.input)
-    embedding = layers.Concatenate(name="fer_embedding")([pooled, logits])
-    embed_model = keras.Model(backbone.inputs, embedding, name="fer_frame_embedding")
-    return logits_model, embed_model
-
-
-def frame_cnn(model):
-    """The per-frame network inside a video LRCN built here (the layer named "frame_cnn")."""
-    return model.get_layer("frame_cnn").layer
-
-
-def _lrcn_inputs(crop_size: int):
-    frames = keras.Input((None, crop_size, crop_size, 1), name="frames")
-    weights = keras.Input((None,), name="frame_weights")
-    return frames, weights
-
-
-def _weighted_mean_over_frames(per_frame, weights, n_classes: int, name: str):
-    """sum_t weights[:, t] * per_frame[:, t, :], with built-in layers only (safe-mode loadable)."""
-
-    w = layers.Reshape((-1, 1), name=f"{name}_weights")(weights)
-    pooled = layers.Dot(axes=1, name=name)([w, per_frame])  # (batch, 1, n_classes)
-    return layers.Reshape((n_classes,), name="logits")(pooled)
-
-
-def build_pooling_model(backbone, cfg: VideoFeatureConfig = VIDEO_FEATURES):
-    """The shipped LRCN: TimeDistributed(FER2013 CNN) -> per-frame log-probabilities -> their
-    weighted mean over the window's frames (no trained temporal parameters). Outputs logits
-    (a normalised geometric mean of the frame probabilities after softmax) in POOLING_LABELS order.
-    """
-
-    frame_logits, _ = backbone_parts(backbone)
-    frames, weights = _lrcn_inputs(cfg.crop_size)
-    per_frame = FramewiseDistributed(frame_logits, name="frame_cnn")(frames)
-    log_probs = layers.Activation("log_softmax", name="frame_log_probs")(per_frame)
-    logits = _weighted_mean_over_frames(log_probs, weights, len(FER_CLASSES), "quality_weighted_mean")
-    return keras.Model([frames, weights], logits, name=POOLING_MODEL_NAME)
-
-
-def build_temporal_head(embedding_size: int, n_classes: int = len(EMOTIONS), units: int = 32,
-                        dropout: float = 0.3):
-    """The trainable temporal part: per-frame projection, a bidirectional GRU over the window's
-    frames, per-frame class logits, and their weighted mean over frames (weights as the model's)."""
-
-    embeddings = keras.Input((None, embedding_size), name="frame_embeddings")
-    weights = keras.Input((None,), name="frame_weights")
-    x = layers.Dropout(dropout, name="head_input_dropout")(embeddings)
-    x = layers.Dense(64, activation="relu", name="frame_projection")(x)
-    x = layers.Bidirectional(layers.GRU(units, return_sequences=True), name="temporal_gru")(x)
-    x = layers.Dropout(dropout, name="head_dropout")(x)
-    per_frame = layers.Dense(n_classes, name="frame_logits")(x)
-    logits = _weighted_mean_over_frames(per_frame, weights, n_classes, "weighted_mean")
-    return keras.Model([embeddings, weights], logits, name="temporal_head")
-
-
-def build_temporal_model(backbone, head, cfg: VideoFeatureConfig = VIDEO_FEATURES):
-    """The trained LRCN: TimeDistributed(FER2013 embedding CNN) -> `head` (built above)."""
-
-    _, embed = backbone_parts(backbone)
-    frames, weights = _lrcn_inputs(cfg.crop_size)
-    per_frame = FramewiseDistributed(embed, name="frame_cnn")(frames)
-    return keras.Model([frames, weights], head([per_frame, weights]), name="avemo_video_lrcn_trained")
-
-
 # -- the analyser ---------------------------------------------------------------------------------
 @dataclass
 class VideoAnalyzer:
-    """A loaded video model folder; `analyse` may be called from several threads at once
-    (each call makes its own face mesh; Keras inference is read-only)."""
+    """A loaded video model folder; `analyse` may be called from several threads at once (each call makes
+    its own face mesh and borrows expression models; the ONNX session is shared)."""
 
     folder: object  # avemo.models.ModelFolder
     cfg: VideoFeatureConfig = VIDEO_FEATURES
-    infer: object = None  # the model as one traced TensorFlow graph (see `load`)
     measured_accuracy: float | None = None  # on labelled face stills (FACES_EVALUATION_FILE, train.faces)
     expression: ExpressionModels | None = None  # blendshapes, facex and the head (pooling models only)
 
     @classmethod
     def load(cls, folder: Path) -> "VideoAnalyzer":
-        """Load a video model folder and trace its graph once (about a second), so that each later
-        call runs as one graph: eager Keras would cost some 0.1 s per call in Python overhead."""
-        import tensorflow as tf
-
+        """Load a video model folder, mediapipe and one landmarker, and run its model once."""
+        from avemo.backend import import_mediapipe
         from avemo.models import load_model_folder
+
+        import_mediapipe()  # (a second or two: loaded with the models, not in the first face's time)
 
         loaded = load_model_folder(Path(folder))
         cfg = VideoFeatureConfig.from_dict(loaded.config.get("features", {}))
-        size = cfg.crop_size
-        infer = tf.function(
-            lambda frames, weights: loaded.model({"frames": frames, "frame_weights": weights}, training=False),
-            input_signature=[tf.TensorSpec((None, None, size, size, 1), tf.float32),
-                             tf.TensorSpec((None, None), tf.float32)],
-            autograph=False,
-        )
         measured = Path(folder) / FACES_EVALUATION_FILE
         accuracy = json.loads(measured.read_text())["pooled"]["accuracy"] if measured.is_file() else None
         is_pooling = loaded.model.name == POOLING_MODEL_NAME
-        analyser = cls(loaded, cfg, infer, accuracy, ExpressionModels.load(folder) if is_pooling else None)
+        analyser = cls(loaded, cfg, accuracy, ExpressionModels.load(folder) if is_pooling else None)
+        size = cfg.crop_size
         analyser.window_logits({"frames": np.zeros((1, 1, size, size, 1), np.float32),
                                 "frame_weights": np.ones((1, 1), np.float32)})
+        with analyser.landmarker():  # made now, and kept in its pool for the first clip
+            pass
         return analyser
 
     @property
@@ -450,8 +345,7 @@ class VideoAnalyzer:
 
     def window_logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Logits (windows, classes) in `labels` order for the model's two inputs."""
-        return np.asarray(self.infer(np.asarray(inputs["frames"], np.float32),
-                                     np.asarray(inputs["frame_weights"], np.float32)))
+        return self.folder.model(inputs["frames"], inputs["frame_weights"])
 
     @property
     def head(self):
