@@ -56,6 +56,8 @@ SPEECH_VARIANTS |= {
     "middle states, C = 0.01": replace(MIDDLE, speech_c=0.01),
     "middle states, corpora weighed equally per emotion": replace(MIDDLE, balance="class+corpus"),
     "middle states, as recorded only": replace(MIDDLE, speeds=(1.0,)),
+    "middle states, clip-standardised, one degraded copy of each clip": replace(MIDDLE, speech_normalise="clip",
+                                                                               augment_copies=1),
 }
 
 
@@ -148,13 +150,23 @@ def screen_layers(root: Path, base=BASE) -> dict:
     return results
 
 
-COMBINATIONS = {  # which experts, at which weights (the frame CNN and the functionals expert weigh 1)
+COMBINATIONS = {  # which experts, at which weights, on the recipe's data (the functionals expert weighs 1)
     "speech": {"speech": 1.0},
-    "speech + functionals": {"speech": 3.0, "functionals": 1.0},
-    "speech + functionals + descriptors": {"speech": 3.0, "functionals": 1.0, "descriptors": 0.5},
+    "speech + functionals, 1.5 : 1": {"speech": 1.5, "functionals": 1.0},
+    "speech + functionals, 3 : 1": {"speech": 3.0, "functionals": 1.0},
+    "speech + functionals, 6 : 1": {"speech": 6.0, "functionals": 1.0},
+}
+# The frame CNN and the descriptor expert train for minutes a fold (the others in seconds): they were compared
+# across corpora on v0.9.0's recipe, whose runs hold all four experts.
+V0_9_0_COMBINATIONS = {
     "v0.9.0's four at its weights": {"speech": 3.0, "functionals": 1.0, "descriptors": 0.5, "frames": 1.0},
-    "the four, speech at 6": {"speech": 6.0, "functionals": 1.0, "descriptors": 0.5, "frames": 1.0},
+    "speech + functionals + descriptors": {"speech": 3.0, "functionals": 1.0, "descriptors": 0.5},
+    "speech + functionals": {"speech": 3.0, "functionals": 1.0},
     "speech + frame CNN": {"speech": 3.0, "frames": 1.0},
+    "speech": {"speech": 1.0},
+    "frame CNN": {"frames": 1.0},
+    "functionals": {"functionals": 1.0},
+    "descriptors": {"descriptors": 1.0},
 }
 # A prior for the quiet emotions, added to their log-probabilities: plain speech was mostly read as fearful or
 # surprised; does leaning towards neutral and calm undo that without costing the emotions?
@@ -171,10 +183,26 @@ def neutral_as_aroused(run, corpus: str, weights: dict, prior: float) -> float:
     return float(np.isin(shown, [EMOTIONS.index("fearful"), EMOTIONS.index("surprised")]).mean())
 
 
+def cross_corpus_only(run, combinations: dict) -> dict:
+    """Held-out-corpus UAR of each combination, from a run's saved cross-corpus outputs."""
+    from avemo.audio.experiments import corpus_scores
+
+    results = {}
+    for name, weights in combinations.items():
+        cross = {c: corpus_scores(run, f"cross-{c}", "clean", tuple(weights), weights)[c]["pooled"]["uar"]
+                 for c in CORPORA}
+        results[name] = {"cross_corpus_uar": cross, "cross_corpus_mean": float(np.mean(list(cross.values())))}
+    return results
+
+
 def screen_combination(root: Path, hp) -> dict:
-    """Every expert of the data recipe `hp` on the screen's protocols, then their combinations and priors, scored
-    from the saved outputs (no training per combination)."""
-    run = run_variant(root, hp, experts=("speech", "functionals", "descriptors", "frames"))
+    """The experts of the data recipe `hp` on the screen's protocols, then their combinations and priors, scored
+    from the saved outputs (no training per combination); and all four experts across corpora on v0.9.0's
+    recipe (its saved runs, train.audio cross-corpus --recipe "v0.9.0, detector's span")."""
+    from train.audio import run_of
+
+    experts = tuple(sorted({expert for weights in COMBINATIONS.values() for expert in weights}))
+    run = run_variant(root, hp, experts=experts)
     results = {}
     for name, weights in COMBINATIONS.items():
         for prior in NEUTRAL_PRIORS:
@@ -186,7 +214,15 @@ def screen_combination(root: Path, hp) -> dict:
     picks = blind_picks(results)
     print_rows(results)
     print("blind picks:", json.dumps(picks, indent=1))
-    save("combination", {"variants": results, "blind_picks": picks, "recipe": hp.to_dict()})
+    try:
+        before = cross_corpus_only(run_of(root, "v0.9.0, detector's span"), V0_9_0_COMBINATIONS)
+    except FileNotFoundError:
+        before = {}
+        print("(no cross-corpus runs of v0.9.0's recipe: its combinations are left out)")
+    for name, r in before.items():
+        print(f"v0.9.0's data, {name}: " + ", ".join(f"{c} {100 * v:.1f}" for c, v in r["cross_corpus_uar"].items())
+              + f", mean {100 * r['cross_corpus_mean']:.1f}")
+    save("combination", {"variants": results, "blind_picks": picks, "recipe": hp.to_dict(), "v0.9.0": before})
     return results
 
 

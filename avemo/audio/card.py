@@ -117,6 +117,17 @@ def experts_table(report: dict) -> str:
     return "\n".join(rows)
 
 
+def v0_9_0_combinations(results: dict) -> str:
+    """The four experts across corpora on v0.9.0's recipe (its corpora, no augmentation), where that ran."""
+    if not results:
+        return ""
+    return ("On v0.9.0's recipe, whose runs hold all four experts (held-out UAR, RAVDESS / SAVEE / EmoDB, mean): "
+            + "; ".join(f"{name} {' / '.join(pct(v) for v in r['cross_corpus_uar'].values())}, "
+                        f"**{pct(r['cross_corpus_mean'])}**" for name, r in results.items())
+            + ". The frame CNN and the descriptor expert learn the corpora's actors, not what carries across them: "
+              "the shipped recipe leaves them out.")
+
+
 def screen_text(screen: dict | None) -> str:
     """The screen of what helps the voice generalise (train.voice_screen), where it ran."""
     if not screen or "speech" not in screen:
@@ -154,7 +165,7 @@ The experts together (their saved out-of-fold outputs recombined; same columns):
 |---|---|---|---|---|---|---|---|---|---|---|
 {combination_rows}
 
-{combination.get("note", "")}"""
+{v0_9_0_combinations(combination.get("v0.9.0", {}))}"""
     return f"""
 ### What was screened (`python -m train.voice_screen`)
 The speech expert alone, one change at a time from v0.9.0's, trained on all three corpora. *Held out*: trained on

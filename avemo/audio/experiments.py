@@ -193,11 +193,12 @@ class ExperimentRun:
         return self.runs_dir / protocol / f"fold-{fold}" / f"{expert}-{key}.npz"
 
     # -- running -------------------------------------------------------------------------------------
-    def protocol(self, protocol: str, experts: tuple[str, ...] = EXPERTS, conditions: tuple[str, ...] = ("clean",),
+    def protocol(self, protocol: str, experts: tuple[str, ...] | None = None, conditions: tuple[str, ...] = ("clean",),
                  folds: list[int] | None = None) -> None:
-        """Every fold's experts trained and scored, unless saved already (with every condition asked for)."""
+        """Every fold's experts (default: the recipe's) trained and scored, unless saved already (with every
+        condition asked for)."""
         for fold in folds if folds is not None else range(fold_count(protocol)):
-            for expert in experts:
+            for expert in experts or tuple(self.hp.experts):
                 self.fold_expert(protocol, fold, expert, conditions)
 
     def fold_expert(self, protocol: str, fold: int, expert: str, conditions: tuple[str, ...]) -> dict:
