@@ -142,6 +142,9 @@ def test_screen_measures_a_candidate_frame_cnn_and_records_it_on_the_card(tmp_pa
         assert result["head"][name]["n"] == 14 and 0 <= result["head"][name]["accuracy"] <= 1
     assert sum(result["head_choices"].values()) == len(result["folds"]) >= 4
     assert all(set(f["cnns"]) <= {"project CNN", "fer"} and "project CNN" in f["cnns"] for f in result["folds"])
+    # The head that could ship with the candidate in fer's place reads the candidate and facex only.
+    assert {name.split(" + blendshapes")[0] for name in result["head_in_place_choices"]} == {"project CNN + facex"}
+    assert all(result["head_in_place"][name]["n"] == 14 for name in ("jaffe", "sfew"))
     assert (candidate.parent / faces.SCREEN_FILE).is_file()
     assert (video / "model.keras").read_bytes() == shipped_model  # screening changes no model
     faces.record_screening(video, candidate, result)  # again: the entry and the section are replaced
@@ -151,3 +154,33 @@ def test_screen_measures_a_candidate_frame_cnn_and_records_it_on_the_card(tmp_pa
     assert card.count("## Frame CNNs trained by the project on FER2013 (screened)") == 1
     assert card.index("(screened)") < card.index("## Not measured") and "| cnn (" in card
     assert VideoAnalyzer.load(video).head is not None  # the product still loads the folder
+
+
+def test_the_head_inputs_are_screened_each_nested_beside_a_candidate(tmp_path, monkeypatch):
+    """train.faces inputs: blendshapes and the CNNs' embeddings (the candidate's, fer's, facex's 1,280-number map
+    mean) each offered to a head nested on its own, beside the candidate and beside fer's CNN."""
+    from avemo.face.frame_cnn import compact_cnn
+    from train import faces
+
+    monkeypatch.setattr(faces, "C_GRID", (0.1,))
+    monkeypatch.setattr(faces, "JAFFE_WEIGHT_GRID", (1.0,))
+    monkeypatch.setattr(faces, "EMBEDDING_C_GRID", (0.01,))
+    monkeypatch.setattr(faces, "EMBEDDING_JAFFE_WEIGHTS", (1.0,))
+    sets = {row[0]: row for row in faces.INPUT_SETS}
+    monkeypatch.setattr(faces, "INPUT_SETS", tuple(sets[name] for name in (  # one of each kind
+        "candidate + facex + blendshapes", "candidate + facex + candidate embedding", "candidate + fer + facex",
+        "fer + facex + facex embedding")))
+    root = linked_faces(tmp_path / "data", 2)
+    candidate = tmp_path / "cnn" / "frame_cnn.keras"
+    candidate.parent.mkdir()
+    compact_cnn(widths=(4, 4, 4, 6)).save(candidate)
+    result = faces.screen_inputs(root, WEIGHTS_DIR / "video", candidate)
+    by_name = {row["inputs"]: row for row in result["sets"]}
+    assert by_name["fer + facex + facex embedding"]["embedding_width"] == 1280  # facex's last map, its mean
+    assert by_name["candidate + facex + candidate embedding"]["embedding_width"] == 6  # what its last conv reads
+    assert by_name["candidate + fer + facex"]["embedding_width"] == 0
+    for row in result["sets"]:
+        assert all(row["figures"][name]["n"] == 14 for name in ("jaffe", "sfew"))
+        assert len(row["folds"]) >= 4 and all(f["C"] in (0.1, 0.01) for f in row["folds"])
+    saved = json.loads((candidate.parent / faces.INPUTS_FILE).read_text())
+    assert [row["inputs"] for row in saved["sets"]] == [name for name, *_ in faces.INPUT_SETS]

@@ -5,6 +5,7 @@ trained and measured on faces held out by subject, and the figures the fusion ru
     python -m train.faces fit      [--data-dir DIR] [--video weights/video]   # the shipped head
     python -m train.faces evaluate [--data-dir DIR] [--video DIR]             # a folder without a head
     python -m train.faces screen --frame-cnn FILE [--record]                   # a candidate frame CNN
+    python -m train.faces inputs --frame-cnn FILE                              # the head's inputs beside it
 
 Every still goes through the video path (avemo.face.video.VideoAnalyzer.frame_face: the face mesh, the crops,
 the blendshapes, facex) and is read as a one-frame window. A still without a face found counts as wrong.
@@ -171,7 +172,8 @@ def input_choices(cnn_subsets: list[tuple[str, ...]]) -> list[HeadInputs]:
 
 
 def choose_head_settings(x, y, dataset, groups, backbone_correct, choices: list[HeadInputs],
-                         cnn_names: tuple[str, ...]) -> tuple[HeadInputs, dict]:
+                         cnn_names: tuple[str, ...], c_grid: tuple[float, ...] | None = None,
+                         jaffe_weights: tuple[float, ...] | None = None) -> tuple[HeadInputs, dict]:
     """The head's inputs, C and JAFFE weight by a grouped cross-validation of these rows: the best mean over
     face sets of the accuracy, among the settings not below the bare backbone CNN (`backbone_correct`) on any
     set; if there is none, the one that falls least below it."""
@@ -179,7 +181,7 @@ def choose_head_settings(x, y, dataset, groups, backbone_correct, choices: list[
 
     folds = list(GroupKFold(min(INNER_FOLDS, len(set(groups)))).split(x, y, groups))
     best, best_score = None, None
-    for inputs, c, jaffe_weight in itertools.product(choices, C_GRID, JAFFE_WEIGHT_GRID):
+    for inputs, c, jaffe_weight in itertools.product(choices, c_grid or C_GRID, jaffe_weights or JAFFE_WEIGHT_GRID):
         used = inputs.used(x, cnn_names)
         predicted = np.zeros_like(y)
         for train, test in folds:
@@ -225,13 +227,10 @@ def train_head(stills: StillSet, rows: np.ndarray, labels: list[str], trained_on
     return head, settings
 
 
-def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True,
-                    cnn_subsets: list[tuple[str, ...]] | None = None) -> tuple[np.ndarray, list[dict]]:
-    """Logits of every still from a head that never saw its subject (see the module docstring)."""
+def outer_splits(stills: StillSet) -> list[tuple[str, np.ndarray]]:
+    """The held-out folds: (set, rows) for JAFFE leave-one-subject-out and SFEW SFEW_OUTER_FOLDS folds by movie."""
     from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
-    from tqdm import tqdm
 
-    logits = np.zeros((len(stills.y), len(labels)), np.float32)
     splits = []
     for name in dict.fromkeys(stills.dataset):
         in_set = np.flatnonzero(stills.dataset == name)
@@ -240,8 +239,17 @@ def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True,
             raise SystemExit(f"{name}: the stills come from one subject only; a held-out measure needs two or more")
         splitter = LeaveOneGroupOut() if name == "jaffe" else GroupKFold(min(SFEW_OUTER_FOLDS, n_groups))
         splits += [(name, in_set[test]) for _, test in splitter.split(in_set, groups=stills.subject[in_set])]
+    return splits
+
+
+def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True,
+                    cnn_subsets: list[tuple[str, ...]] | None = None) -> tuple[np.ndarray, list[dict]]:
+    """Logits of every still from a head that never saw its subject (see the module docstring)."""
+    from tqdm import tqdm
+
+    logits = np.zeros((len(stills.y), len(labels)), np.float32)
     folds = []
-    for name, test in tqdm(splits, desc="held-out folds", unit="fold", disable=not progress):
+    for name, test in tqdm(outer_splits(stills), desc="held-out folds", unit="fold", disable=not progress):
         train = stills.found.copy()
         train[test] = False
         head, settings = train_head(stills, train, labels, "", cnn_subsets)
@@ -349,67 +357,88 @@ def analyser_with_frame_cnn(video_dir: Path, network, origin: dict, folder: Path
     return VideoAnalyzer.load(folder)
 
 
-def screen(root: Path, video_dir: Path, candidate_file: Path, record: bool = False) -> dict:
-    """A frame CNN candidate (a Keras file: 64x64 grey face in [-1, 1] -> softmax over FER_CLASSES, e.g. from
-    train.face_backbone) on the same stills and protocol as `fit`: alone, and under a head whose inputs the
-    nested inner search chooses among the candidate with facex, the candidate with fer's CNN and facex, each
-    with or without the blendshapes (C, the JAFFE weight and the bar a head must not fall below, fer's CNN
-    alone, as in `fit`). Writes screen.json beside the candidate; with `record`, also enters it in
-    `video_dir`'s FRAME_CNN_SCREENING_FILE and the model card (the folder's models are not changed)."""
+def candidate_stills(root: Path, video_dir: Path, candidate_file: Path):
+    """(the video folder's analyser, its StillSet with the candidate's and fer's log-probabilities, the two networks
+    by name): each CNN read through the product's own path on the crops a video frame gives."""
     import tempfile
     from dataclasses import replace
 
     import keras
 
-    from avemo.models import softmax, to_product_order
-    from avemo.face.video import FACES_EVALUATION_FILE, VideoAnalyzer
+    from avemo.face.video import VideoAnalyzer
     from train.face_backbone import released_fer_network
 
     analyser = VideoAnalyzer.load(video_dir)
     if analyser.expression is None:
         raise SystemExit(f"{video_dir} has no facex or landmarker file: run python -m train.video default first")
-    labels = analyser.labels
     stills = read_stills(root, analyser)
+    released, origin = released_fer_network()
+    networks = {CANDIDATE: keras.saving.load_model(candidate_file, compile=False), RELEASED: released}
+    origins = {CANDIDATE: {"file": str(candidate_file)}, RELEASED: origin}
     with tempfile.TemporaryDirectory() as tmp:
-        log_probs = {}
-        released, origin = released_fer_network()
-        candidate = keras.saving.load_model(candidate_file, compile=False)
-        for name, network, network_origin in ((RELEASED, released, origin),
-                                              (CANDIDATE, candidate, {"file": str(candidate_file)})):
-            log_probs[name] = analyser_with_frame_cnn(video_dir, network, network_origin,
-                                                      Path(tmp) / name).fer_logits(stills.crops)
+        log_probs = {name: analyser_with_frame_cnn(video_dir, network, origins[name], Path(tmp) / name
+                                                   ).fer_logits(stills.crops) for name, network in networks.items()}
     stills = replace(stills, cnn_names=(CANDIDATE, RELEASED), guard=RELEASED,
                      cnn_log_probs=np.hstack([log_probs[CANDIDATE], log_probs[RELEASED]]))
+    return analyser, stills, networks
+
+
+def screen(root: Path, video_dir: Path, candidate_file: Path, record: bool = False) -> dict:
+    """A frame CNN candidate (a Keras file: 64x64 grey face in [-1, 1] -> softmax over FER_CLASSES, e.g. from
+    train.face_backbone) on the same stills and protocol as `fit`: alone, and under a head whose inputs the
+    nested inner search chooses among the candidate with facex, the candidate with fer's CNN and facex, each
+    with or without the blendshapes (C, the JAFFE weight and the bar a head must not fall below, fer's CNN
+    alone, as in `fit`); and again with the search offered only the candidate with facex (with or without the
+    blendshapes): the candidate in fer's place, the head the product could ship with it. Writes screen.json beside
+    the candidate; with `record`, also enters it in `video_dir`'s FRAME_CNN_SCREENING_FILE and the model card
+    (the folder's models are not changed)."""
+    from avemo.models import softmax, to_product_order
+    from avemo.face.video import FACES_EVALUATION_FILE
+
+    analyser, stills, _ = candidate_stills(root, video_dir, candidate_file)
+    labels = analyser.labels
     to_index = lambda model_probs: to_product_order(model_probs, labels).argmax(1)  # noqa: E731
     bare = {f"{name} alone": set_reports(stills, to_index(softmax(stills.cnn(name)))) for name in (CANDIDATE, RELEASED)}
     for name, reports in bare.items():
         print(f"{name}: {summary(reports)}")
-    cnn_subsets = [(CANDIDATE,), (CANDIDATE, RELEASED)]
     print("training the held-out heads over the candidate (nested) ...", flush=True)
-    logits, folds = held_out_logits(stills, labels, cnn_subsets=cnn_subsets)
+    logits, folds = held_out_logits(stills, labels, cnn_subsets=[(CANDIDATE,), (CANDIDATE, RELEASED)])
     head = set_reports(stills, to_index(softmax(logits)))
     print(f"head over the candidate, held out: {summary(head)}")
+    # What could ship without a second CNN in the video path: the candidate in fer's place, beside facex.
+    print("... and over the candidate in fer's place (nested) ...", flush=True)
+    in_place_logits, in_place_folds = held_out_logits(stills, labels, cnn_subsets=[(CANDIDATE,)])
+    in_place = set_reports(stills, to_index(softmax(in_place_logits)))
+    print(f"head over the candidate in fer's place, held out: {summary(in_place)}")
     shipped_file = video_dir / FACES_EVALUATION_FILE
     shipped = json.loads(shipped_file.read_text())["datasets"] if shipped_file.is_file() else None
-    choices: dict[str, int] = {}
-    for fold in folds:
-        key = " + ".join(fold["cnns"]) + " + facex" + (" + blendshapes" if fold["inputs"] != "CNNs only" else "")
-        choices[key] = choices.get(key, 0) + 1
     result = {
         "candidate": str(candidate_file),
         "bare": {name: _figures(reports) for name, reports in bare.items()},
-        "head": _figures(head), "head_choices": choices, "folds": folds,
+        "head": _figures(head), "head_choices": _input_choices(folds), "folds": folds,
+        "head_in_place": _figures(in_place), "head_in_place_choices": _input_choices(in_place_folds),
         "shipped_head": _figures(shipped) if shipped else None,
         "protocol": "as train.faces fit: nested, subject-independent (JAFFE leave-one-subject-out, SFEW 10 folds "
                     "by movie), the head's inputs chosen by the inner search among the candidate + facex and the "
                     "candidate + fer + facex, each with or without the blendshapes, among the settings not below "
-                    "fer's CNN alone on either set; no face found counts as wrong",
+                    "fer's CNN alone on either set; no face found counts as wrong; 'in fer's place': the search "
+                    "offered the candidate + facex only (with or without the blendshapes), the head the product "
+                    "could ship with the candidate as its frame CNN",
     }
     (Path(candidate_file).parent / SCREEN_FILE).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {Path(candidate_file).parent / SCREEN_FILE}")
     if record:
         record_screening(video_dir, Path(candidate_file), result)
     return result
+
+
+def _input_choices(folds: list[dict]) -> dict[str, int]:
+    """How many held-out folds' searches chose each set of head inputs."""
+    choices: dict[str, int] = {}
+    for fold in folds:
+        key = " + ".join(fold["cnns"]) + " + facex" + (" + blendshapes" if fold["inputs"] != "CNNs only" else "")
+        choices[key] = choices.get(key, 0) + 1
+    return choices
 
 
 FRAME_CNN_SCREENING_FILE = "frame_cnn_screening.json"
@@ -423,6 +452,10 @@ def _training_summary(path: Path) -> dict | None:
     summary = {k: training[k] for k in ("training", "architecture", "parameters", "data", "best_epoch",
                                         "seconds_per_epoch", "training_seconds", "machine") if k in training}
     summary["held_out"] = {k: training["held_out"][k] for k in ("accuracy", "macro_f1", "uar")}
+    if "ferplus" in training:  # FER+ PrivateTest, the benchmark's figures (train.face_backbone --labels ferplus)
+        summary["ferplus"] = {name: {k: v for k, v in report.items() if k not in ("per_class_recall",)}
+                              if isinstance(report, dict) else report for name, report in training["ferplus"].items()}
+        summary["classes"] = training.get("classes")
     return summary
 
 
@@ -435,7 +468,8 @@ def record_screening(video_dir: Path, candidate_file: Path, result: dict) -> Non
     path = video_dir / FRAME_CNN_SCREENING_FILE
     screening = json.loads(path.read_text()) if path.is_file() else {"candidates": []}
     entry = {"name": candidate_file.parent.name, "training": _training_summary(candidate_file.parent / TRAINING_FILE),
-             **{k: result[k] for k in ("bare", "head", "head_choices", "shipped_head", "protocol")}}
+             **{k: result[k] for k in ("bare", "head", "head_choices", "head_in_place", "head_in_place_choices",
+                                       "shipped_head", "protocol") if k in result}}
     screening["candidates"] = [c for c in screening["candidates"] if c["name"] != entry["name"]] + [entry]
     path.write_text(json.dumps(screening, indent=1) + "\n")
     report_file = video_dir / "evaluation.json"  # train.video's measurements: the card is rebuilt from them
@@ -448,6 +482,152 @@ def _figures(reports: dict) -> dict:
     keys = ("accuracy", "macro_f1", "uar", "per_class_recall", "labels", "confusion", "n")
     return {name: {**{k: r[k] for k in keys if k in r}, "faces_not_found": len(r["faces_not_found"])}
             for name, r in reports.items()}
+
+
+# -- the head's inputs, each nested -------------------------------------------------------------------
+INPUTS_FILE = "head_inputs.json"
+# An embedding's head is searched on a smaller grid (and reads its principal components, `nested_head_with`).
+EMBEDDING_C_GRID = (0.001, 0.003, 0.01)
+EMBEDDING_JAFFE_WEIGHTS = (1.0, 2.0, 4.0)
+EMBEDDING_COMPONENTS = 64
+FACEX_EMBEDDING_TENSOR = "mobilenetv2_1.00_224/out_relu/Relu6"  # facex's last 6x6x1280 map, before its classifier
+
+
+def cnn_embeddings(network, crops: np.ndarray) -> np.ndarray:
+    """(n, channels): the mean over space of the map a frame CNN's last convolution reads (avemo.face.video.
+    backbone_parts' embedding without its logits), for face crops (n, size, size) in [-1, 1]."""
+    from avemo.face.video import backbone_parts
+
+    logits_model, embed_model = backbone_parts(network)
+    embedded = embed_model.predict(np.asarray(crops, np.float32)[..., None], batch_size=256, verbose=0)
+    return embedded[:, :-logits_model.outputs[0].shape[-1]]
+
+
+def facex_embeddings(root: Path, analyser) -> np.ndarray:
+    """(n, 1280) for the stills of read_stills, in its order: the mean over facex's last 6x6x1280 map of each face's
+    200x200 RGB crop as the video path cuts it; NaN where no face was found. Read with TensorFlow Lite keeping its
+    inner tensors (a debugging option of the interpreter: the product never does this)."""
+    import warnings
+
+    import cv2
+    from tqdm import tqdm
+
+    from avemo.backend import import_tensorflow, native_stderr_silenced
+    from avemo.face.expression import FACEX_FILE
+    from avemo.face.mesh import face_mesh, find_face
+    from avemo.face.stills import FACE_SETS, labelled_stills
+
+    tf = import_tensorflow()
+    with warnings.catch_warnings(), native_stderr_silenced():
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=str(analyser.folder.path / FACEX_FILE), num_threads=1,
+                                          experimental_preserve_all_tensors=True)
+    interpreter.allocate_tensors()
+    tensor = next(t["index"] for t in interpreter.get_tensor_details() if t["name"] == FACEX_EMBEDDING_TENSOR)
+    source = interpreter.get_input_details()[0]["index"]
+    stills = [still for name in FACE_SETS for still in labelled_stills(root, name)]
+    out = np.full((len(stills), 1280), np.nan, np.float32)
+    with face_mesh(analyser.cfg, stills=True) as mesh:
+        for i, still in enumerate(tqdm(stills, desc="facex embeddings", unit="still")):
+            image = cv2.imread(str(still.path), cv2.IMREAD_COLOR)
+            face = find_face(mesh, cv2.cvtColor(image, cv2.COLOR_BGR2RGB), analyser.cfg) if image is not None else None
+            if face is None:
+                continue
+            interpreter.set_tensor(source, np.asarray(face.expression_crop, np.float32)[None] / 255.0)
+            interpreter.invoke()
+            out[i] = interpreter.get_tensor(tensor)[0].mean(axis=(0, 1))
+    return out
+
+
+def nested_head_with(stills: StillSet, labels: list[str], inputs: HeadInputs, extra: np.ndarray | None = None,
+                     progress: bool = True) -> tuple[dict, list[dict]]:
+    """Held-out reports of a head over `inputs` (and an `extra` embedding), nested as `fit` measures the shipped head:
+    per held-out fold, C and the JAFFE weight chosen by the inner grouped search of the rest (the same bar). An
+    embedding is standardised, reduced to its EMBEDDING_COMPONENTS principal components (whitened, fitted on the
+    fold's training stills: without labels, and on the inner search's held-out stills too) and scaled by
+    sqrt(7 / components), so that it weighs under the penalty as one CNN's seven log-probabilities do and the
+    head's fits stay affordable. Returns (reports per set, the folds' choices)."""
+    from sklearn.decomposition import PCA
+    from tqdm import tqdm
+
+    model_index = np.array([labels.index(EMOTIONS[k]) for k in stills.y])
+    raw = np.hstack([stills.cnn_log_probs, stills.features]).astype(np.float64)
+    backbone_correct = stills.cnn(stills.guard).argmax(1) == model_index
+    grid = (EMBEDDING_C_GRID, EMBEDDING_JAFFE_WEIGHTS) if extra is not None else (None, None)
+    groups = _groups(stills)
+    predicted = np.zeros(len(model_index), np.int64)
+    folds = []
+    for name, test in tqdm(outer_splits(stills), desc=f"held-out folds ({inputs.name})", disable=not progress):
+        train = stills.found.copy()
+        train[test] = False
+        x = inputs.used(_standardised(raw, train), stills.cnn_names)
+        if extra is not None:
+            k = min(EMBEDDING_COMPONENTS, extra.shape[1], int(train.sum()))
+            embedded = _standardised(extra, train)
+            pca = PCA(k, whiten=True, random_state=0).fit(embedded[train])
+            x = np.hstack([x, pca.transform(embedded) * np.sqrt(len(FER_CLASSES) / k)])
+        _, settings = choose_head_settings(x[train], model_index[train], stills.dataset[train], groups[train],
+                                           backbone_correct[train], [inputs], stills.cnn_names, *grid)
+        model = _fit_lr(x[train], model_index[train], _sample_weights(stills.dataset[train], settings["jaffe_weight"]),
+                        settings["C"])
+        predicted[test] = model.predict(x[test])
+        folds.append({"set": name, **settings})
+    return set_reports(stills, np.array([EMOTIONS.index(labels[k]) for k in predicted])), folds
+
+
+def _standardised(raw: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Columns standardised by `rows`' mean and spread; a missing value (NaN) reads as the mean."""
+    mean, scale = np.nanmean(raw[rows], axis=0), np.nanstd(raw[rows], axis=0)
+    scale[scale < 1e-6] = 1.0
+    return np.nan_to_num((raw - mean) / scale)
+
+
+INPUT_SETS = (  # (name, CNNs read beside facex's log-probabilities, blendshapes, embedding)
+    ("candidate + facex", (CANDIDATE,), False, None),
+    ("candidate + facex + blendshapes", (CANDIDATE,), True, None),
+    ("candidate + facex + candidate embedding", (CANDIDATE,), False, "candidate embedding"),
+    ("candidate + facex + facex embedding", (CANDIDATE,), False, "facex embedding"),
+    ("candidate + fer + facex", (CANDIDATE, RELEASED), False, None),
+    ("fer + facex (the shipped head's inputs)", (RELEASED,), False, None),
+    ("fer + facex + blendshapes", (RELEASED,), True, None),
+    ("fer + facex + fer embedding", (RELEASED,), False, "fer embedding"),
+    ("fer + facex + facex embedding", (RELEASED,), False, "facex embedding"),
+)
+
+
+def screen_inputs(root: Path, video_dir: Path, candidate_file: Path) -> dict:
+    """The head's inputs screened again beside a candidate frame CNN, each set nested on its own (`nested_head_with`):
+    the candidate or fer's CNN with facex's log-probabilities, plus the blendshapes, the candidate's embedding
+    (`cnn_embeddings`) or facex's (`facex_embeddings`); and both CNNs together. Writes head_inputs.json beside the
+    candidate."""
+    analyser, stills, networks = candidate_stills(root, video_dir, candidate_file)
+    labels = analyser.labels
+    found = stills.found[:, None]
+    wanted = {embedding for *_, embedding in INPUT_SETS if embedding}
+    embeddings = {
+        "candidate embedding": lambda: np.where(found, cnn_embeddings(networks[CANDIDATE], stills.crops), np.nan),
+        "fer embedding": lambda: np.where(found, cnn_embeddings(networks[RELEASED], stills.crops), np.nan),
+        "facex embedding": lambda: facex_embeddings(root, analyser),
+    }
+    embeddings = {name: read() for name, read in embeddings.items() if name in wanted}
+    rows = []
+    for name, cnns, blendshapes, embedding in INPUT_SETS:
+        reports, folds = nested_head_with(stills, labels, HeadInputs(cnns, blendshapes),
+                                          embeddings[embedding] if embedding else None)
+        print(f"{name}: {summary(reports)}", flush=True)
+        rows.append({"inputs": name, "figures": _figures(reports), "folds": folds,
+                     "embedding_width": int(embeddings[embedding].shape[1]) if embedding else 0})
+    result = {"candidate": str(candidate_file), "sets": rows,
+              "protocol": "each set of inputs nested on its own, as train.faces fit measures the shipped head "
+                          "(JAFFE leave-one-subject-out, SFEW 10 folds by movie; C and the JAFFE weight chosen by "
+                          "the inner 5-fold grouped search of the rest, not below fer's CNN alone on either set); "
+                          f"an embedding's search over C {EMBEDDING_C_GRID} and JAFFE weights {EMBEDDING_JAFFE_WEIGHTS}, "
+                          f"the embedding standardised, reduced to {EMBEDDING_COMPONENTS} whitened principal components "
+                          "fitted on each held-out fold's training stills and scaled by sqrt(7 / components); no face "
+                          "found counts as wrong"}
+    (Path(candidate_file).parent / INPUTS_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {Path(candidate_file).parent / INPUTS_FILE}")
+    return result
 
 
 # -- framing ----------------------------------------------------------------------------------------
@@ -533,7 +713,7 @@ def evaluate(root: Path, video_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["sweep", "fit", "evaluate", "screen"])
+    parser.add_argument("stage", choices=["sweep", "fit", "evaluate", "screen", "inputs"])
     parser.add_argument("--data-dir", help="folder holding faces/ (default: $AVEMO_DATA or ../shared/data)")
     parser.add_argument("--video", type=Path, default=WEIGHTS_DIR / "video", help="the video model folder")
     parser.add_argument("--frame-cnn", type=Path, help="screen: the candidate frame CNN (a .keras file)")
@@ -544,10 +724,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.stage == "fit":
         fit(data_dir(args.data_dir), args.video, args.bench_runs)
-    elif args.stage == "screen":
+    elif args.stage in ("screen", "inputs"):
         if args.frame_cnn is None:
-            parser.error("screen needs --frame-cnn FILE")
-        screen(data_dir(args.data_dir), args.video, args.frame_cnn, args.record)
+            parser.error(f"{args.stage} needs --frame-cnn FILE")
+        if args.stage == "screen":
+            screen(data_dir(args.data_dir), args.video, args.frame_cnn, args.record)
+        else:
+            screen_inputs(data_dir(args.data_dir), args.video, args.frame_cnn)
     else:
         {"sweep": sweep, "evaluate": evaluate}[args.stage](data_dir(args.data_dir), args.video)
 
