@@ -919,6 +919,25 @@ blendshapes) only: the head the product could ship with this network as its fram
 """
 
 
+def _head_inputs_lines(inputs: dict) -> str:
+    """The head's inputs re-screened beside a candidate (train.faces inputs --record), each set nested on its own."""
+    rows = []
+    for row in inputs["sets"]:
+        width = f" ({row['embedding_width']} numbers)" if row["embedding_width"] else ""
+        rows.append(f"| {row['inputs']}{width} | " + " | ".join(_figures_cell(row["figures"][n]) for n in ("jaffe", "sfew"))
+                    + f" | {', '.join(f'{c:g}' for c in row['C'])} | {', '.join(f'{w:g}' for w in row['jaffe_weight'])} |")
+    return f"""### The head's inputs, screened again beside {inputs['candidate']} (`python -m train.faces inputs`)
+
+Protocol: {inputs['protocol']}. "candidate" is {inputs['candidate']}'s network; every set also reads facex's
+log-probabilities. Figures are accuracy / macro-F1 / UAR. Nine sets were compared on the same stills: the best
+of them carries a selection bias the nesting does not remove.
+
+| inputs | JAFFE, nested | SFEW, nested | C chosen | JAFFE weight chosen |
+|---|---|---|---|---|
+{chr(10).join(rows)}
+"""
+
+
 def plus_agreement(candidates: list[dict]) -> float:
     return candidates[0]["training"]["ferplus"].get("fer2013_agreement", float("nan"))
 
@@ -985,7 +1004,8 @@ screen's wider search (with the candidate being fer's network, its columns and f
 A candidate ships only if its head beats the shipped head on the held-out stills of both sets, or clearly on one
 without losing the other: {"none does, so the shipped frame CNN stays fer's" if not passed else
                            "see the verdicts"}.
-{chr(10) + _ferplus_lines(ferplus) if ferplus else ""}"""
+{chr(10) + _ferplus_lines(ferplus) if ferplus else ""}{chr(10) + _head_inputs_lines(screening["head_inputs"])
+                                                       if screening.get("head_inputs") else ""}"""
     put_section(folder / "README.md", SCREENING_HEADING, f"{SCREENING_HEADING}\n\n{body}\n", before="## Not measured")
 
 

@@ -171,10 +171,12 @@ def test_the_head_inputs_are_screened_each_nested_beside_a_candidate(tmp_path, m
         "candidate + facex + blendshapes", "candidate + facex + candidate embedding", "candidate + fer + facex",
         "fer + facex + facex embedding")))
     root = linked_faces(tmp_path / "data", 2)
+    video = tmp_path / "video"
+    shutil.copytree(WEIGHTS_DIR / "video", video)
     candidate = tmp_path / "cnn" / "frame_cnn.keras"
     candidate.parent.mkdir()
     compact_cnn(widths=(4, 4, 4, 6)).save(candidate)
-    result = faces.screen_inputs(root, WEIGHTS_DIR / "video", candidate)
+    result = faces.screen_inputs(root, video, candidate, record=True)
     by_name = {row["inputs"]: row for row in result["sets"]}
     assert by_name["fer + facex + facex embedding"]["embedding_width"] == 1280  # facex's last map, its mean
     assert by_name["candidate + facex + candidate embedding"]["embedding_width"] == 6  # what its last conv reads
@@ -184,3 +186,10 @@ def test_the_head_inputs_are_screened_each_nested_beside_a_candidate(tmp_path, m
         assert len(row["folds"]) >= 4 and all(f["C"] in (0.1, 0.01) for f in row["folds"])
     saved = json.loads((candidate.parent / faces.INPUTS_FILE).read_text())
     assert [row["inputs"] for row in saved["sets"]] == [name for name, *_ in faces.INPUT_SETS]
+    faces.record_inputs(video, candidate, result)  # again: replaced, not repeated
+    recorded = json.loads((video / faces.FRAME_CNN_SCREENING_FILE).read_text())["head_inputs"]
+    assert recorded["candidate"] == "cnn" and len(recorded["sets"]) == 4
+    card = (video / "README.md").read_text()
+    assert card.count("### The head's inputs, screened again beside cnn") == 1
+    assert "| fer + facex + facex embedding (1280 numbers) |" in card
+    assert card.index("screened again") < card.index("## Not measured")

@@ -5,7 +5,7 @@ trained and measured on faces held out by subject, and the figures the fusion ru
     python -m train.faces fit      [--data-dir DIR] [--video weights/video]   # the shipped head
     python -m train.faces evaluate [--data-dir DIR] [--video DIR]             # a folder without a head
     python -m train.faces screen --frame-cnn FILE [--record]                   # a candidate frame CNN
-    python -m train.faces inputs --frame-cnn FILE                              # the head's inputs beside it
+    python -m train.faces inputs --frame-cnn FILE [--record]                   # the head's inputs beside it
 
 Every still goes through the video path (avemo.face.video.VideoAnalyzer.frame_face: the face mesh, the crops,
 the blendshapes, facex) and is read as a one-frame window. A still without a face found counts as wrong.
@@ -462,7 +462,6 @@ def _training_summary(path: Path) -> dict | None:
 def record_screening(video_dir: Path, candidate_file: Path, result: dict) -> None:
     """Enter a screened frame CNN (by its folder's name, replacing an earlier entry of that name) with what its
     training.json says about it in the video folder's FRAME_CNN_SCREENING_FILE, and rewrite the card."""
-    from avemo.cards import write_video_card
     from train.face_backbone import TRAINING_FILE
 
     path = video_dir / FRAME_CNN_SCREENING_FILE
@@ -471,6 +470,29 @@ def record_screening(video_dir: Path, candidate_file: Path, result: dict) -> Non
              **{k: result[k] for k in ("bare", "head", "head_choices", "head_in_place", "head_in_place_choices",
                                        "shipped_head", "protocol") if k in result}}
     screening["candidates"] = [c for c in screening["candidates"] if c["name"] != entry["name"]] + [entry]
+    _write_screening(video_dir, screening)
+
+
+def record_inputs(video_dir: Path, candidate_file: Path, result: dict) -> None:
+    """Enter `screen_inputs`' figures (the head's inputs beside the candidate) in the video folder's
+    FRAME_CNN_SCREENING_FILE, replacing an earlier input screen, and rewrite the card."""
+    path = video_dir / FRAME_CNN_SCREENING_FILE
+    screening = json.loads(path.read_text()) if path.is_file() else {"candidates": []}
+    keys = ("accuracy", "macro_f1", "uar", "n", "faces_not_found")
+    screening["head_inputs"] = {
+        "candidate": candidate_file.parent.name, "protocol": result["protocol"],
+        "sets": [{"inputs": row["inputs"], "embedding_width": row["embedding_width"],
+                  "figures": {name: {k: r[k] for k in keys} for name, r in row["figures"].items()},
+                  "C": sorted({f["C"] for f in row["folds"]}), "jaffe_weight": sorted({f["jaffe_weight"] for f in row["folds"]})}
+                 for row in result["sets"]],
+    }
+    _write_screening(video_dir, screening)
+
+
+def _write_screening(video_dir: Path, screening: dict) -> None:
+    from avemo.cards import write_video_card
+
+    path = video_dir / FRAME_CNN_SCREENING_FILE
     path.write_text(json.dumps(screening, indent=1) + "\n")
     report_file = video_dir / "evaluation.json"  # train.video's measurements: the card is rebuilt from them
     if report_file.is_file():
@@ -595,11 +617,11 @@ INPUT_SETS = (  # (name, CNNs read beside facex's log-probabilities, blendshapes
 )
 
 
-def screen_inputs(root: Path, video_dir: Path, candidate_file: Path) -> dict:
+def screen_inputs(root: Path, video_dir: Path, candidate_file: Path, record: bool = False) -> dict:
     """The head's inputs screened again beside a candidate frame CNN, each set nested on its own (`nested_head_with`):
     the candidate or fer's CNN with facex's log-probabilities, plus the blendshapes, the candidate's embedding
     (`cnn_embeddings`) or facex's (`facex_embeddings`); and both CNNs together. Writes head_inputs.json beside the
-    candidate."""
+    candidate; with `record`, also enters it in `video_dir`'s FRAME_CNN_SCREENING_FILE and card (`record_inputs`)."""
     analyser, stills, networks = candidate_stills(root, video_dir, candidate_file)
     labels = analyser.labels
     found = stills.found[:, None]
@@ -627,6 +649,8 @@ def screen_inputs(root: Path, video_dir: Path, candidate_file: Path) -> dict:
                           "found counts as wrong"}
     (Path(candidate_file).parent / INPUTS_FILE).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {Path(candidate_file).parent / INPUTS_FILE}")
+    if record:
+        record_inputs(video_dir, Path(candidate_file), result)
     return result
 
 
@@ -717,8 +741,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", help="folder holding faces/ (default: $AVEMO_DATA or ../shared/data)")
     parser.add_argument("--video", type=Path, default=WEIGHTS_DIR / "video", help="the video model folder")
     parser.add_argument("--frame-cnn", type=Path, help="screen: the candidate frame CNN (a .keras file)")
-    parser.add_argument("--record", action="store_true", help="screen: enter the result in the video folder's "
-                        f"{FRAME_CNN_SCREENING_FILE} and its card")
+    parser.add_argument("--record", action="store_true", help="screen, inputs: enter the result in the video "
+                        f"folder's {FRAME_CNN_SCREENING_FILE} and its card")
     parser.add_argument("--bench-runs", type=int, default=10,
                         help="fit: warm runs of bench.video for the card's latency (0: skip)")
     args = parser.parse_args(argv)
@@ -730,7 +754,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.stage == "screen":
             screen(data_dir(args.data_dir), args.video, args.frame_cnn, args.record)
         else:
-            screen_inputs(data_dir(args.data_dir), args.video, args.frame_cnn)
+            screen_inputs(data_dir(args.data_dir), args.video, args.frame_cnn, args.record)
     else:
         {"sweep": sweep, "evaluate": evaluate}[args.stage](data_dir(args.data_dir), args.video)
 
