@@ -812,9 +812,13 @@ FRAME_CNN_SCREENING_FILE = "frame_cnn_screening.json"  # (written by train.faces
 
 
 def _frame_cnn_not_shipped_line(out: Path) -> str:
-    if (out / FRAME_CNN_SCREENING_FILE).is_file():
-        return ("- A frame CNN of the project's own, trained on FER2013 with its own alignment: screened and not "
-                "shipped (above).\n")
+    path = out / FRAME_CNN_SCREENING_FILE
+    if path.is_file():
+        labels = "FER2013's labels or the FER+ crowd's votes" if any(
+            "ferplus" in (c.get("training") or {}) for c in json.loads(path.read_text())["candidates"]) else "FER2013"
+        return (f"- A frame CNN of the project's own, trained on {labels} with its own alignment: screened and not "
+                "shipped (above). A larger backbone at a higher input resolution, trained on a GPU: not tried (no "
+                "GPU machine was available).\n")
     return ("- A frame CNN trained or fine-tuned by this project on FER2013 with its own alignment: not screened "
             "for this build.\n")
 
