@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test install browser evaluate train bench screenshot clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-train.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -28,20 +28,25 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(PY) -m pytest -q
 
-# Speaker-independent cross-validation (resumable fold by fold; results in runs/).
+# Speaker-independent evaluation of the voice (resumable, cached in runs/ and cache/): within the corpora, on a
+# corpus held out whole, under noise and codecs, the v0.9.0 recipe beside it, and the screen of what generalises.
 evaluate: $(STAMP)
-	$(PY) -m train.audio evaluate --kind logmel
-	$(PY) -m train.audio evaluate --kind mfcc     # the feature ablation, same folds
-	$(PY) -m train.speech_encoders screen         # Whisper tiny.en / base, layers, pooling, C, weights, same folds
-	$(PY) -m train.audio evaluate --kind mfcc --protocol luna2022   # Luna-Jiménez et al. 2022's actor folds
-	$(PY) -m train.baseline                       # MFCC statistics + SVM on the same folds, for context
-	$(PY) -m train.faces sweep                    # framing of each face CNN, on labelled stills
-	$(PY) -m train.fusion fit                     # paired takes: the face-AU expert, every fusion method, nested
+	$(PY) -m train.audio evaluate                      # RAVDESS, SAVEE: 4 speaker folds; EmoDB: leave one speaker out
+	$(PY) -m train.audio cross-corpus                  # trained on two corpora, scored on the third
+	$(PY) -m train.audio robustness                    # RAVDESS's held-out actors in noise, a room, codecs
+	$(PY) -m train.audio evaluate --recipe v0.9.0      # the baseline rows
+	$(PY) -m train.audio cross-corpus --recipe v0.9.0
+	$(PY) -m train.audio robustness --recipe v0.9.0 --conditions pink@10dB,babble@10dB,pink@20dB,babble@20dB,opus
+	$(PY) -m train.voice_screen speech                 # what helps the voice generalise, one change at a time
+	$(PY) -m train.voice_screen layers
+	$(PY) -m train.audio evaluate --protocol luna2022  # Luna-Jiménez et al. 2022's actor folds, for the fusion
+	$(PY) -m train.faces sweep                         # framing of each face CNN, on labelled stills
+	$(PY) -m train.fusion fit                          # paired takes: the face-AU expert, every fusion method, nested
 
 # The product's models, trained on all the data, with their model cards.
 train: $(STAMP)
-	$(PY) -m train.audio final   # picks the better feature kind of the evaluation
-	$(PY) -m train.audio vad     # the speech gate into weights/audio, measured on every clip and on non-speech
+	$(PY) -m train.audio final      # the voice on RAVDESS, SAVEE and EmoDB, its card from the evaluation
+	$(PY) -m train.audio vad        # the speech gate into weights/audio, measured on every clip and on non-speech
 	$(PY) -m train.video default    # the frame models (FER CNN, facex, Face Landmarker), no head yet
 	$(PY) -m train.faces fit        # the expression head on labelled stills, subjects held out: its matrix for the fusion rule
 	$(PY) -m train.fusion default   # the rule's matrices from the above (keeps what `fit` measured)

@@ -9,7 +9,7 @@ writes each result as one whole line (one write call, then fsync), tagged with i
 cut the last line: `done_keys` ignores it and the next `append_result` cuts it off before writing, so
 that input is analysed again. An interrupted run loses at most the clips in flight.
 
-`iter_parallel` runs N spawned worker processes (TensorFlow is not fork-safe), each loading one
+`iter_parallel` runs N spawned worker processes (mediapipe's and ONNX Runtime's threads are not fork-safe), each loading one
 Predictor once; results come back as they finish, tagged with their input's index. A file that
 kills its worker (a native crash, the out-of-memory killer) costs that file one error result: the pool
 restarts, the files in flight with it are retried one at a time, and the batch goes on.
@@ -18,10 +18,11 @@ restarts, the files in flight with it are retried one at a time, and the batch g
 Predictor; `run_batch` writes its results as the same JSONL lines, or as Parquet. Ray is an optional
 extra (pip install 'avemo[batch]').
 
-Memory: every worker (or actor) holds its own Predictor, about 1.3 GB resident, nearly all of it the
-TensorFlow, mediapipe and openSMILE runtimes rather than the weights (under 10 MB). Those runtimes'
-heaps are private to each process and cannot be shared; only their code pages are (`bench.batch`
-shows the proportional share, PSS, next to RSS).
+Memory: every worker (or actor) holds its own Predictor, which loads a modality's models at the first
+input that needs them (a batch of audio files never loads the face models), once, shared by its threads:
+about 0.74 GB resident for the voice, 0.91 GB with the face (bench.batch), mostly the Whisper encoders'
+weights (some 110 MB), ONNX Runtime, mediapipe, openSMILE and librosa. Those heaps are private to each process
+and cannot be shared; only code pages are (`bench.batch` shows the proportional share, PSS, next to RSS).
 """
 from __future__ import annotations
 
@@ -156,28 +157,36 @@ def input_problem(path) -> str | None:
 
 
 def default_predictor():
+    """The bundled or Hub models, each modality's loaded on its first need: a batch of audio files never
+    loads the face models."""
     from avemo.predict import Predictor
 
-    return Predictor()
+    return Predictor(lazy=True)
 
 
 def load_predictor(factory: Callable | None = None):
-    """A Predictor from `factory` (default: the bundled or Hub models); ModelLoadError says why not."""
+    """A Predictor from `factory` (default: `default_predictor`); ModelLoadError says why not."""
     from avemo.media import MediaError
+    from avemo.predict import ModelLoadError as PredictorLoadError
 
     try:
         return (factory or default_predictor)()
-    except MediaError as error:  # e.g. the speech encoder's package is not installed
+    except (MediaError, PredictorLoadError) as error:  # e.g. the speech encoder's package is not installed
         raise ModelLoadError(str(error)) from None
 
 
 def analyse_one(predictor, path, predict_kwargs: dict | None) -> dict:
-    """One input's result; never raises for the input (a failure becomes its error)."""
+    """One input's result; never raises for the input (a failure becomes its error). Raises ModelLoadError
+    when the models the input needs cannot be loaded: that is no input's fault, and stops the batch."""
+    from avemo.predict import ModelLoadError as PredictorLoadError
+
     problem = input_problem(path)
     if problem:
         return error_result(path, problem)
     try:
         return predictor.predict(path, **(predict_kwargs or {}))
+    except PredictorLoadError as error:
+        raise ModelLoadError(str(error)) from None
     except Exception as error:  # Predictor.predict catches bad input; this is a bug or a resource error
         return error_result(path, f"analysis failed ({type(error).__name__}: {error})".replace("\n", " "))
 
@@ -212,7 +221,10 @@ def _init_worker(predictor_factory: Callable | None) -> None:
 def _work(index: int, path: str, predict_kwargs: dict | None) -> tuple[int, dict | None, str | None]:
     if _worker_load_error is not None:
         return index, None, _worker_load_error
-    return index, analyse_one(_worker_predictor, path, predict_kwargs), None
+    try:
+        return index, analyse_one(_worker_predictor, path, predict_kwargs), None
+    except ModelLoadError as error:  # the models this input needed (loaded on first need)
+        return index, None, str(error)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -282,7 +294,7 @@ def iter_parallel(paths: list, workers: int, predict_kwargs: dict | None = None,
                     running.clear()
                     break
         finally:  # done, a dead pool, an interrupt, or the caller stopped reading: no need to wait for
-            _stop(pool)  # idle workers to tear TensorFlow down (seconds)
+            _stop(pool)  # idle workers to tear their runtimes down
         if suspects:
             restarts += 1
             if len(suspects) == 1:

@@ -372,7 +372,7 @@ VAD v{figures['settings']['silero_vad']} (MIT, `silero_vad.onnx`, run with onnxr
 {figures['settings']['min_speech_seconds']} s of speech; what it refuses is kept only if it sounds like speech on
 four measures at once (the median change of the log-mel spectrum between 20 ms frames within
 {cue['spectral_change_db'][0]}-{cue['spectral_change_db'][1]} dB, at least {cue['min_voiced_share']:.0%} of its frames
-periodic at a voice's pitch, a pitch that holds still in at most {cue['max_steady_pitch']:.0%} of its steps, at least
+periodic at a voice's pitch once pre-emphasised (brown noise is not), a pitch that holds still in at most {cue['max_steady_pitch']:.0%} of its steps, at least
 {cue['min_syllabic_modulation']:.0%} of the loudness modulation at 2-8 Hz). Those bounds were set between the
 speech Silero misses and the synthetic sounds below, looking at both: they are fitted to these families.
 Measured by `python -m train.audio vad` (bench.voice_activity):
@@ -381,11 +381,12 @@ Measured by `python -m train.audio vad` (bench.voice_activity):
 |---|---|---|---|
 {corpus_rows}
 
-| synthetic sound (5 s, at {', '.join(f'{x:g}' for x in (-3, -20, -40))} dBFS) | sounds | refused |
+| synthetic sound (5 s, at {', '.join(f'{x:g}' for x in figures['settings']['synthetic_levels_dbfs'])} dBFS peak) | sounds | refused |
 |---|---|---|
 {sound_rows}
 
-All corpus clips kept: **{margins['all_corpus_accepted']}**; all synthetic non-speech refused:
+All corpus clips kept: **{margins['all_corpus_accepted']}**; with pink noise or a babble at 10 dB SNR, at least
+**{pct(margins['min_acceptance_rate_with_noise'])}** of each corpus kept; all synthetic non-speech refused:
 **{margins['all_non_speech_refused']}**. The synthetic sounds are the same families the tests make, so these
 rates say the gate holds on them, not on every sound in the world (a song, for one, is a voice).
 Silero costs {figures['timing']['ms_per_4s_clip_median']:.0f} ms on a 4 s clip here.
@@ -765,9 +766,10 @@ speaker-independently, and writes a model folder with its measured report.
 ## Use
 
 `avemo.face.video.VideoAnalyzer.load(folder)` then `.analyse(path, avemo.media.probe(path), max_seconds)`.
-The frame CNN is wrapped in `avemo.face.video.FramewiseDistributed` (a `TimeDistributed` that folds time
-into the batch), a Keras-registered layer: import `avemo.face.video` before `keras.saving.load_model`
-(safe mode stays on). Inputs: `frames` (batch, T, 64, 64, 1) and `frame_weights` (batch, T), rows
+It runs `model.onnx` (ONNX Runtime) and `facex.tflite` (LiteRT), without TensorFlow. `model.keras` is the
+Keras original the ONNX file was exported from: its frame CNN is wrapped in
+`avemo.face.networks.FramewiseDistributed` (a `TimeDistributed` that folds time into the batch), a
+Keras-registered layer: import `avemo.face.networks` before `keras.saving.load_model` (safe mode stays on). Inputs: `frames` (batch, T, 64, 64, 1) and `frame_weights` (batch, T), rows
 summing to 1; output: logits in `labels.json` order.
 
 ## Labels

@@ -16,8 +16,12 @@ import json
 import logging
 import sys
 
+from avemo import __version__
 from avemo.backend import filter_native_logs
-from avemo.config import MAX_ANALYSIS_SECONDS
+from avemo.config import AUDIO_EXTENSIONS, MAX_ANALYSIS_SECONDS, VIDEO_EXTENSIONS
+
+FORMATS = (f"Formats read: audio {' '.join(AUDIO_EXTENSIONS)}; video {' '.join(VIDEO_EXTENSIONS)} "
+           "(decoded with ffmpeg; a video's sound track is the voice).")
 
 
 def _cell(result: dict | None, reason: str | None) -> str:
@@ -116,10 +120,12 @@ def batch_command(args: argparse.Namespace, inputs: list, face_aus) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="avemo", description="Audio-visual emotion recognition.")
+    parser = argparse.ArgumentParser(prog="avemo", description="Audio-visual emotion recognition.", epilog=FORMATS)
+    parser.add_argument("--version", action="version", version=f"avemo {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    predict = commands.add_parser("predict", help="analyse media files or folders")
-    predict.add_argument("paths", nargs="+", help="audio/video files, or folders searched recursively")
+    predict = commands.add_parser("predict", help="analyse media files or folders", epilog=FORMATS,
+                                  description="Which emotion each file's voice and face show, and both together.")
+    predict.add_argument("paths", nargs="+", help="audio/video files, or folders searched recursively for them")
     predict.add_argument("--format", choices=["table", "jsonl"], default="table",
                          help="table: one readable row per input (default); jsonl: one JSON object per input, "
                               "as avemo.predict returns it")
@@ -132,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                          help="analyse at most this much of each clip (default %(default)s)")
     batch = predict.add_argument_group("batches", "many files: worker processes, resumable output, Ray Data")
     batch.add_argument("--workers", type=int, metavar="N",
-                       help="worker processes, each loading the models once (about 1.3 GB each); default 1, "
-                            "in this process. With --engine ray: Ray actors (default one per CPU of the cluster)")
+                       help="worker processes, each loading the models once; default 1, in this process. "
+                            "With --engine ray: Ray actors (default one per CPU of the cluster)")
     batch.add_argument("--output", metavar="FILE",
                        help="append each result to FILE as one JSON line as soon as it is done (instead of "
                             "printing it); inputs already in FILE (same path and content) are skipped, so the "

@@ -1,4 +1,4 @@
-"""Readers for the emotion corpora as released: RAVDESS (speech audio and video) and SAVEE.
+"""Readers for the emotion corpora as released: RAVDESS (speech audio and video), SAVEE and EmoDB.
 
 Each reader yields `Clip`s (path, emotion, speaker, corpus). Files whose names do not parse
 are counted in a `ScanReport`, never silently dropped.
@@ -17,10 +17,22 @@ SAVEE_EMOTION_CODES = {
     "n": "neutral", "sa": "sad", "su": "surprised",
 }
 SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
+# EmoDB's emotion letters (German initials). Boredom (L, Langeweile) has no counterpart among the product's
+# eight emotions: it is not a training class, and the readers skip it unless asked (the audio card reports
+# what the voice model says of those clips instead).
+EMODB_EMOTION_CODES = {
+    "W": "angry", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad", "N": "neutral", "L": "boredom",
+}
+EMODB_UNMAPPED = "boredom"
+EMODB_MALE_SPEAKERS = frozenset({"03", "10", "11", "12", "15"})  # the other five (08, 09, 13, 14, 16) are women
+# The corpora's languages, as the page and the model card name them.
+CORPUS_LANGUAGES = {"ravdess": "English", "savee": "English", "emodb": "German"}
 
 # modality-channel-emotion-intensity-statement-repetition-actor
 _RAVDESS_NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 _SAVEE_NAME = re.compile(r"^(DC|JE|JK|KL)_(sa|su|a|d|f|h|n)(\d{2})$")
+# speaker (2 digits), text (a letter and 2 digits), emotion letter, version letter: "03a01Fa"
+_EMODB_NAME = re.compile(r"^(\d{2})([ab]\d{2})([WLEAFTN])([a-z])$")
 
 
 class CorpusError(RuntimeError):
@@ -31,8 +43,8 @@ class CorpusError(RuntimeError):
 class Clip:
     path: Path
     emotion: str
-    speaker: str   # globally unique: "ravdess-01", "savee-DC"
-    corpus: str    # "ravdess" or "savee"
+    speaker: str   # globally unique: "ravdess-01", "savee-DC", "emodb-03"
+    corpus: str    # "ravdess", "savee" or "emodb"
 
     @property
     def label(self) -> int:
@@ -76,11 +88,20 @@ def parse_savee_name(stem: str) -> dict | None:
     return {"speaker": speaker, "emotion": SAVEE_EMOTION_CODES[code], "number": int(number)}
 
 
+def parse_emodb_name(stem: str) -> dict | None:
+    """Fields of an EmoDB file name such as '03a01Fa', or None if it does not parse."""
+    match = _EMODB_NAME.match(stem)
+    if not match:
+        return None
+    speaker, text, code, version = match.groups()
+    return {"speaker": speaker, "text": text, "emotion": EMODB_EMOTION_CODES[code], "version": version}
+
+
 def _require_folder(folder: Path, corpus: str) -> None:
     if not folder.is_dir():
         raise CorpusError(
             f"{corpus} folder not found: {folder}. Point --data-dir (or AVEMO_DATA) at the folder "
-            f"that holds ravdess/ and savee/ (see ../shared/data/README.md)."
+            f"that holds ravdess/, savee/ and emodb/ (see ../shared/data/README.md)."
         )
 
 
@@ -136,13 +157,33 @@ def scan_savee(root: Path) -> ScanReport:
     return _scan(Path(root) / "savee" / "audio", "SAVEE", "*", make_clip)
 
 
+def scan_emodb(root: Path, include_boredom: bool = False) -> ScanReport:
+    """EmoDB clips under `root/emodb/audio/`. Boredom clips are skipped (counted in the report) unless
+    `include_boredom`: their `emotion` is then EMODB_UNMAPPED, which has no label among EMOTIONS."""
+
+    def make_clip(path: Path):
+        if path.suffix.lower() not in (".flac", ".wav"):
+            return "not a .flac/.wav file"
+        fields = parse_emodb_name(path.stem)
+        if fields is None:
+            return "name does not follow the EmoDB convention"
+        if fields["emotion"] == EMODB_UNMAPPED and not include_boredom:
+            return "boredom has no counterpart among avemo's emotions"
+        return Clip(path, fields["emotion"], f"emodb-{fields['speaker']}", "emodb")
+
+    return _scan(Path(root) / "emodb" / "audio", "EmoDB", "*", make_clip)
+
+
 def speaker_sex(speaker: str) -> str | None:
-    """'male' / 'female' where the corpus says so (RAVDESS: odd actors are male; SAVEE: all male)."""
+    """'male' / 'female' where the corpus says so (RAVDESS: odd actors are male; SAVEE: all male; EmoDB: its
+    documentation's list)."""
     corpus, _, ident = speaker.partition("-")
     if corpus == "ravdess":
         return "male" if int(ident) % 2 else "female"
     if corpus == "savee":
         return "male"
+    if corpus == "emodb":
+        return "male" if ident in EMODB_MALE_SPEAKERS else "female"
     return None
 
 

@@ -12,7 +12,7 @@ The bundled `weights/` are used instead, and the reason goes into `origin` and t
 `AVEMO_OFFLINE=1` or `HF_HUB_OFFLINE=1`; the Hub does not answer within `AVEMO_HUB_TIMEOUT` seconds
 (default 3) or the whole download takes longer than `AVEMO_HUB_DEADLINE` (default 20); the repo or
 revision does not exist; or a downloaded folder fails `check_model_folder` (a file missing, a JSON
-file that does not parse, a `model.keras` that is not a sound Keras archive). Models are taken all
+file that does not parse, a `model.keras` that is not a sound Keras archive or has no ONNX export beside it). Models are taken all
 from the Hub or all from `weights/`, never mixed: the fusion is calibrated on one audio/video pair.
 Pickle files (`UNSAFE_PATTERNS`) are never downloaded; a trained fusion comes as trained.skops, which
 loads scikit-learn types only (avemo.fusion.rule.load_trained).
@@ -45,10 +45,11 @@ HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
 # What a model folder must hold to be loadable (avemo.models.load_model_folder, avemo.fusion.rule.load_fusion).
+# Inference reads the ONNX exports; the audio folder's clip-level experts (functionals, descriptors, speech) are
+# each optional, but a .keras file needs its export beside it.
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
-    "audio": ("model.keras", "functionals.keras", "descriptors.keras", "speech.keras", "labels.json", "config.json",
-              "silero_vad.onnx"),
-    "video": ("model.keras", "labels.json", "config.json", "face_landmarker.task", "facex.tflite",
+    "audio": ("model.onnx", "labels.json", "config.json", "silero_vad.onnx"),
+    "video": ("model.onnx", "labels.json", "config.json", "face_landmarker.task", "facex.tflite",
               "expression_head.json"),
     "face_aus": ("model.skops", "config.json"),
     "fusion": ("config.json",),
@@ -135,6 +136,10 @@ def check_model_folder(folder: Path, name: str) -> None:
                 check_keras_archive(path)
             except ValueError as error:
                 raise ValueError(f"{name}: {error}") from None
+            if not path.with_suffix(".onnx").is_file():
+                raise ValueError(f"{name}: {path.with_suffix('.onnx').name} is missing (the export of {path.name})")
+        elif path.suffix == ".onnx" and path.read_bytes()[:1] != b"\x08":  # an ONNX file opens with its IR version
+            raise ValueError(f"{name}: {path.name} is not an ONNX model")
         elif path.suffix in (".skops", ".task") and not zipfile.is_zipfile(path):  # (both are zip archives)
             raise ValueError(f"{name}: {path.name} is not a {path.suffix[1:]} archive")
         elif path.suffix == ".tflite" and path.read_bytes()[4:8] != b"TFL3":  # the TensorFlow Lite file mark

@@ -165,7 +165,7 @@ def _load_with_soundfile(path: Path, sample_rate: int, max_seconds: float):
     except (sf.LibsndfileError, RuntimeError, TypeError):
         raise _NotForSoundfile from None
     truncated = info.frames > limit
-    return _to_mono_at_rate(data, rate, sample_rate), truncated
+    return to_mono_at_rate(data, rate, sample_rate), truncated
 
 
 def _load_with_ffmpeg(path: Path, sample_rate: int, max_seconds: float, duration: float):
@@ -183,8 +183,15 @@ def _load_with_ffmpeg(path: Path, sample_rate: int, max_seconds: float, duration
     return data.copy(), duration > max_seconds
 
 
-def _to_mono_at_rate(data: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
-    mono = data.mean(axis=1).astype(np.float32)
+def to_mono_at_rate(samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+    """Sound already in memory as the models read it: mono float32 at `sample_rate`. `samples` is (n,) or
+    (n, channels) at `rate`, float in [-1, 1] or signed integer PCM (a browser microphone's int16)."""
+    data = np.asarray(samples)
+    if data.ndim not in (1, 2) or data.dtype.kind not in "fi":  # float, or signed integer PCM
+        raise MediaError(f"not a waveform: samples of shape {data.shape} and type {data.dtype}")
+    if data.dtype.kind == "i":  # full scale is -min: 32768 for int16
+        data = data.astype(np.float32) / -np.iinfo(data.dtype).min
+    mono = (data if data.ndim == 1 else data.mean(axis=1)).astype(np.float32)
     if rate != sample_rate:
         import soxr
 

@@ -2,8 +2,10 @@
 
 A model folder (weights/audio, weights/video) holds `model.keras`, `labels.json` (the class
 order of the outputs), `config.json` (feature parameters and the calibration temperature) and a
-model card `README.md`; the audio folder also holds `functionals.keras`, `descriptors.keras` and
-`speech.keras`, its clip-level experts.
+model card `README.md`; the audio folder may also hold `functionals.keras`, `descriptors.keras` and
+`speech.keras`, its clip-level experts (each optional). Beside each `.keras` file lies its ONNX export
+(`model.onnx`, ...), written when the model is saved (`save_model_folder`, avemo.onnx_export): inference
+loads the exports only (`load_model_folder`, avemo.runtime), so it never imports TensorFlow or Keras.
 Models output logits; `ModelFolder.calibrated` turns them into calibrated probabilities with the
 folder's temperature.
 """
@@ -15,10 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.backend import import_tensorflow
 from avemo.config import EMOTIONS
-
-import_tensorflow()  # before any Keras import below: quietly (see avemo.backend)
+from avemo.runtime import SOURCE_SHA256, OnnxModel, file_sha256
 
 
 def combine_logits(*logits: np.ndarray, weights: tuple[float, ...] | None = None) -> np.ndarray:
@@ -43,20 +43,10 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 CLIP_EXPERT_FILES = {"functionals": "functionals.keras", "descriptors": "descriptors.keras", "speech": "speech.keras"}
 
 
-def traced(model):
-    """`model(x, training=False)` as one traced TensorFlow graph, for any batch size of its one input.
-    Called eagerly, Keras spends a small model's time dispatching ops from Python: the audio CNN took
-    30-50 ms a call that way and 2-6 ms traced, the functionals head 17 ms and 2 ms (measured here)."""
-    import tensorflow as tf
-
-    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
-    return tf.function(lambda x: model(x, training=False), input_signature=signature, autograph=False)
-
-
 @dataclass
 class ModelFolder:
-    """A loaded model folder: the Keras model, its class order and its configuration, and for the
-    audio model its clip-level experts (functionals, descriptors and speech)."""
+    """A loaded model folder: its model (avemo.runtime.OnnxModel), class order and configuration, and for
+    the audio model the clip-level experts it has (functionals, descriptors and speech; None where absent)."""
 
     path: Path
     model: object
@@ -74,32 +64,25 @@ class ModelFolder:
         """An expert's weight in the clip's verdict, as its training chose it ("descriptors", "speech")."""
         return float(self.config.get("hparams", {}).get(f"{name}_weight", 1.0))
 
-    def _infer(self, part: str, batch: np.ndarray) -> np.ndarray:
-        """Logits of one of the folder's models ("model", "functionals", "descriptors", "speech") for a batch,
-        through its traced graph (made on first use and kept)."""
-        graphs = self.__dict__.setdefault("_graphs", {})
-        if part not in graphs:
-            graphs[part] = traced(getattr(self, part))
-        return np.asarray(graphs[part](np.asarray(batch, np.float32)))
-
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Logits of a batch of windows (a single-input model)."""
-        return self._infer("model", batch)
+        return self.model(batch)
 
     def functionals_logits(self, functionals: np.ndarray) -> np.ndarray:
         """The functionals expert's logits for one clip's functionals."""
-        return self._infer("functionals", np.asarray(functionals)[None])[0]
+        return self.functionals(np.asarray(functionals)[None])[0]
 
     def descriptors_logits(self, descriptor_windows: np.ndarray) -> np.ndarray:
         """The descriptor expert's logits for one clip: the mean over its windows of descriptor rows."""
-        return self._infer("descriptors", descriptor_windows).mean(axis=0)
+        return self.descriptors(descriptor_windows).mean(axis=0)
 
     def speech_logits(self, representation: np.ndarray) -> np.ndarray:
         """The speech expert's logits for one clip's Whisper encoder statistics."""
-        return self._infer("speech", np.asarray(representation)[None])[0]
+        return self.speech(np.asarray(representation)[None])[0]
 
     def warm_up(self) -> None:
-        """Trace the audio graphs now (about 0.5 s), with the models, rather than in the first request."""
+        """Run each audio model once now, with the models, rather than in the first request (ONNX Runtime
+        plans its memory on the first run)."""
         self.logits(np.zeros((1, *self.model.input_shape[1:]), np.float32))
         if self.functionals is not None:
             self.functionals_logits(np.zeros(self.functionals.input_shape[1:], np.float32))
@@ -141,31 +124,47 @@ def to_product_order(probs: np.ndarray, labels: list[str]) -> np.ndarray:
 
 
 def save_model_folder(folder: Path, model, labels: list[str], config: dict, **clip_experts) -> None:
-    """Write a model folder; `clip_experts` are the audio model's clip-level experts by name
+    """Write a model folder: each Keras model with its ONNX export beside it (avemo.onnx_export, which needs
+    TensorFlow: training's side); `clip_experts` are the audio model's clip-level experts by name
     (functionals=, descriptors=, speech=), each saved to its CLIP_EXPERT_FILES file."""
+    from avemo.onnx_export import save_and_export
+
     folder.mkdir(parents=True, exist_ok=True)
-    model.save(folder / "model.keras")
+    save_and_export(model, folder / "model.keras")
     for name, expert in clip_experts.items():
         if expert is not None:
-            expert.save(folder / CLIP_EXPERT_FILES[name])
+            save_and_export(expert, folder / CLIP_EXPERT_FILES[name])
     (folder / "labels.json").write_text(json.dumps(list(labels), indent=1) + "\n")
     (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
 
 
+class StaleExport(Exception):
+    """A model's ONNX export is missing, or was made from another version of its .keras file."""
+
+
+def load_exported(keras_path: Path) -> OnnxModel:
+    """The ONNX export beside a .keras file, checked to come from that very file where the file is there.
+    Raises StaleExport with what to run."""
+    exported = keras_path.with_suffix(".onnx")
+    fix = f"export it: python -m avemo.onnx_export {keras_path.parent}"
+    if not exported.is_file():
+        raise StaleExport(f"{exported} is missing ({fix})")
+    model = OnnxModel.load(exported)
+    if keras_path.is_file() and model.metadata.get(SOURCE_SHA256) != file_sha256(keras_path):
+        raise StaleExport(f"{exported} was exported from another {keras_path.name} than the one beside it ({fix})")
+    return model
+
+
 def load_model_folder(folder: Path) -> ModelFolder:
-    """Load a model folder written by `save_model_folder`. Raises FileNotFoundError if absent."""
-    import keras
-
-    from avemo.audio import layers  # noqa: F401  (registers avemo's layers for safe-mode loading)
-
+    """Load a model folder written by `save_model_folder`: the ONNX exports of its models, on ONNX Runtime.
+    Raises FileNotFoundError if it has no model, StaleExport if an export is missing or out of date."""
     folder = Path(folder)
     model_file = folder / "model.keras"
-    if not model_file.exists():
+    if not model_file.exists() and not model_file.with_suffix(".onnx").exists():
         raise FileNotFoundError(f"no model at {model_file}")
-    # Safe mode (the default) refuses Lambda layers and arbitrary code: weights may come from the Hub.
-    model = keras.saving.load_model(model_file, compile=False)
-    clip_experts = {name: keras.saving.load_model(folder / file, compile=False)
-                    for name, file in CLIP_EXPERT_FILES.items() if (folder / file).exists()}
+    model = load_exported(model_file)
+    clip_experts = {name: load_exported(folder / file) for name, file in CLIP_EXPERT_FILES.items()
+                    if (folder / file).exists() or (folder / file).with_suffix(".onnx").exists()}
     labels = json.loads((folder / "labels.json").read_text())
     config = json.loads((folder / "config.json").read_text())
     return ModelFolder(folder, model, labels, config, **clip_experts)

@@ -7,10 +7,17 @@
 With OpenFace output for the clip (`predict(path, face_aus=read_clip_action_units(csv, take=path))`),
 the face-AU expert is the face modality instead of the live face model, and `video.source` says so.
 
-`Predictor` holds the loaded models (safe to share between threads: Keras inference and the
-per-call state here are read-only). Its result is a plain JSON-ready dict:
+`Predictor` only orchestrates: it resolves the weights (the Hub, or the bundled `weights/`), loads each
+modality's analyser (avemo.audio.analysis.VoiceAnalyzer, avemo.face.video.VideoAnalyzer, the face-AU
+expert), runs those the input needs and fuses their verdicts (avemo.fusion.rule). `Predictor()` loads every
+model at once (the app: ready when it starts); `Predictor(lazy=True)` loads each modality on its first need
+(the CLI, the batch workers, `predict()`), so an audio file never loads the face models. The models are
+loaded once per Predictor, under a lock, and shared by the threads that call it.
 
-    {"path": str,
+`predict_arrays` takes sound and frames already in memory (live mode's chunks) instead of a file.
+Its result, like `predict`'s, is a plain JSON-ready dict:
+
+    {"path": str | None,                  # None for predict_arrays
      "audio": {"label", "probs": {emotion: p}, "timeline": [{"start", "end", "probs"}],
                "reliability", "verdict_from",                     # each window: every voice expert
                "speech_seconds", "speech_found_by", "speech_segments",   # the speech the gate found
@@ -27,164 +34,160 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
-
-from avemo.audio.features import (check_speech, spectral_frames, timeline_spans, trim_silence, utterance_spans,
-                                  windows)
-from avemo.audio.functionals import descriptor_rows_of, descriptor_windows, descriptors, extractor, functionals
-from avemo.audio.speech_encoder import encoder_states, speech_representation, window_representations
-from avemo.audio.voice_activity import VAD_FILE, check_voice, session
-from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, LONG_SPEECH_SECONDS, MAX_ANALYSIS_SECONDS,
-                          SPEECH_ENCODER, AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig,
-                          SpeechEncoderConfig)
-from avemo.media import MediaError, check_input_file, complete_header, load_audio, probe
-from avemo.results import modality_result
+from avemo.backend import release_freed_memory
+from avemo.config import MAX_ANALYSIS_SECONDS
+from avemo.media import MediaError, check_input_file, complete_header, probe
 
 log = logging.getLogger(__name__)
 
-# A modality analysed on less speech than this gets a proportionally smaller fusion weight.
-FULL_RELIABILITY_SPEECH_SECONDS = 1.5
+
+class ModelLoadError(Exception):
+    """A modality's models could not be loaded (a file the runtime refuses, a package that is not installed).
+    The message is for the user. It is no fault of the input, so `Predictor.predict` raises it rather than
+    writing it into one file's result."""
+
+
+# The model folders a Predictor can hold, each with what loads it (imported only then: ONNX Runtime, mediapipe
+# and openSMILE come with the models, not with this module). `warm_up`: run the models once now (the app, which
+# loads at start) rather than at the first input (a command, which loads for that input).
+def _load_voice(folder: Path, warm_up: bool):
+    from avemo.audio.analysis import VoiceAnalyzer
+
+    return VoiceAnalyzer.load(folder, warm_up)
+
+
+def _load_face(folder: Path, warm_up: bool):
+    from avemo.face.video import VideoAnalyzer
+
+    return VideoAnalyzer.load(folder)
+
+
+def _load_face_aus(folder: Path, warm_up: bool):
+    from avemo.face.action_units import load_au_expert
+
+    return load_au_expert(folder)
+
+
+LOADERS: dict[str, Callable[[Path, bool], object]] = {"audio": _load_voice, "video": _load_face,
+                                                      "face_aus": _load_face_aus}
+
+
+def empty_result(path) -> dict:
+    return {"path": None if path is None else str(path), "audio": None, "video": None, "fused": None,
+            "unavailable": {}, "notes": [], "error": None}
 
 
 class Predictor:
-    """Loaded models plus the analysis of one file at a time.
+    """The model folders, their analysers (loaded on first need, or all at once), and the analysis of one
+    input at a time.
 
-    Making one keeps TensorFlow's and mediapipe's C++ notices off standard error for the rest of the
+    Making one keeps mediapipe's and the runtimes' C++ notices off standard error for the rest of the
     process, as the CLI and the app do (avemo.backend.filter_native_logs; AVEMO_NATIVE_LOGS=1 shows them):
     a Python user would otherwise see lines such as mediapipe's "W0000 ... landmark_projection_calculator"
     on the first face of every clip."""
 
-    def __init__(self, folders: dict[str, Path] | None = None, origin: str | None = None):
+    def __init__(self, folders: dict[str, Path] | None = None, origin: str | None = None, *, lazy: bool = False):
+        """`folders`: {"audio", "video", "face_aus", "fusion": model folder} (default: resolve_weights()).
+        Without `lazy`, every model is loaded now and a failure raises ModelLoadError here; with it, each
+        modality's models load on its first need (`load` warms some now)."""
         from avemo.backend import filter_native_logs
         from avemo.fusion.rule import load_fusion
 
         filter_native_logs()
-        from avemo.hub import resolve_weights
-        from avemo.models import load_model_folder
-
         if folders is None:
+            from avemo.hub import resolve_weights
+
             source = resolve_weights()
             folders, origin = source.folders, source.origin
+        self.folders = {name: Path(folder) for name, folder in folders.items()}
         self.origin = origin or "given folders"
-        self.audio_model = load_model_folder(folders["audio"]) if "audio" in folders else None
-        self.audio_cfg = (AudioFeatureConfig.from_dict(self.audio_model.config["features"])
-                          if self.audio_model else AUDIO_FEATURES)
-        self.functionals_cfg = (FunctionalsConfig.from_dict(self.audio_model.config.get("functionals", {}))
-                                if self.audio_model else FUNCTIONALS)
-        self.descriptors_cfg = (DescriptorsConfig.from_dict(self.audio_model.config.get("descriptors", {}))
-                                if self.audio_model else DESCRIPTORS)
-        self.speech_cfg = (SpeechEncoderConfig.from_dict(self.audio_model.config.get("speech_encoder", {}))
-                           if self.audio_model else SPEECH_ENCODER)
-        if self.audio_model:  # now, with the models, not in the first request
-            self.audio_model.warm_up()
-            if self.audio_model.speech is not None:
-                speech_representation(np.zeros(self.audio_cfg.sample_rate, np.float32) + 1e-3, self.speech_cfg)
-            if self.audio_model.functionals is not None:
-                extractor(self.functionals_cfg.feature_set)
-            if self.audio_model.descriptors is not None:
-                extractor(self.functionals_cfg.feature_set, "LowLevelDescriptors")
-        # The speech gate (avemo.audio.voice_activity): Silero VAD's file in the audio folder. A folder without
-        # it (one trained for a test, say) reads every sound as speech.
-        self.voice_gate = None
-        if self.audio_model and (Path(folders["audio"]) / VAD_FILE).is_file():
-            self.voice_gate = Path(folders["audio"]) / VAD_FILE
-            session(self.voice_gate)
-        elif self.audio_model:
-            log.warning("no %s in %s: sounds that are not a voice will not be refused", VAD_FILE, folders["audio"])
-        self.video_model = None
-        if "video" in folders:
-            from avemo.face.video import VideoAnalyzer
+        self.fusion = load_fusion(self.folders.get("fusion"))
+        self._models: dict[str, object] = {}
+        self._loading = {name: threading.Lock() for name in LOADERS}
+        self._warm_up = not lazy
+        if not lazy:
+            self.load()
+        log.info("avemo models from %s: %s%s", self.origin, ", ".join(sorted(self.folders)) or "none",
+                 " (each loaded on first need)" if lazy else "")
 
-            self.video_model = VideoAnalyzer.load(folders["video"])
-        self.au_expert = None
-        if "face_aus" in folders:
-            from avemo.face.action_units import load_au_expert
+    # -- the models, each loaded once ---------------------------------------------------------
+    def load(self, *modalities: str) -> None:
+        """Load the models of `modalities` ("audio", "video", "face_aus"; default: all) now, if not yet.
+        Raises ModelLoadError."""
+        for name in modalities or LOADERS:
+            self._model(name)
 
-            self.au_expert = load_au_expert(folders["face_aus"])
-        self.fusion = load_fusion(folders.get("fusion"))
-        log.info("avemo models loaded from %s: %s", self.origin, ", ".join(sorted(folders)) or "none")
+    def _model(self, name: str):
+        """The loaded analyser of a modality (None if the folders have none for it), loaded on first call.
+        One lock per modality: two threads never load the same models twice; two modalities load side by side."""
+        if name in self._models:  # (a dict read needs no lock; a model is stored only once fully loaded)
+            return self._models[name]
+        with self._loading[name]:
+            if name not in self._models:
+                folder = self.folders.get(name)
+                self._models[name] = None if folder is None else self._load(name, folder, self._warm_up)
+            return self._models[name]
 
-    # -- audio -----------------------------------------------------------------------------
-    def analyse_audio(self, path: Path, max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
-        """Audio result for a file, and notes for the user. Raises MediaError with the reason."""
-        if self.audio_model is None:
-            raise MediaError("no audio model is installed")
-        cfg = self.audio_cfg
-        waveform, _ = load_audio(path, cfg.sample_rate, max_seconds)  # predict() notes a truncation
-        speech, offset = trim_silence(waveform, cfg)
-        check_speech(speech, cfg)
-        # Is it a voice at all? A tone, noise or music is refused here, never given an emotion.
-        voice = check_voice(waveform, speech, cfg.sample_rate, self.voice_gate) if self.voice_gate else {}
-        model = self.audio_model
-        rate, seconds = cfg.sample_rate, speech.size / cfg.sample_rate
-        long_clip = seconds > LONG_SPEECH_SECONDS
-        frames = spectral_frames(speech, cfg)
-        # The stretches the timeline shows, each read by every expert as a whole clip is: for a long clip
-        # its utterances (which also give its verdict), else short windows across the speech the detector heard.
-        voiced = [(max(0.0, a - offset), min(seconds, b - offset)) for a, b in voice.get("speech_segments", [])
-                  if b > offset and a < offset + seconds]  # where the speech detector heard speech, in `speech`
-        stretches = utterance_spans(speech, cfg, voiced) if long_clip else timeline_spans(len(frames), cfg, voiced)
-        frame_index = lambda t: int(round(t * rate / cfg.hop_length))  # noqa: E731
-        with ThreadPoolExecutor(max_workers=2) as helpers:
-            # openSMILE runs in C without holding the GIL, so its passes (the clip's and each stretch's
-            # functionals, the descriptors) run on other threads while the frame experts and the speech
-            # encoder run here.
-            def functionals_of(start, end):
-                return (helpers.submit(functionals, speech[int(start * rate):int(end * rate)], self.functionals_cfg, rate)
-                        if model.functionals is not None else None)
+    def _prefetch(self, name: str) -> None:
+        """Start loading a modality's models on a helper thread, if not loaded yet: a video's face models (and
+        mediapipe) then load while its voice is analysed. A failure there is left for `_model` to raise."""
+        if name in self._models or self.folders.get(name) is None:
+            return
 
-            pending_descriptors = (helpers.submit(descriptors, speech, self.functionals_cfg, rate)
-                                   if model.descriptors is not None else None)
-            pending_clip = functionals_of(0.0, seconds) if not long_clip else None
-            pending_stretches = [functionals_of(start, end) for start, end in stretches]
-            clip_frame_logits = model.logits(windows(frames, cfg)[0]) if not long_clip else None
-            stretch_frame_logits = [model.logits(windows(frames[frame_index(a):max(frame_index(b), frame_index(a) + 1)],
-                                                         cfg)[0]) for a, b in stretches]
-            # Whisper's states depend on all the audio it attends to: an utterance of a long clip is encoded
-            # alone, as it would be as a clip of its own; a short clip once, its windows reading their stretch.
-            states = (encoder_states(speech, self.speech_cfg, rate)
-                      if model.speech is not None and not long_clip else None)
-            rows = pending_descriptors.result() if pending_descriptors else None
+        def load():
+            try:
+                self._model(name)
+            except ModelLoadError:
+                pass
 
-            def speech_input(start, end):
-                if model.speech is None:
-                    return None
-                if long_clip:
-                    return speech_representation(speech[int(start * rate):int(end * rate)], self.speech_cfg, rate)
-                return window_representations(states, [(start, end)])[0]
+        threading.Thread(target=load, name=f"avemo-load-{name}", daemon=True).start()
 
-            def read(frame_logits, pending, start, end):  # every expert on one stretch of the speech
-                return model.clip_logits(
-                    frame_logits, pending.result() if pending else None,
-                    descriptor_windows(descriptor_rows_of(rows, start, end), self.descriptors_cfg) if rows is not None else None,
-                    speech_input(start, end))
+    @staticmethod
+    def _load(name: str, folder: Path, warm_up: bool):
+        log.info("loading the %s models from %s", name, folder)
+        try:
+            return LOADERS[name](folder, warm_up)
+        except MediaError as error:  # e.g. the speech encoder's package is not installed: a sentence already
+            raise ModelLoadError(str(error)) from error
+        except Exception as error:  # a file Keras or onnxruntime refuses
+            raise ModelLoadError(f"{folder}: {type(error).__name__}: {error}") from error
 
-            stretch_logits = np.stack([read(f, p, a, b) for f, p, (a, b) in zip(stretch_frame_logits, pending_stretches, stretches)])
-            if long_clip:  # longer than any training utterance: the verdict is its utterances', by their length
-                from avemo.models import combine_logits  # (TensorFlow loads with the models, not with this module)
+    @property
+    def audio_model(self):
+        """The voice's analyser (avemo.audio.analysis.VoiceAnalyzer), or None without an audio folder."""
+        return self._model("audio")
 
-                clip_logits = combine_logits(*stretch_logits, weights=tuple(b - a for a, b in stretches))
-                verdict_from = f"its {len(stretches)} utterances"
-            else:  # one utterance, read whole by every expert, as the evaluation scored it
-                clip_logits, verdict_from = read(clip_frame_logits, pending_clip, 0.0, seconds), "the whole utterance"
-        spans = [(offset + a, offset + b) for a, b in stretches]
-        reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)
-        return modality_result(model.calibrated(clip_logits), model.calibrated(stretch_logits), spans, reliability,
-                               verdict_from=verdict_from,
-                               **({"speech_seconds": round(seconds, 2)} | voice), trimmed_seconds=round(seconds, 2)), []
+    @property
+    def video_model(self):
+        """The face's analyser (avemo.face.video.VideoAnalyzer), or None without a video folder."""
+        return self._model("video")
+
+    @property
+    def au_expert(self):
+        """The face-AU expert (avemo.face.action_units.ActionUnitExpert), or None."""
+        return self._model("face_aus")
+
+    def _analyser(self, modality: str):
+        analyser = self._model(modality)
+        if analyser is None:
+            raise MediaError(f"no {modality} model is installed")
+        return analyser
 
     # -- one file ----------------------------------------------------------------------------
     def predict(self, path: str | Path, modality: str = "both",
-                max_seconds: float = MAX_ANALYSIS_SECONDS, face_aus=None) -> dict:
-        """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable".
+                max_seconds: float = MAX_ANALYSIS_SECONDS, face_aus=None, on_stage=None) -> dict:
+        """Analyse one file. Never raises for bad input: problems land in "error"/"unavailable". Raises
+        ModelLoadError if a model the file needs cannot be loaded.
 
         `face_aus` (an avemo.face.openface.ClipActionUnits): the clip's OpenFace action units, read by the
-        face-AU expert as the face modality in place of the video's frames."""
-        result = {"path": str(path), "audio": None, "video": None, "fused": None,
-                  "unavailable": {}, "notes": [], "error": None}
+        face-AU expert as the face modality in place of the video's frames. `on_stage(name)`, if given, hears
+        each stage as it starts ("decoding", "voice", "face"): the app shows it while a long clip is analysed."""
+        on_stage = on_stage or (lambda name: None)
+        on_stage("decoding")
+        result = empty_result(path)
         try:
             path = check_input_file(path)
             info = probe(path)
@@ -195,14 +198,15 @@ class Predictor:
             result["notes"].append(f"the clip is {info.duration:.0f} s long; analysed the first {max_seconds:.0f} s")
         try:
             with complete_header(path, info) as readable:
-                self._analyse(result, readable, info, modality, max_seconds, face_aus)
+                self._analyse(result, readable, info, modality, max_seconds, face_aus, on_stage)
         except OSError:  # a streamed recording that ffmpeg cannot even copy
             result["error"] = "could not read the recording (corrupt or truncated)"
+        finally:
+            release_freed_memory()  # (see avemo.backend: the app's threads would otherwise hold it)
         return result
 
-    def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float, face_aus=None) -> None:
-        from avemo.fusion.rule import fuse
-
+    def _analyse(self, result: dict, path: Path, info, modality: str, max_seconds: float, face_aus=None,
+                 on_stage=lambda name: None) -> None:
         wanted = {"audio", "video"} if modality == "both" else {modality}
         if face_aus is not None and "video" in wanted:
             if self.au_expert is None:
@@ -214,19 +218,41 @@ class Predictor:
             if not info.has_audio:
                 result["unavailable"]["audio"] = "the file has no audio track"
             else:
-                self._run(result, "audio", lambda: self.analyse_audio(path, max_seconds))
+                if "video" in wanted and info.has_video:
+                    self._prefetch("video")
+                on_stage("voice")
+                self._run(result, "audio", lambda: self._analyser("audio").analyse(path, max_seconds))
         if "video" in wanted:
             if not info.has_video:
                 result["unavailable"]["video"] = "the file has no video track: it is audio only"
-            elif self.video_model is None:
-                result["unavailable"]["video"] = "no video model is installed"
             else:
-                self._run(result, "video", lambda: self.video_model.analyse(path, info, max_seconds))
+                on_stage("face")
+                self._run(result, "video", lambda: self._analyser("video").analyse(path, info, max_seconds))
+        held = {m for m, present in (("audio", info.has_audio), ("video", info.has_video)) if present}
+        self._fuse(result, held)
+
+    # -- sound and frames in memory (live mode) -----------------------------------------------
+    def predict_arrays(self, audio: tuple | None = None, video: tuple | None = None) -> dict:
+        """Analyse sound and/or frames already in memory, as `predict` analyses a file: `audio` = (samples,
+        sample_rate) (VoiceAnalyzer.analyse_waveform), `video` = (RGB frames, their times in seconds[, duration])
+        (VideoAnalyzer.analyse_frames), times counting from the start of both. The result's "path" is None.
+        Raises ModelLoadError."""
+        result = empty_result(None)
+        if audio is not None:
+            self._run(result, "audio", lambda: self._analyser("audio").analyse_waveform(*audio))
+        if video is not None:
+            self._run(result, "video", lambda: self._analyser("video").analyse_frames(*video))
+        self._fuse(result, {m for m, given in (("audio", audio), ("video", video)) if given is not None})
+        return result
+
+    # -- the parts every input shares ---------------------------------------------------------
+    def _fuse(self, result: dict, held: set[str]) -> None:
+        """The fused verdict of the modalities analysed, or the error that says why there is none; `held`:
+        the modalities the input holds (naming what failed in them: "no video" is no news for an audio file)."""
+        from avemo.fusion.rule import fuse
 
         result["fused"] = fuse(result["audio"], result["video"], self.fusion)
         if result["fused"] is None:
-            # Name what failed in what the file holds; "no video" is no news for an audio file.
-            held = {m for m, present in (("audio", info.has_audio), ("video", info.has_video)) if present}
             reasons = {m: r for m, r in result["unavailable"].items() if m in held} or result["unavailable"]
             result["error"] = "; ".join(f"{m}: {r}" for m, r in reasons.items()) or "nothing could be analysed"
 
@@ -238,6 +264,8 @@ class Predictor:
             result["notes"].extend(notes)
         except MediaError as error:
             result["unavailable"][modality] = str(error)
+        except ModelLoadError:  # the models, not this input: the caller says so once
+            raise
         except Exception as error:  # a decoder or model failure must not take the other modality down
             log.exception("%s analysis failed", modality)
             result["unavailable"][modality] = f"{modality} analysis failed ({type(error).__name__})"
@@ -248,11 +276,11 @@ _default_lock = threading.Lock()
 
 
 def default_predictor() -> Predictor:
-    """The process-wide Predictor, loaded on first use."""
+    """The process-wide Predictor; each modality's models load on first need."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Predictor()
+            _default = Predictor(lazy=True)
         return _default
 
 

@@ -145,7 +145,7 @@ def main() -> None:
     parser.add_argument("--actors", type=int, default=2, help="Ray actors")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray engine")
     args = parser.parse_args()
-    filter_native_logs()  # the workers' TensorFlow and mediapipe notices stay off the figures
+    filter_native_logs()  # the workers' native notices stay off the figures
 
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0))

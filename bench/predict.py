@@ -39,7 +39,8 @@ def main() -> None:
     from avemo.media import load_audio
     from avemo.audio.speech_encoder import speech_representation
 
-    cfg = predictor.audio_cfg
+    voice = predictor.audio_model  # avemo.audio.analysis.VoiceAnalyzer
+    cfg = voice.cfg
 
     def extract():
         waveform, _ = load_audio(args.clip, cfg.sample_rate)
@@ -47,7 +48,7 @@ def main() -> None:
 
     frames = extract()
     speech = trim_silence(load_audio(args.clip, cfg.sample_rate)[0], cfg)[0]
-    predictor.predict(args.clip)  # warm-up: first call traces the model
+    predictor.predict(args.clip)  # warm-up: the first call plans the sessions' memory
     result = predictor.predict(args.clip)
     audio = result["audio"]
     duration = load_audio(args.clip, cfg.sample_rate)[0].size / cfg.sample_rate
@@ -56,9 +57,9 @@ def main() -> None:
     print(f"weights: {predictor.origin}")
     print(f"model load (import + audio/video/fusion models): {load_seconds:6.2f} s")
     print(f"feature extraction per clip:  {median_ms(timed(extract, args.runs))}")
-    print(f"functionals (openSMILE):      {median_ms(timed(lambda: functionals(speech, predictor.functionals_cfg), args.runs))}")
-    print(f"descriptors (openSMILE):      {median_ms(timed(lambda: descriptors(speech, predictor.functionals_cfg), args.runs))}")
-    print(f"speech encoder (Whisper):     {median_ms(timed(lambda: speech_representation(speech, predictor.speech_cfg), args.runs))}")
+    print(f"functionals (openSMILE):      {median_ms(timed(lambda: functionals(speech, voice.functionals_cfg), args.runs))}")
+    print(f"descriptors (openSMILE):      {median_ms(timed(lambda: descriptors(speech, voice.functionals_cfg), args.runs))}")
+    print(f"speech encoder (Whisper):     {median_ms(timed(lambda: speech_representation(speech, voice.speech_cfg), args.runs))}")
     print(f"warm predict, audio only:     {median_ms(timed(lambda: predictor.predict(args.clip, 'audio'), args.runs))}")
     print(f"fusion step alone:            {median_ms(timed(lambda: fuse(audio, audio, predictor.fusion), args.runs * 10))}")
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -1,4 +1,5 @@
-"""One real app server for the whole test session (tests/test_app.py and tests/test_browser.py share it)."""
+"""The real app server: one for the whole test session (tests/test_app.py and tests/test_browser.py share it),
+and `running_app` for a test that needs its own (one it stops, say)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,15 @@ class AppServer:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def stop(self) -> int:
+        """SIGTERM, as a Space or a container stops the app, then its exit status (killed after 30 s)."""
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -35,16 +46,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory) -> AppServer:
-    """`python app.py` on a free port of 127.0.0.1, with the bundled weights (no Hub), ready to serve."""
-    root = tmp_path_factory.mktemp("app")
+@contextmanager
+def running_app(root: Path, **env_overrides: str):
+    """`python app.py` on a free port of 127.0.0.1, with the bundled weights (no Hub), ready to serve; stopped
+    (SIGTERM, as a Space stops it) when the block ends. Its files go under `root`."""
+    root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_TEMP_DIR": str(root / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
            "AVEMO_OFFLINE": "1", "AVEMO_MAX_UPLOAD_BYTES": str(TEST_UPLOAD_LIMIT),
            "AVEMO_UPLOAD_GRACE_SECONDS": str(UPLOAD_GRACE_SECONDS),
-           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **env_overrides}
     log = root / "app.log"
     started = time.monotonic()
     with log.open("wb") as out:
@@ -69,8 +81,11 @@ def app_server(tmp_path_factory) -> AppServer:
         server.start_seconds = time.monotonic() - started
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory) -> AppServer:
+    """The app, shared by every test of the session."""
+    with running_app(tmp_path_factory.mktemp("app")) as server:
+        yield server

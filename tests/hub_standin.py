@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-LFS_SUFFIXES = (".keras", ".h5", ".task", ".tflite", ".bin", ".npz", ".safetensors")
+LFS_SUFFIXES = (".keras", ".onnx", ".h5", ".task", ".tflite", ".bin", ".npz", ".safetensors")
 
 
 def git_blob_sha1(data: bytes) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemo.audio.features import check_speech, loudest_dbfs, spectral_frames, trim_silence, window_starts, windows
+from avemo.audio.features import (check_speech, loudest_dbfs, pad_value, spectral_frames, trim_silence, window_starts,
+                                  windows)
 from avemo.config import AUDIO_FEATURES as CFG
 from avemo.media import MediaError, load_audio
 
@@ -24,7 +25,7 @@ def test_windows_cover_a_long_clip_and_pad_a_short_one():
     short = np.zeros((10, CFG.n_bins), dtype=np.float32)
     batch, spans = windows(short)
     assert batch.shape == (1, CFG.window_frames, CFG.n_bins) and len(spans) == 1
-    assert (batch == -1.0).sum() > 0  # padded with the value of silence
+    assert (batch == pad_value(CFG)).all(axis=2).sum() > 0  # padded with the value of silence
 
 
 def test_the_timeline_has_short_windows_across_an_utterance_and_never_two_alike():
@@ -119,15 +120,18 @@ def test_trimming_keeps_the_speech():
 
 @needs_data
 def test_utterance_statistics_are_mfcc_statistics_of_the_speech_frames_only():
+    from dataclasses import replace
+
     import scipy.fft
 
     from avemo.audio.features import fit_window
     from avemo.audio.layers import UtteranceStatistics
 
+    logmel = replace(CFG, kind="logmel")  # the statistics head reads log-mel frames (the shipped CNN reads MFCCs)
     waveform, _ = load_audio(clips.ravdess_clip(actor=5, emotion=5), CFG.sample_rate)
     speech, _ = trim_silence(waveform)
-    frames = spectral_frames(speech)[: CFG.window_frames // 2]  # half a window: the rest is padding
-    padded = fit_window(frames, 0)
+    frames = spectral_frames(speech, logmel)[: CFG.window_frames // 2]  # half a window: the rest is padding
+    padded = fit_window(frames, 0, logmel)
     assert (padded == -1.0).all(axis=1).sum() >= CFG.window_frames // 2 - 1
 
     mfcc = scipy.fft.dct(frames, axis=1, norm="ortho")[:, : CFG.n_mfcc]
@@ -236,5 +240,8 @@ def test_the_functionals_head_is_the_scikit_learn_regression_it_was_fitted_as(tm
     assert np.isfinite(np.asarray(loaded(probe, training=False))).all()
     np.testing.assert_allclose(np.asarray(loaded(probe, training=False)), reference.decision_function(probe),
                                atol=1e-3)
-    with pytest.raises(ValueError, match="every emotion"):
-        train_functionals_head(features[labels < 7, None], labels[labels < 7], hp)
+    # Trained without an emotion (surprised, when no training corpus has it), the head never answers it.
+    partial = train_functionals_head(features[labels < 7, None], labels[labels < 7], hp)
+    assert (np.asarray(partial(probe, training=False)).argmax(axis=1) != 7).all()
+    with pytest.raises(ValueError, match="at least two emotions"):
+        train_functionals_head(features[labels == 0, None], labels[labels == 0], hp)

@@ -1,10 +1,13 @@
 """The real page in a real headless Chromium (Debian's /usr/bin/chromium, `make browser`), driven by Playwright.
 
-Uploads a real clip, presses the button, waits for the three charts and the summary, and saves a
-screenshot under tests/artifacts/ for a person to look at.
+Uploads a real clip, presses the button, waits for the three charts and the summary, and saves
+screenshots under tests/artifacts/ for a person to look at: on a desktop in light mode, on a phone
+(390 px wide) in dark mode.
 """
 from __future__ import annotations
 
+import base64
+import json
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,11 +48,12 @@ def page(playwright, app_server):
 
 
 @contextmanager
-def page_with_fake_devices(playwright, permissions: list[str]):
-    """A page in a Chromium whose camera shows a test pattern and whose microphone beeps."""
+def page_with_fake_devices(playwright, permissions: list[str], files: tuple[str, ...] = ()):
+    """A page in a Chromium whose camera shows a test pattern and whose microphone beeps, or with `files`
+    (--use-file-for-fake-video-capture=..., --use-file-for-fake-audio-capture=...) what those files hold."""
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                          args=CHROMIUM_ARGS + ["--use-fake-device-for-media-stream",
-                                                               "--use-fake-ui-for-media-stream"])
+                                                               "--use-fake-ui-for-media-stream", *files])
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=permissions)
     page = context.new_page()
     page.set_default_timeout(60_000)
@@ -69,6 +73,25 @@ def wait_until_playable(page, selector: str) -> None:
     }""", arg=selector)
 
 
+def downloaded_result(page) -> dict:
+    """The result JSON behind the page's download link (its data is in the link itself)."""
+    href = page.locator("#result-json a").first.get_attribute("href")
+    assert href.startswith("data:application/json;base64,"), href[:60]
+    return json.loads(base64.b64decode(href.split(",", 1)[1]))
+
+
+# Records, while an analysis runs, the stages the page shows (Gradio's progress text over the summary).
+WATCH_STAGES = """() => {
+    window.stagesSeen = new Set();
+    new MutationObserver(() => {
+        for (const level of document.querySelectorAll(".progress-level-inner")) {
+            const text = level.textContent.trim();
+            if (text) window.stagesSeen.add(text.replace(/ - [\\d.]+%$/, ""));
+        }
+    }).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
 def assert_recording_was_analysed_with_sound(result: dict) -> None:
     """What matters for a recording: it was read, with its sound, and the result says what was found."""
     assert not result["error"] or "not a readable" not in result["error"], result
@@ -83,8 +106,16 @@ def test_page_explains_itself(page, app_server):
     body = page.locator("body").inner_text()
     assert "from the voice alone, from the face alone, and from both together" in body
     assert "Models loaded from" in body
+    assert "The voice model learnt from acted speech in English" in body  # read from its config.json
+    assert "never stored on the server" in body  # the footer's policy on what the app derives
     for label in ("Video (face + voice)", "Voice only", "Analyse the video"):
         assert label in body
+    # Before an analysis there is nothing to chart: no wall of empty frames, no empty download box.
+    assert page.locator(".js-plotly-plot").count() == 0 and page.locator("#charts").count() == 0
+    assert not page.locator("#result-json").is_visible() and not page.locator("#frames").is_visible()
+    # The examples say what they are (they come in after the page's first paint).
+    for caption in ("angry voice, still face (RAVDESS actor 1)", "face made to smile (synthetic"):
+        page.get_by_text(caption).first.wait_for(timeout=20_000)
 
 
 def test_upload_analyse_and_show_results(page, app_server, tmp_path):
@@ -100,10 +131,16 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
     page.locator("#analyse-video").wait_for()
     page.locator("#video-input input[type=file]").set_input_files(str(clip))
     page.locator("#video-input video").first.wait_for()  # the upload is shown
+    page.evaluate(WATCH_STAGES)
     page.locator("#analyse-video").click()
+    # The button is off while its analysis runs (and so is the voice tab's): it cannot be pressed twice.
+    page.wait_for_function("document.querySelector('#analyse-video').disabled", timeout=20_000)
 
     summary = page.locator("#summary")
     summary.filter(has_text="browser-smile.mp4").wait_for(timeout=90_000)
+    page.wait_for_function("!document.querySelector('#analyse-video').disabled", timeout=20_000)
+    stages = set(page.evaluate("[...window.stagesSeen]"))
+    assert {"Decoding the file", "Listening to the voice", "Looking at the face"} <= stages, stages
     for plot in ("#plot-audio", "#plot-video", "#plot-fused", "#plot-timeline", "#plot-contributions"):
         page.locator(f"{plot} .js-plotly-plot").first.wait_for()
     page.wait_for_timeout(500)  # let plotly finish drawing for the screenshot
@@ -116,16 +153,21 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
     # The charts say voice / face / both in their titles, and the JSON result can be downloaded.
     assert page.locator("#plot-audio .gtitle").text_content().startswith("Voice")
     assert page.locator("#plot-video .gtitle").text_content().startswith("Face")
-    assert "this face model is right" in page.locator("#plot-video .gtitle").text_content()  # its measured accuracy
+    assert "right" in page.locator("#plot-video .gtitle").text_content()  # its measured accuracy
     assert page.locator("#plot-fused .gtitle").text_content().startswith("Both together")
-    assert page.locator("#plot-contributions .gtitle").text_content().startswith("What pushed the verdict")
-    assert "Why:" in text and " over " in text  # the fused verdict's reason, in words
-    links = [page.locator("#result-json a").nth(i).get_attribute("href") or ""
-             for i in range(page.locator("#result-json a").count())]
-    assert any(link.endswith("avemo-browser-smile.json") for link in links), links
-    # The face strip: the frames the face model used, each with its time, verdict and what the face did.
-    captions = page.locator("#frames").inner_text()
-    assert re.search(r"\d\.\d s: (" + "|".join(EMOTIONS) + r") \d+%", captions), captions
+    assert page.locator("#plot-contributions .gtitle").text_content().startswith("How the voice and the face voted")
+    assert "Why:" in text and " over " in text and "Votes between the two" in text  # the reason, in words
+    assert page.locator("#result-json a").get_attribute("download") == "avemo-browser-smile.json"
+    assert downloaded_result(page)["path"] == "browser-smile.mp4"
+    # The face strip: the frames the face model used, each with its time, verdict and what the face showed,
+    # every caption whole (none cut off at the thumbnail's edge).
+    captions = page.locator("#frames figcaption")
+    assert captions.count() == 4
+    for i in range(captions.count()):
+        caption = captions.nth(i)
+        assert re.match(r"\d\.\d s: (" + "|".join(EMOTIONS) + r") \d+%", caption.inner_text()), caption.inner_text()
+        assert caption.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight + 1")
+    assert "smiling" in page.locator("#frames").inner_text()
     assert "What the face did:" in text
     # Plotly's toolbar never covers a chart's title, even under the mouse.
     for plot in ("#plot-audio", "#plot-video", "#plot-fused", "#plot-contributions"):
@@ -138,6 +180,62 @@ def test_upload_analyse_and_show_results(page, app_server, tmp_path):
     page.get_by_role("tab", name="Voice only").click()
     summary.filter(has_text="Results appear here").wait_for(timeout=10_000)
     assert page.locator("#plot-fused .js-plotly-plot").count() == 0
+
+
+LABEL_WHOLE_AND_CLEAR = """(label) => {
+    const box = label.getBoundingClientRect(), block = label.closest(".block") || label.parentElement;
+    const overlaps = [...block.querySelectorAll("button")].filter((b) => b.offsetParent && !label.contains(b))
+        .map((b) => b.getBoundingClientRect())
+        .filter((b) => b.left < box.right && box.left < b.right && b.top < box.bottom && box.top < b.bottom);
+    return label.scrollWidth <= label.clientWidth && overlaps.length === 0;
+}"""
+
+
+def test_a_phone_in_dark_mode_gets_whole_titles_and_charts_in_the_theme(playwright, app_server):
+    """390 px wide, dark mode: no chart title cut at the edge or run into its legend, no label cut, nothing
+    wider than the screen, and the charts' text in the theme's colour on a see-through background."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(app_server.url)
+        page.locator("#analyse-video").wait_for()
+        page.get_by_text("angry voice, still face").click()
+        page.locator("#summary").filter(has_text="ravdess-actor01-angry.mp4").wait_for(timeout=90_000)
+        plots = ["#plot-audio", "#plot-video", "#plot-fused", "#plot-timeline", "#plot-contributions"]
+        for plot in plots:
+            page.locator(f"{plot} .gtitle").wait_for()
+        page.wait_for_timeout(500)  # let plotly finish drawing for the screenshot
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "app-phone-dark.png"), full_page=True)
+
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for plot in plots:
+            chart = page.locator(f"{plot} .main-svg").first.bounding_box()
+            texts = page.locator(f"{plot} .gtitle, {plot} .xtitle, {plot} [class$=title] text, {plot} .ytitle")
+            for i in range(texts.count()):
+                box = texts.nth(i).bounding_box()
+                assert box["x"] >= chart["x"] - 1 and box["x"] + box["width"] <= chart["x"] + chart["width"] + 1, \
+                    (plot, texts.nth(i).text_content())
+            title = page.locator(f"{plot} .gtitle").bounding_box()
+            legend = page.locator(f"{plot} .legend")
+            if legend.count():
+                box = legend.first.bounding_box()
+                assert box["y"] >= title["y"] + title["height"] or box["y"] + box["height"] <= title["y"], plot
+            # Dark mode: light text on the page's own dark background.
+            fill = page.locator(f"{plot} .gtitle").evaluate("e => getComputedStyle(e).fill")
+            assert min(int(v) for v in re.findall(r"\d+", fill)[:3]) > 180, (plot, fill)
+            assert page.locator(f"{plot} .main-svg").first.evaluate("e => getComputedStyle(e).backgroundColor") \
+                == "rgba(0, 0, 0, 0)"
+        # Every box's label whole, and clear of the buttons in its box (the video player's).
+        labels = page.locator("[data-testid=block-label]")
+        for i in range(labels.count()):
+            if labels.nth(i).is_visible():
+                assert labels.nth(i).evaluate(LABEL_WHOLE_AND_CLEAR), labels.nth(i).inner_text()
+    finally:
+        context.close()
+        browser.close()
 
 
 DROP_FILE = """async ([selector, name, type, b64]) => {
@@ -204,8 +302,8 @@ def test_refused_file_shows_the_message(page, app_server, tmp_path):
     page.wait_for_timeout(500)
     toasts = [page.locator(".toast-body").nth(i).inner_text() for i in range(page.locator(".toast-body").count())]
     assert not toasts, toasts  # neither ours nor the video player's "Video not playable"
-    for plot in ("#plot-audio", "#plot-video", "#plot-fused", "#plot-timeline", "#plot-contributions"):
-        assert "not a readable" not in page.locator(plot).inner_text()
+    assert page.locator(".js-plotly-plot").count() == 0
+    assert page.locator("body").inner_text().count("not a readable") == 1
 
 
 def test_webcam_recording_with_sound(playwright, app_server):
@@ -224,7 +322,7 @@ def test_webcam_recording_with_sound(playwright, app_server):
         page.wait_for_timeout(500)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "app-webcam.png"), full_page=True)
-        result = page.request.get(page.locator("#result-json a").first.get_attribute("href")).json()
+        result = downloaded_result(page)
         summary = page.locator("#summary").inner_text()
     # The fake camera shows a test pattern, not a face, and the fake microphone beeps, not a voice: the page
     # says so, once, and gives neither an emotion.
@@ -236,30 +334,31 @@ def test_webcam_recording_with_sound(playwright, app_server):
 
 
 def test_examples_run_in_one_click_and_stay_available(page, app_server):
-    """Clicking an example analyses it; it can be clicked again after uploads were cleaned up."""
-    from avemo.app.page import example_files
-
+    """Clicking an example (by its caption) analyses it; it can be clicked again after uploads were cleaned up.
+    The voice tab shows the voice alone: no face panel, no "both together", no votes."""
     page.goto(app_server.url)
     page.locator("#analyse-video").wait_for()
     summary = page.locator("#summary")
-    examples = page.locator("#video-input").locator("xpath=ancestor::div[contains(@class,'tabitem')][1]") \
-        .locator("button.gallery-item")
-    order = [p.name for p in example_files()["video"]]  # video examples show as thumbnails, in this order
-    angry, smiling = order.index("ravdess-actor01-angry.mp4"), order.index("ravdess-actor03-happy-synthetic-smile.mp4")
-    examples.nth(angry).click()
+    page.get_by_text("angry voice, still face").click()
     summary.filter(has_text="ravdess-actor01-angry.mp4").wait_for(timeout=90_000)
-    examples.nth(smiling).click()  # the face that moves: what it did is said in words
+    assert "What the face showed, the same in every sampled frame" in summary.inner_text()  # a still photo
+    page.get_by_text("face made to smile").click()  # the face that moves: what it did is said in words
     summary.filter(has_text="synthetic-smile.mp4").wait_for(timeout=90_000)
     assert "What the face did:" in summary.inner_text()
     page.wait_for_timeout(3000)  # longer than the server's upload grace period: the janitor has run
-    examples.nth(angry).click()
+    page.get_by_text("angry voice, still face").click()
     summary.filter(has_text="ravdess-actor01-angry.mp4").wait_for(timeout=90_000)
     assert "Could not analyse" not in summary.inner_text()
 
     page.get_by_role("tab", name="Voice only").click()
-    page.locator("button.gallery-item", has_text="savee-KL-surprised.flac").click()
+    page.get_by_text("surprised voice (SAVEE speaker KL)").click()
     summary.filter(has_text="savee-KL-surprised.flac").wait_for(timeout=90_000)
-    assert "Could not analyse" not in summary.inner_text() or "no audio model" in summary.inner_text()
+    page.locator("#plot-audio .gtitle").wait_for()
+    text = summary.inner_text()
+    assert "Could not analyse" not in text and "from voice" in text and "video track" not in text
+    for plot in ("#plot-video", "#plot-fused", "#plot-contributions"):
+        assert page.locator(f"{plot} .js-plotly-plot").count() == 0, plot
+    assert not page.locator("#frames").is_visible()
 
 
 def test_microphone_recording(playwright, app_server):
@@ -276,5 +375,5 @@ def test_microphone_recording(playwright, app_server):
         page.wait_for_timeout(1000)
         page.locator("#analyse-voice").click()
         page.locator("#result-json a").first.wait_for(timeout=90_000)
-        result = page.request.get(page.locator("#result-json a").first.get_attribute("href")).json()
+        result = downloaded_result(page)
     assert_recording_was_analysed_with_sound(result)

@@ -158,3 +158,24 @@ def test_table_and_folder_input(inputs, tmp_path):
     assert lines[0].split()[:4] == ["input", "audio", "video", "fused"]
     assert len(lines) == 3 and "a.flac" in lines[2] and "readme" not in proc.stdout
     assert any(e in lines[2] for e in EMOTIONS)
+
+
+def test_version_and_the_formats_read_are_in_the_help():
+    """`avemo --version` says the package's version; `--help` (and `predict --help`) lists every extension the
+    CLI reads, from avemo.config's lists, and so does the README."""
+    import tomllib
+
+    from avemo.config import MEDIA_EXTENSIONS
+
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    out = subprocess.run([sys.executable, "-m", "avemo", "--version"], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == f"avemo {version}"
+    for args in (["--help"], ["predict", "--help"]):
+        out = subprocess.run([sys.executable, "-m", "avemo", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0
+        listed = " ".join(out.stdout.split())
+        assert all(f" {extension}" in listed for extension in MEDIA_EXTENSIONS), listed
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert all(f"{extension} " in readme or f"{extension})" in readme for extension in MEDIA_EXTENSIONS)

@@ -59,10 +59,11 @@ def test_fer2013_faces_are_found_and_cut_as_a_video_frame_is(fer):
 
 def test_the_rebuilt_mini_xception_computes_the_shipped_one():
     from avemo.face.frame_cnn import fine_tunable_mini_xception
-    from avemo.face.video import frame_cnn
-    from avemo.models import load_model_folder, softmax
+    from avemo.face.networks import frame_cnn
+    from avemo.models import softmax
+    from avemo.onnx_export import load_keras
 
-    shipped = frame_cnn(load_model_folder(WEIGHTS_DIR / "video").model)  # logits, no softmax
+    shipped = frame_cnn(load_keras(WEIGHTS_DIR / "video" / "model.keras"))  # logits, no softmax
     rebuilt = fine_tunable_mini_xception(shipped)
     x = np.random.default_rng(0).uniform(-1, 1, (8, 64, 64, 1)).astype(np.float32)
     assert np.abs(softmax(shipped.predict(x, verbose=0)) - rebuilt.predict(x, verbose=0)).max() < 1e-5

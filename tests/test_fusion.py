@@ -147,8 +147,25 @@ def test_contributions_say_how_much_each_modality_pushed_when_they_disagree():
     # For the rule the pushes add up to the fused log-odds between any two classes.
     log_odds = np.log2(fused["probs"]["sad"] / fused["probs"]["happy"])
     assert voice["sad"] - voice["happy"] + face["sad"] - face["happy"] == pytest.approx(log_odds, abs=0.02)
-    assert fused["reason"].startswith("sad over ") and "the voice favoured sad" in fused["reason"]
-    assert "the face favoured" in fused["reason"]
+    runner_up = fused["reason"].split(" over ")[1].split(".")[0]
+    assert fused["reason"].startswith("sad over ") and "the voice sad, " in fused["reason"]
+    assert f"the face {runner_up}, " in fused["reason"] or "the face against sad" in fused["reason"]
+
+
+def test_a_vote_is_said_by_the_reading_that_carried_it_never_for_an_emotion_the_model_lacks():
+    """A face model without calm (its calm row copied from neutral, as train/fusion.py measures it) that reads
+    neutral pushes calm over sad: the reason says its neutral counted against sad, not that it favoured calm."""
+    counts = np.eye(len(EMOTIONS)) * 10 + 1
+    calm, neutral = EMOTIONS.index("calm"), EMOTIONS.index("neutral")
+    counts[:, calm] = 0
+    counts[calm] = counts[neutral]
+    rule = FusionModel({"audio": uninformed_confusion(), "video": normalise_rows(counts)})
+    audio = result({"sad": 0.5, "calm": 0.45})
+    video = result({"neutral": 0.9, "sad": 0.02}) | {"probs": dict(result({"neutral": 0.9})["probs"], calm=0.0)}
+    fused = fuse(audio, video, rule)
+    assert fused["reason"].startswith(("sad over calm.", "calm over sad."))
+    assert "the face against sad" in fused["reason"] and "its neutral 9" in fused["reason"]
+    assert "the face calm" not in fused["reason"] and "favoured" not in fused["reason"]
 
 
 def test_a_weak_face_pushes_less_than_a_trusted_one():

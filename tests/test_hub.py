@@ -151,11 +151,11 @@ def _first_model(folder: Path) -> Path:
     (lambda f: _first_model(f).write_bytes(b"<html>502 Bad Gateway</html>" * 100), "not a Keras archive"),
     (lambda f: (_first_model(f).parent / "config.json").unlink(), "config.json is missing"),
     (lambda f: (_first_model(f).parent / "labels.json").write_text('["neutral", "calm"'), "labels.json does not parse"),
-    (lambda f: (f / "audio" / "functionals.keras").unlink(), "functionals.keras is missing"),
-    (lambda f: (f / "audio" / "descriptors.keras").unlink(), "descriptors.keras is missing"),
-    (lambda f: (f / "audio" / "speech.keras").unlink(), "speech.keras is missing"),
-], ids=["truncated-model", "garbage-model", "missing-config", "broken-labels", "audio-without-functionals",
-        "audio-without-descriptors", "audio-without-speech"])
+    (lambda f: (f / "audio" / "model.onnx").unlink(), "model.onnx is missing"),
+    (lambda f: (f / "audio" / "functionals.onnx").unlink(), "functionals.onnx is missing (the export of functionals"),
+    (lambda f: (f / "video" / "model.onnx").write_bytes(b"<html>502 Bad Gateway</html>"), "not an ONNX model"),
+], ids=["truncated-model", "garbage-model", "missing-config", "broken-labels", "audio-without-model-onnx",
+        "functionals-without-its-export", "garbage-onnx"])
 def test_corrupt_download_falls_back(served, hub_env, tmp_path, damage, reason):
     with HubStandin(serve_variant(served, tmp_path, damage), REPO, hub.HUB_REVISION) as standin:
         hub_env(standin.url)

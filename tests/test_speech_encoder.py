@@ -105,3 +105,13 @@ def test_window_representations_pool_the_states_of_each_span_for_every_encoder()
     np.testing.assert_allclose(windows[0], both(slice(None)), rtol=1e-5)
     np.testing.assert_allclose(windows[1], both(slice(25, 75)), rtol=1e-5)
     np.testing.assert_allclose(windows[2], both(slice(99, 100)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_the_bundled_encoder_graph_is_what_whisper_graph_writes(name):
+    """The graph ONNX Runtime runs (weights handed over at load) is the one avemo.audio.whisper_graph builds for
+    the pinned file's shapes: regenerated, it is the same to the byte."""
+    from avemo.audio.speech_encoder import GRAPHS_DIR
+    from avemo.audio.whisper_graph import graph_bytes
+
+    assert (GRAPHS_DIR / f"{name}.onnx").read_bytes() == graph_bytes(name)

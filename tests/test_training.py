@@ -17,24 +17,22 @@ pytestmark = pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 
 @pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory, monkeypatch_module):
-    from avemo.audio.features import extract_features_cached
+    from avemo.audio.extraction import extract, speed_variants, stacked
     from avemo.corpora import scan_ravdess
-    from avemo.audio.functionals import extract_descriptors_cached, extract_functionals_cached
-    from avemo.audio.speech_encoder import extract_speech_cached
 
     monkeypatch_module.setenv("AVEMO_CACHE", str(tmp_path_factory.mktemp("cache")))
     chosen = [c for c in scan_ravdess(clips.DATA).clips if c.speaker in ("ravdess-01", "ravdess-02")][::5]
-    variants = extract_features_cached([c.path for c in chosen], AUDIO_FEATURES, speeds=(1.0, 1.1), progress=False)
-    again = extract_features_cached([c.path for c in chosen], AUDIO_FEATURES, speeds=(1.0, 1.1), progress=False)
-    assert all(np.array_equal(a[0], b[0]) for a, b in zip(variants, again))  # second run: from the cache
-    functionals = extract_functionals_cached([c.path for c in chosen], speeds=(1.0, 1.1), progress=False)
+    paths, speeds = [c.path for c in chosen], speed_variants((1.0, 1.1))
+    features = extract(paths, speeds, progress=False)
+    again = extract(paths, speeds, progress=False)  # second run: from the cache
+    for expert in features:
+        assert all(np.array_equal(a, b) for first, second in zip(features[expert], again[expert])
+                   for a, b in zip(first, second))
+    variants, descriptors = features["frames"], features["descriptors"]
+    functionals, speech = stacked(features["functionals"]), stacked(features["speech"])
     assert functionals.shape == (len(chosen), 2, 6373)
-    assert np.array_equal(functionals, extract_functionals_cached([c.path for c in chosen], speeds=(1.0, 1.1),
-                                                                  progress=False))
-    descriptors = extract_descriptors_cached([c.path for c in chosen], speeds=(1.0, 1.1), progress=False)
     assert all(rows.ndim == 2 and rows.shape[1] == 65 and len(rows) > 50 for per_speed in descriptors for rows in per_speed)
     assert all(len(fast) < len(recorded) for recorded, fast in descriptors)  # 1.1x speed: fewer 10 ms rows
-    speech = extract_speech_cached([c.path for c in chosen], speeds=(1.0, 1.1), progress=False)
     assert speech.shape == (len(chosen), 2, 4608 + 8192)  # Whisper tiny.en's statistics, then base's
     assert not np.allclose(speech[:, 0], speech[:, 1])  # the faster copy sounds different to the encoder too
     return variants, functionals, np.array([c.label for c in chosen]), descriptors, speech
@@ -84,64 +82,27 @@ def test_training_is_deterministic_and_writes_a_loadable_folder(tiny_set, tmp_pa
     assert result["fused"]["label"] == result["audio"]["label"]
 
 
-def test_final_training_reuses_only_an_evaluation_of_the_same_recipe(tmp_path):
-    """A fresh clone has no runs/: `train.audio final` may take the shipped figures only for the recipe they measured."""
-    import json
-    import shutil
+def test_an_expert_s_saved_runs_are_keyed_by_what_it_depends_on():
+    """A saved fold is reused only by a recipe that would train the same expert: another CNN setting retrains
+    the frame expert alone, another corpus set or augmentation retrains every expert, a combination weight none."""
     from dataclasses import replace
 
-    from avemo.config import WEIGHTS_DIR
-    from avemo.audio.training import AudioTrainingConfig
-    from train.audio import recorded_evaluation
-
-    shutil.copy(WEIGHTS_DIR / "audio" / "evaluation.json", tmp_path / "evaluation.json")
-    shipped = json.loads((tmp_path / "evaluation.json").read_text())
-    hp = AudioTrainingConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in shipped["config"]["hparams"].items()})
-    features = AUDIO_FEATURES.from_dict(shipped["config"]["features"])
-    kind = shipped["chosen"]
-    assert recorded_evaluation(tmp_path, kind, hp, features)["chosen"] == kind
-    assert recorded_evaluation(tmp_path, kind, replace(hp, epochs=hp.epochs + 1), features) is None
-    assert recorded_evaluation(tmp_path, kind, hp, replace(features, n_mels=features.n_mels * 2)) is None
-    assert recorded_evaluation(tmp_path / "nowhere", kind, hp, features) is None
-
-
-def test_the_evaluation_never_mixes_folds_of_two_recipes(tmp_path, monkeypatch):
-    """A fold saved by another recipe is not resumed from, and the card's figures never pool two recipes."""
-    import json
-    from dataclasses import replace
-
-    import train.audio as train_audio
-    from avemo.config import DESCRIPTORS, FUNCTIONALS, SPEECH_ENCODER
+    from avemo.audio.experiments import expert_key
+    from avemo.audio.extraction import FeatureSettings
     from avemo.audio.training import AudioTrainingConfig
 
-    monkeypatch.setattr(train_audio, "RUNS_DIR", tmp_path)
-    hp, cfg = AudioTrainingConfig(), replace(AUDIO_FEATURES, kind="mfcc")
-    rng = np.random.default_rng(0)
-    for fold, recipe in enumerate((hp, replace(hp, filters=(32, 64, 128, 256)))):
-        record = dict(labels=rng.integers(0, len(EMOTIONS), 20), corpus=np.array(["ravdess"] * 10 + ["savee"] * 10),
-                      hparams=json.dumps(recipe.to_dict()), features=json.dumps(cfg.to_dict()), seconds=1.0,
-                      functionals=json.dumps(FUNCTIONALS.to_dict()), descriptors=json.dumps(DESCRIPTORS.to_dict()),
-                      speech_encoder=json.dumps(SPEECH_ENCODER.to_dict()),
-                      **{part: rng.normal(size=(20, len(EMOTIONS))) for part in train_audio.PARTS})
-        train_audio._save(train_audio.fold_file("mfcc", fold), record)
-    same, wider = (dict(np.load(train_audio.fold_file("mfcc", fold))) for fold in (0, 1))
-    assert train_audio.same_recipe(same, cfg, hp) and not train_audio.same_recipe(wider, cfg, hp)
-    assert not train_audio.same_recipe(same, replace(cfg, n_mfcc=26), hp)
-    assert not train_audio.same_recipe({**same, "functionals": json.dumps({"feature_set": "eGeMAPSv02"})}, cfg, hp)
-    assert not train_audio.same_recipe({**same, "speech_encoder": "null"}, cfg, hp)  # saved before the speech expert
-    # Another setting of an expert beside the CNN: another recipe, but the CNN's logits can be kept ...
-    other_experts = replace(hp, speech_weight=hp.speech_weight + 1, descriptors_epochs=hp.descriptors_epochs + 1)
-    assert not train_audio.same_recipe(same, cfg, other_experts)
-    assert train_audio.same_recipe(same, cfg, other_experts, cnn_only=True)
-    assert train_audio.same_recipe({**same, "speech_encoder": "null"}, cfg, hp, cnn_only=True)
-    # ... unlike a change to the CNN itself or to its frames.
-    assert not train_audio.same_recipe(wider, cfg, hp, cnn_only=True)
-    assert not train_audio.same_recipe(same, replace(cfg, n_mfcc=26), hp, cnn_only=True)
-    assert train_audio.folds_done("mfcc") == [0, 1]
-    assert train_audio.summarise("mfcc", [0])["hparams"]["filters"] == list(hp.filters)
-    with pytest.raises(SystemExit, match="different recipes"):
-        train_audio.summarise("mfcc")
+    hp, settings, corpora = AudioTrainingConfig(), FeatureSettings(), ("ravdess", "savee")
+    keys = {expert: expert_key(hp, expert, settings, corpora) for expert in ("frames", "functionals", "speech")}
+
+    def changed(other_hp=hp, other_settings=settings, other_corpora=corpora):
+        return {e for e, key in keys.items() if expert_key(other_hp, e, other_settings, other_corpora) != key}
+
+    assert changed(replace(hp, filters=(32, 64, 128, 256))) == {"frames"}
+    assert changed(replace(hp, speech_c=hp.speech_c * 2)) == {"speech"}
+    assert changed(replace(hp, speech_weight=hp.speech_weight + 1)) == set()  # combined afterwards
+    assert changed(replace(hp, augment_copies=2)) == set(keys)
+    assert changed(other_corpora=("ravdess", "savee", "emodb")) == set(keys)
+    assert changed(other_settings=FeatureSettings(audio=replace(AUDIO_FEATURES, trim="energy"))) == set(keys)
 
 
 def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set, tmp_path):

@@ -291,9 +291,10 @@ def test_a_big_high_bitrate_upload_is_analysed_in_bounded_memory(analyser, clip_
 def test_the_shipped_model_folder_is_complete_small_and_loads_in_safe_mode():
     import keras
 
+    from avemo.face import networks  # noqa: F401  (registers FramewiseDistributed for Keras's safe mode)
     from avemo.models import load_model_folder
 
-    folder = load_model_folder(SHIPPED)  # keras safe mode (the default)
+    folder = load_model_folder(SHIPPED)  # the ONNX export, checked to come from model.keras
     assert folder.labels == video.POOLING_LABELS
     assert set(folder.labels) <= set(EMOTIONS) and "calm" not in folder.labels
     assert folder.config["features"] == VIDEO_FEATURES.to_dict()
@@ -356,7 +357,8 @@ def test_fit_trains_the_temporal_part_and_writes_a_model_that_predict_uses(tmp_p
     train_video.main(["fit", "--data-dir", str(tmp_path / "data"), "--out", str(out), "--epochs", "2"])
 
     # A complete model folder with the speaker-independent report.
-    for name in ("model.keras", "labels.json", "config.json", "README.md", "evaluation.json", "confusion.png"):
+    for name in ("model.keras", "model.onnx", "labels.json", "config.json", "README.md", "evaluation.json",
+                 "confusion.png"):
         assert (out / name).is_file(), name
     report = json.loads((out / "evaluation.json").read_text())["evaluation"]
     assert report["clips"] == len(paths)
@@ -376,7 +378,9 @@ def test_fit_trains_the_temporal_part_and_writes_a_model_that_predict_uses(tmp_p
 
     monkeypatch.setattr(video, "clip_windows", no_decoding)
     backbone, _, weights_hash = train_video.frame_cnn_for_fit(None, SHIPPED)
-    _, embed = video.backbone_parts(backbone)
+    from avemo.face.networks import backbone_parts
+
+    _, embed = backbone_parts(backbone)
     again = train_video.clip_embeddings(paths, embed, weights_hash, progress=False)
     assert len(again) == len(paths) and again[0]["embeddings"].ndim == 3
     monkeypatch.undo()

@@ -91,6 +91,35 @@ def test_real_speech_is_kept_shouted_speech_included(predictor):
     assert savee["speech_found_by"] == "speech detector" and savee["label"]
 
 
+NOISE_LEVELS_DBFS = (-40, -25, -10, -1)  # peak level: a quiet room to a clipping fan
+
+
+def noise_only(kind: str, peak_dbfs: float, seconds: float = 5.0) -> np.ndarray:
+    """Noise alone, made with the evaluation's own generators (avemo.audio.degradations): white, pink, brown
+    (a random walk: rumble, wind), or a fan (its motor's 50 Hz hum inside pink noise)."""
+    from avemo.audio.degradations import noise_of
+
+    n, rng = int(seconds * RATE), np.random.default_rng(11)
+    if kind == "fan":
+        t = np.arange(n) / RATE
+        hum = sum(np.sin(2 * np.pi * 50 * k * t + k) / k for k in range(1, 8))
+        air = noise_of("pink", n, rng)
+        wave = hum / hum.std() + air / air.std()
+    else:
+        wave = noise_of(kind, n, rng)
+    return (wave / np.abs(wave).max() * 10 ** (peak_dbfs / 20)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ("white", "pink", "brown", "fan"))
+def test_noise_alone_is_refused_at_every_level(predictor, tmp_path, kind):
+    """5 s of brown noise at a moderate level used to be read as a sad voice."""
+    for level in NOISE_LEVELS_DBFS:
+        path = tmp_path / f"{kind}-{-level}dB.wav"
+        soundfile.write(str(path), noise_only(kind, level), RATE)
+        result = predictor.predict(path, modality="audio")
+        assert result["audio"] is None and "no speech detected" in (result["error"] or ""), (level, result)
+
+
 def test_the_cli_says_no_speech_for_a_tone_in_one_line(non_speech):
     proc = subprocess.run([sys.executable, "-m", "avemo", "predict", "--format", "jsonl", str(non_speech["tone"]),
                            str(non_speech["white noise"])], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avemo.config import EMOTIONS, LONG_SPEECH_SECONDS, WEIGHTS_DIR
+from avemo.config import AUDIO_FEATURES, EMOTIONS, LONG_SPEECH_SECONDS, WEIGHTS_DIR
 
 try:
     from tests import clips
@@ -31,7 +31,9 @@ def test_a_clip_of_several_utterances_is_read_utterance_by_utterance_and_its_ver
 
     one = clips.ravdess_clip(actor=1, emotion=5, intensity=2, statement=1)
     wave, rate = soundfile.read(str(one), dtype="float32")
-    pause = np.zeros(int(1.0 * rate), np.float32)
+    # About 1 s of silence after each copy, so that every copy starts on a 32 ms chunk of the speech detector as the
+    # take alone does (otherwise its segments move by up to a chunk from copy to copy, and the readings with them).
+    pause = np.zeros(int(1.0 * rate) + (-(wave.size + int(1.0 * rate)) % 512), np.float32)
     joined = tmp_path / "angry-ten-times.wav"
     soundfile.write(str(joined), np.concatenate([np.concatenate([wave, pause]) for _ in range(10)]), rate)
 
@@ -41,14 +43,15 @@ def test_a_clip_of_several_utterances_is_read_utterance_by_utterance_and_its_ver
     timeline = audio["timeline"]
     assert len(timeline) == 10
     # Windows only where there is speech: each utterance sits inside one copy of the clip, none on a pause.
-    period = wave.size / rate + 1.0
+    period = (wave.size + pause.size) / rate
     for k, window in enumerate(timeline):
         assert k * period - 0.05 <= window["start"] < window["end"] <= k * period + wave.size / rate + 0.05
-    # ...and on what the speech detector heard: every utterance lies within its segments.
-    segments = audio["speech_segments"]
+    # ...and on what the speech detector heard: every utterance lies within its segments, widened by the margin a
+    # clip of its own is read with (AudioFeatureConfig.speech_margin_seconds).
+    segments, margin = audio["speech_segments"], AUDIO_FEATURES.speech_margin_seconds + 0.02
     assert audio["speech_found_by"] == "speech detector" and len(segments) >= 10
     for window in timeline:
-        assert any(a - 0.05 <= window["start"] and window["end"] <= b + 0.05 for a, b in segments), window
+        assert any(a - margin <= window["start"] and window["end"] <= b + margin for a, b in segments), window
     # Each utterance is the same take, so it reads as that take does alone, and the verdict follows them. (Not to
     # the digit: an utterance's edges are the speech detector's, which starts this take 0.4 s later than the
     # silence trimmer does, after the quiet breath before it; Whisper base hears that: 0.92-0.96 angry, not 0.98.)

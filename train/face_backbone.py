@@ -63,16 +63,18 @@ def released_fer_network():
 
 def install_frame_cnn(network, folder: Path, origin: dict) -> None:
     """Make `network` (a 64x64 grey face -> softmax over FER_CLASSES) the frame CNN of the video model folder:
-    its model.keras rebuilt around it with the same pooling over frames, config.json's backbone saying what
+    its model.keras (and model.onnx) rebuilt around it with the same pooling over frames, config.json's backbone saying what
     it is. Its facex, landmarker and labels stay; a head trained over another frame CNN no longer fits, so it
     is removed with its measurements (python -m train.faces fit trains it again)."""
     from avemo.config import VideoFeatureConfig
     from avemo.face.expression import HEAD_FILE
-    from avemo.face.video import FACES_EVALUATION_FILE, build_pooling_model
+    from avemo.face.networks import build_pooling_model
+    from avemo.face.video import FACES_EVALUATION_FILE
+    from avemo.onnx_export import save_and_export
 
     config = json.loads((folder / "config.json").read_text())
     cfg = VideoFeatureConfig.from_dict(config.get("features", {}))
-    build_pooling_model(network, cfg).save(folder / "model.keras")
+    save_and_export(build_pooling_model(network, cfg), folder / "model.keras")  # with its ONNX export, for inference
     config["backbone"] = origin
     (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
     for stale in (HEAD_FILE, FACES_EVALUATION_FILE):

@@ -15,8 +15,8 @@ fusers (LR, SVM, KNN, MLP) plus LR on log-probabilities, under two protocols:
 - (A) the project's own 4 folds by actor (avemo.corpora.speaker_folds);
 - (B) the 5 actor folds of Luna-Jiménez et al. 2022 (avemo.corpora.LUNA_JIMENEZ_2022_FOLDS).
 
-The voice's probabilities are the audio recipe's out-of-fold outputs on the same folds
-(`python -m train.audio evaluate --kind mfcc [--protocol luna2022]`, saved under runs/), calibrated
+The voice's probabilities are the shipped voice recipe's out-of-fold outputs on the same folds
+(`python -m train.audio evaluate --protocol speakers|luna2022`, saved under runs/voice), calibrated
 by a temperature fitted on the training folds. The face-AU expert is chosen, calibrated and trained
 inside each outer fold (avemo.face.action_units.select_model), so its training takes' probabilities are its
 inner out-of-fold outputs. Every choice is made without the fold it is scored on
@@ -37,7 +37,6 @@ from avemo.fusion.rule import ACTION_UNITS, LIVE_FACE, TRAINED_FILE
 
 RUNS_DIR = REPO_ROOT / "runs"
 AU_TABLE = Path("ravdess") / "face_aus" / "openface_au_means.csv"
-AUDIO_KIND = "mfcc"  # the shipped audio recipe's feature kind (weights/audio/evaluation.json "chosen")
 PROTOCOLS = {"A": "speakers", "B": "luna2022"}
 PROTOCOL_NAMES = {"A": "the project's 4 folds by actor", "B": "the 5 actor folds of Luna-Jiménez et al. 2022"}
 # Luna-Jiménez et al. (2022), Applied Sciences 12(1):327, 8 classes, all 24 actors, their 5 folds.
@@ -65,29 +64,27 @@ def paired_takes(root: Path) -> dict:
 
 
 def audio_out_of_fold(protocol: str, takes: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(take ids, out-of-fold audio logits (n, 8), fold of each) of the audio recipe's runs under a protocol,
-    for the takes that have an action-unit row."""
-    from train import audio as train_audio
+    """(take ids, out-of-fold audio logits (n, 8), fold of each) of the shipped voice recipe's runs under a
+    protocol (`python -m train.audio evaluate --protocol ...`, saved under runs/voice), for the takes that have an
+    action-unit row."""
+    from avemo.audio.protocols import protocol_folds
+    from train.audio import run_of
 
-    fold_count = train_audio.fold_count(protocol)
-    done = train_audio.folds_done(AUDIO_KIND, protocol)
-    if done != list(range(fold_count)):
-        flag = "" if protocol == "speakers" else f" --protocol {protocol}"
-        raise SystemExit(f"the audio recipe's out-of-fold outputs under protocol {protocol} are missing (folds done: "
-                         f"{done}): run `python -m train.audio evaluate --kind {AUDIO_KIND}{flag}` first")
-    ids, logits, folds = [], [], []
-    for fold in range(fold_count):
-        saved = np.load(train_audio.fold_file(AUDIO_KIND, fold, protocol))
-        if "names" not in saved:
-            raise SystemExit(f"{train_audio.fold_file(AUDIO_KIND, fold, protocol)} predates take names: "
-                             f"delete it and run the audio evaluation again")
-        for name, row in zip(saved["names"], saved["logits"]):
-            take = "01" + str(name)[2:]
-            if str(name).startswith("03-") and take in takes:
-                ids.append(take)
-                logits.append(row)
-                folds.append(fold)
-    return ids, np.array(logits), np.array(folds)
+    run = run_of(data_dir(), "shipped")
+    try:
+        index, logits = run.product_logits(protocol)
+    except FileNotFoundError:
+        raise SystemExit(f"the voice recipe's out-of-fold outputs under protocol {protocol} are missing: run "
+                         f"`python -m train.audio evaluate --protocol {protocol}` first") from None
+    folds = protocol_folds(run.clips, protocol)
+    ids, rows, fold_of = [], [], []
+    for i, row in zip(index, logits):
+        take = "01" + str(run.names[i])[2:]
+        if run.corpus[i] == "ravdess" and take in takes:
+            ids.append(take)
+            rows.append(row)
+            fold_of.append(folds[i])
+    return ids, np.array(rows), np.array(fold_of)
 
 
 def calibrated_audio(logits: np.ndarray, labels: np.ndarray, fit_on: np.ndarray) -> np.ndarray:
@@ -184,15 +181,16 @@ def run_protocol(letter: str, takes: dict, shipped_confusions: dict) -> dict:
 
 # -- the default rule ------------------------------------------------------------------------------------
 def audio_confusion_counts(audio_dir: Path) -> tuple[np.ndarray, str]:
-    """Out-of-fold confusion counts (8 x 8) of the shipped audio model, RAVDESS and SAVEE pooled."""
+    """Out-of-fold confusion counts (8 x 8) of the shipped voice model, its corpora pooled (each scored on its own
+    classes under its own protocol)."""
     report = json.loads((audio_dir / "evaluation.json").read_text())
-    evaluation = report["evaluations"][report["chosen"]]
     counts = np.zeros((len(EMOTIONS), len(EMOTIONS)))
-    for corpus in evaluation["summary"].values():
+    for corpus in report["in_corpus"].values():
         pooled = corpus["pooled"]
         idx = [EMOTIONS.index(name) for name in pooled["labels"]]
         counts[np.ix_(idx, idx)] += np.asarray(pooled["confusion"])
-    return counts, f"out-of-fold, speaker-independent ({report['chosen']}; weights/audio/evaluation.json)"
+    corpora = ", ".join(sorted(report["in_corpus"]))
+    return counts, f"out-of-fold, speaker-independent ({corpora}; weights/audio/evaluation.json)"
 
 
 def live_face_confusion_counts(video_dir: Path) -> tuple[np.ndarray, str]:
@@ -280,9 +278,9 @@ def write_default(weights: Path, out: Path, keep_fitted: bool = False) -> dict:
 
 # -- fit: the paired evaluation and the shipped action-unit models ------------------------------------------
 def take_folds(takes: dict, ids: list[str], protocol: str) -> np.ndarray:
-    """The fold of each take under a protocol, as the audio recipe deals the RAVDESS actors."""
+    """The fold of each take under a protocol, as the voice evaluation deals the RAVDESS actors."""
+    from avemo.audio.protocols import protocol_folds
     from avemo.corpora import Clip
-    from train.audio import protocol_folds
 
     clips = [Clip(takes[t]["audio"], EMOTIONS[takes[t]["label"]], f"ravdess-{takes[t]['actor']:02d}", "ravdess")
              for t in ids]

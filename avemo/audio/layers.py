@@ -1,6 +1,7 @@
 """avemo's own Keras layers, registered so that a saved model loads in Keras's safe mode.
 
-Importing this module registers them; `avemo.models` imports it before building or loading.
+Importing this module registers them; avemo.audio.networks imports it to build a model, and
+avemo.onnx_export.load_keras before loading one (inference runs the models' ONNX exports instead).
 """
 from __future__ import annotations
 

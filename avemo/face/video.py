@@ -3,25 +3,25 @@ temporal part over the frames of a window) -> emotion probabilities per window a
 
     analyser = VideoAnalyzer.load(Path("weights/video"))
     result, notes = analyser.analyse(path, probe(path), max_seconds=60)
+    result, notes = analyser.analyse_frames(frames, times)      # RGB frames already in memory (live mode)
     frames = analyser.preview_frames(path, probe(path), n=4)   # RGB images with the mesh drawn
 
 Sampling: the analysed part of a clip (at most `max_seconds`) is cut into windows of about
-`VIDEO_FEATURES.window_seconds`; `frames_per_window` frames are taken evenly from each window.
-Frames are decoded one at a time with OpenCV (grab, and decode to pixels only the sampled
-ones), so memory does not grow with the file: each sampled frame is reduced to its 64x64
-face crop at once. Portrait phone videos are turned upright from their rotation metadata.
+`VIDEO_FEATURES.window_seconds`; `frames_per_window` frames are taken evenly from each window
+(`pick_frames`: the nearest frame to each target). From a file, frames are decoded one at a time
+with OpenCV (grab, and decode to pixels only the sampled ones), so memory does not grow with the
+file: each sampled frame is reduced to its 64x64 face crop at once. Portrait phone videos are
+turned upright from their rotation metadata. Frames already in memory are picked by the same rule,
+and both go through the same analysis (`VideoAnalyzer.analyse_sampled`).
 
-The model (a Keras model folder, see `avemo.models`) takes two inputs per window:
-`frames` (batch, T, 64, 64, 1) face crops in [-1, 1] and `frame_weights` (batch, T), each
-row non-negative and summing to 1 (a frame without a face has weight 0); it outputs logits.
-Two models share that interface: `build_pooling_model` (the pretrained FER2013 frame CNN and a
-parameter-free, weighted mean of per-frame log-probabilities) and `build_temporal_model` (the same frame
-CNN and a trained recurrent head; see train/video.py).
-
-The shipped folder is a pooling model with expression models beside it (avemo.face.expression): each
-face's blendshapes and facex's outputs are read as the frame is decoded, and a head trained on labelled
-faces turns them, with the FER CNN's log-probabilities, into the frame's logits; the same weighted mean
-of log-probabilities pools them over a window (`pooled_log_probs`).
+The model folder (see `avemo.models`) holds an LRCN (avemo.face.networks) exported to ONNX: it takes two
+inputs per window, `frames` (batch, T, 64, 64, 1) face crops in [-1, 1] and `frame_weights` (batch, T), each
+row non-negative and summing to 1 (a frame without a face has weight 0), and outputs logits. The shipped
+folder's is a pooling model (the FER2013 frame CNN and a weighted mean of per-frame log-probabilities) with
+expression models beside it (avemo.face.expression): each face's blendshapes and facex's outputs are read as
+the frame is decoded, and a head trained on labelled faces turns them, with the FER CNN's log-probabilities,
+into the frame's logits; the same weighted mean of log-probabilities pools them over a window
+(`pooled_log_probs`).
 """
 from __future__ import annotations
 
@@ -30,15 +30,9 @@ import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-
-from avemo.backend import import_tensorflow
-
-import_tensorflow()  # quietly, before Keras (see avemo.backend)
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
 
 from avemo.config import EMOTIONS, LIVE_FACE_SOURCE, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
 from avemo.face.expression import BLENDSHAPES, FRAME_FEATURES, ExpressionModels, describe_blendshapes
@@ -65,6 +59,9 @@ WORDS_EVERY_N_FACES = 4
 
 # A face in fewer than this share of the sampled frames earns a note to the user.
 FEW_FACES_SHARE = 0.5
+
+# Seconds between frames where the stream does not say (25 frames a second).
+DEFAULT_FRAME_INTERVAL = 0.04
 
 
 # -- sampling ------------------------------------------------------------------------------------
@@ -110,48 +107,100 @@ def open_video(path: Path):
     return capture
 
 
-def read_frames_at(path: Path, times: np.ndarray) -> Iterator[tuple[float, np.ndarray, list[int]]]:
-    """Decode the frames shown at `times` (seconds, increasing), one at a time.
+def pick_frames(stream: Iterable[tuple[float, Callable[[], np.ndarray | None]]], times: np.ndarray,
+                frame_interval: float) -> Iterator[tuple[float, np.ndarray | None, list[int]]]:
+    """The frames shown at `times` (seconds, increasing), out of a stream of (frame time, decode) in time order,
+    where decode() gives the RGB frame (None if it cannot): called only for the frames picked.
 
-    Yields (frame time, RGB frame, indices into `times` that this frame serves). Each target
-    gets the first frame whose timestamp reaches it less half a frame (the nearest frame), so a
-    low or variable frame rate serves several targets with one frame. Frames in between are grabbed but not
-    converted; decoding stops after the last target. Targets past the end of the stream get the
-    last decoded frame (yielded again with frame None: reuse its result) if they lie within two
-    frames of it, and are dropped otherwise.
+    Yields (frame time, RGB frame, indices into `times` that this frame serves). Each target gets the first
+    frame whose timestamp reaches it less half a frame (the nearest frame), so a low or variable frame rate
+    serves several targets with one frame. The stream is read no further than the last target. Targets past
+    its end get the last frame picked (yielded again with frame None: reuse its result) if they lie within
+    two frames of it, and are dropped otherwise.
     """
+    times = np.asarray(times, dtype=float)
+    tolerance = frame_interval / 2
+    frames = iter(stream)
+    next_target, last_time = 0, None
+    while next_target < len(times) and (frame := next(frames, None)) is not None:
+        t, decode = frame
+        if t + tolerance < times[next_target]:
+            continue
+        rgb = decode()
+        if rgb is None:
+            continue
+        served = []
+        while next_target < len(times) and times[next_target] <= t + tolerance:
+            served.append(next_target)
+            next_target += 1
+        last_time = t
+        yield t, rgb, served
+    if last_time is not None and next_target < len(times):
+        rest = [i for i in range(next_target, len(times)) if times[i] <= last_time + 2 * frame_interval]
+        if rest:
+            yield last_time, None, rest  # the caller reuses the last frame's result
+
+
+def stamped_frames(capture) -> tuple[Iterator[tuple[float, Callable[[], np.ndarray | None]]], float]:
+    """An open capture's frames in order, each as (its time, a function that decodes it to RGB): grabbing is
+    cheap, turning a frame into pixels is not, so only the frames someone picks are decoded. And the frame
+    interval (seconds) the container states."""
     import cv2
 
-    times = np.asarray(times, dtype=float)
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    frame_interval = 1.0 / fps if 0 < fps < 1000 else DEFAULT_FRAME_INTERVAL
+
+    def decode():
+        ok, frame = capture.retrieve()
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if ok and frame is not None else None
+
+    def stream():
+        index = 0
+        while capture.grab():
+            msec = capture.get(cv2.CAP_PROP_POS_MSEC)
+            yield (msec / 1000.0 if (msec > 0 or index == 0) else index * frame_interval), decode
+            index += 1
+
+    return stream(), frame_interval
+
+
+def read_frames_at(path: Path, times: np.ndarray) -> Iterator[tuple[float, np.ndarray | None, list[int]]]:
+    """Decode the frames of a video file shown at `times` (seconds, increasing), one at a time, as
+    `pick_frames` picks them. Frames in between are grabbed but not converted to pixels; decoding stops
+    after the last target."""
     capture = open_video(path)
     try:
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        frame_interval = 1.0 / fps if 0 < fps < 1000 else 0.04
-        tolerance = frame_interval / 2
-        next_target, index = 0, 0
-        last_time = None
-        while next_target < len(times) and capture.grab():
-            msec = capture.get(cv2.CAP_PROP_POS_MSEC)
-            t = msec / 1000.0 if (msec > 0 or index == 0) else index * frame_interval
-            index += 1
-            if t + tolerance < times[next_target]:
-                continue
-            ok, frame = capture.retrieve()
-            if not ok or frame is None:
-                continue
-            served = []
-            while next_target < len(times) and times[next_target] <= t + tolerance:
-                served.append(next_target)
-                next_target += 1
-            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            last_time = t
-            yield t, rgb, served
-        if last_time is not None and next_target < len(times):
-            rest = [i for i in range(next_target, len(times)) if times[i] <= last_time + 2 * frame_interval]
-            if rest:
-                yield last_time, None, rest  # the caller reuses the last frame's result
+        stream, frame_interval = stamped_frames(capture)
+        yield from pick_frames(stream, times, frame_interval)
     finally:
         capture.release()
+
+
+def video_frames(path: Path) -> Iterator[tuple[float, np.ndarray]]:
+    """Every frame of a video file, decoded: (its time, RGB frame), with the times `read_frames_at` sees. For
+    tools and tests; the analysis decodes only the frames it needs."""
+    capture = open_video(path)
+    try:
+        stream, _ = stamped_frames(capture)
+        for t, decode in stream:
+            if (rgb := decode()) is not None:
+                yield t, rgb
+    finally:
+        capture.release()
+
+
+def frame_interval_of(frame_times: np.ndarray) -> float:
+    """Seconds between frames shown at `frame_times`: the median step (DEFAULT_FRAME_INTERVAL for one frame)."""
+    return float(np.median(np.diff(frame_times))) if len(frame_times) > 1 else DEFAULT_FRAME_INTERVAL
+
+
+def frames_at(frames: Sequence[np.ndarray], frame_times: np.ndarray,
+              times: np.ndarray) -> Iterator[tuple[float, np.ndarray | None, list[int]]]:
+    """`read_frames_at` for RGB frames already in memory, shown at `frame_times` (seconds, increasing): the
+    frames shown at `times`, picked by the same rule."""
+    frame_times = np.asarray(frame_times, dtype=float)
+    return pick_frames(((t, lambda frame=frame: frame) for t, frame in zip(frame_times, frames)), times,
+                       frame_interval_of(frame_times))
 
 
 # -- faces over a clip ---------------------------------------------------------------------------
@@ -173,10 +222,11 @@ class ClipFaces:
     last_time: float = 0.0       # timestamp of the last decoded frame, seconds
 
 
-def observe_faces(path: Path, plan: SamplingPlan, cfg: VideoFeatureConfig = VIDEO_FEATURES,
-                  expression: ExpressionModels | None = None) -> ClipFaces:
-    """Decode the planned frames of a video and find the largest face in each (streaming); with
-    `expression`, also read each face's blendshapes and facex outputs."""
+def observe_faces(sampled: Iterable[tuple[float, np.ndarray | None, list[int]]], plan: SamplingPlan,
+                  cfg: VideoFeatureConfig = VIDEO_FEATURES, expression: ExpressionModels | None = None) -> ClipFaces:
+    """Find the largest face in each of the planned frames (`read_frames_at` or `frames_at` of
+    `plan.targets`), one frame at a time; with `expression`, also read each face's blendshapes and facex
+    outputs."""
     from avemo.face.mesh import face_mesh, find_face
 
     n_windows, per_window = plan.targets.shape
@@ -190,7 +240,7 @@ def observe_faces(path: Path, plan: SamplingPlan, cfg: VideoFeatureConfig = VIDE
     )
     face, features = None, None
     with face_mesh(cfg) as mesh, (expression.landmarker() if expression else nullcontext()) as landmarker:
-        for t, rgb, slots in read_frames_at(path, plan.targets.ravel()):
+        for t, rgb, slots in sampled:
             if rgb is not None:
                 face = find_face(mesh, rgb, cfg)
                 # Blendshapes on every frame when the head reads them; else on every few, for the words.
@@ -257,132 +307,36 @@ def pooled_log_probs(frame_logits: np.ndarray, weights: np.ndarray) -> np.ndarra
     return np.einsum("wt,wtc->wc", weights, log_probs).astype(np.float32)
 
 
-# -- models --------------------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="avemo")
-class FramewiseDistributed(keras.layers.TimeDistributed):
-    """TimeDistributed that folds time into the batch: one call of the wrapped layer on all
-    (batch x time) frames instead of Keras's one call per time step (much slower on CPU).
-    Registered with Keras, so a saved model using it loads in safe mode once avemo.face.video is imported."""
-
-    def call(self, inputs, training=None, mask=None):
-        shape = keras.ops.shape(inputs)
-        flat = keras.ops.reshape(inputs, (-1,) + tuple(inputs.shape[2:]))
-        out = self.layer(flat, training=training)
-        return keras.ops.reshape(out, (shape[0], shape[1]) + tuple(out.shape[1:]))
-
-
-def backbone_parts(backbone):
-    """(frame logits model, frame embedding model) from the FER2013 mini-Xception.
-
-    `backbone` is the released network (ending in global average pooling and a softmax) or the
-    frame CNN of a saved avemo video model (the same network without the softmax). The logits
-    model stops before any softmax. The embedding model gives the 128-channel feature map before
-    the last convolution, averaged over space, concatenated with the 7 logits (135 values per frame).
-    """
-    last = backbone.layers[-1]
-    is_softmax = isinstance(last, layers.Activation) and "softmax" in str(last.get_config().get("activation"))
-    logits = last.input if is_softmax else backbone.outputs[0]
-    logits_model = keras.Model(backbone.inputs, logits, name="fer_frame_logits")
-    last_conv = next(l for l in reversed(backbone.layers) if isinstance(l, layers.Conv2D))
-    pooled = layers.GlobalAveragePooling2D(name="fer_feature_pool")(last_conv.input)
-    embedding = layers.Concatenate(name="fer_embedding")([pooled, logits])
-    embed_model = keras.Model(backbone.inputs, embedding, name="fer_frame_embedding")
-    return logits_model, embed_model
-
-
-def frame_cnn(model):
-    """The per-frame network inside a video LRCN built here (the layer named "frame_cnn")."""
-    return model.get_layer("frame_cnn").layer
-
-
-def _lrcn_inputs(crop_size: int):
-    frames = keras.Input((None, crop_size, crop_size, 1), name="frames")
-    weights = keras.Input((None,), name="frame_weights")
-    return frames, weights
-
-
-def _weighted_mean_over_frames(per_frame, weights, n_classes: int, name: str):
-    """sum_t weights[:, t] * per_frame[:, t, :], with built-in layers only (safe-mode loadable)."""
-
-    w = layers.Reshape((-1, 1), name=f"{name}_weights")(weights)
-    pooled = layers.Dot(axes=1, name=name)([w, per_frame])  # (batch, 1, n_classes)
-    return layers.Reshape((n_classes,), name="logits")(pooled)
-
-
-def build_pooling_model(backbone, cfg: VideoFeatureConfig = VIDEO_FEATURES):
-    """The shipped LRCN: TimeDistributed(FER2013 CNN) -> per-frame log-probabilities -> their
-    weighted mean over the window's frames (no trained temporal parameters). Outputs logits
-    (a normalised geometric mean of the frame probabilities after softmax) in POOLING_LABELS order.
-    """
-
-    frame_logits, _ = backbone_parts(backbone)
-    frames, weights = _lrcn_inputs(cfg.crop_size)
-    per_frame = FramewiseDistributed(frame_logits, name="frame_cnn")(frames)
-    log_probs = layers.Activation("log_softmax", name="frame_log_probs")(per_frame)
-    logits = _weighted_mean_over_frames(log_probs, weights, len(FER_CLASSES), "quality_weighted_mean")
-    return keras.Model([frames, weights], logits, name=POOLING_MODEL_NAME)
-
-
-def build_temporal_head(embedding_size: int, n_classes: int = len(EMOTIONS), units: int = 32,
-                        dropout: float = 0.3):
-    """The trainable temporal part: per-frame projection, a bidirectional GRU over the window's
-    frames, per-frame class logits, and their weighted mean over frames (weights as the model's)."""
-
-    embeddings = keras.Input((None, embedding_size), name="frame_embeddings")
-    weights = keras.Input((None,), name="frame_weights")
-    x = layers.Dropout(dropout, name="head_input_dropout")(embeddings)
-    x = layers.Dense(64, activation="relu", name="frame_projection")(x)
-    x = layers.Bidirectional(layers.GRU(units, return_sequences=True), name="temporal_gru")(x)
-    x = layers.Dropout(dropout, name="head_dropout")(x)
-    per_frame = layers.Dense(n_classes, name="frame_logits")(x)
-    logits = _weighted_mean_over_frames(per_frame, weights, n_classes, "weighted_mean")
-    return keras.Model([embeddings, weights], logits, name="temporal_head")
-
-
-def build_temporal_model(backbone, head, cfg: VideoFeatureConfig = VIDEO_FEATURES):
-    """The trained LRCN: TimeDistributed(FER2013 embedding CNN) -> `head` (built above)."""
-
-    _, embed = backbone_parts(backbone)
-    frames, weights = _lrcn_inputs(cfg.crop_size)
-    per_frame = FramewiseDistributed(embed, name="frame_cnn")(frames)
-    return keras.Model([frames, weights], head([per_frame, weights]), name="avemo_video_lrcn_trained")
-
-
 # -- the analyser ---------------------------------------------------------------------------------
 @dataclass
 class VideoAnalyzer:
-    """A loaded video model folder; `analyse` may be called from several threads at once
-    (each call makes its own face mesh; Keras inference is read-only)."""
+    """A loaded video model folder; `analyse` may be called from several threads at once (each call makes
+    its own face mesh and borrows expression models; the ONNX session is shared)."""
 
     folder: object  # avemo.models.ModelFolder
     cfg: VideoFeatureConfig = VIDEO_FEATURES
-    infer: object = None  # the model as one traced TensorFlow graph (see `load`)
     measured_accuracy: float | None = None  # on labelled face stills (FACES_EVALUATION_FILE, train.faces)
     expression: ExpressionModels | None = None  # blendshapes, facex and the head (pooling models only)
 
     @classmethod
     def load(cls, folder: Path) -> "VideoAnalyzer":
-        """Load a video model folder and trace its graph once (about a second), so that each later
-        call runs as one graph: eager Keras would cost some 0.1 s per call in Python overhead."""
-        import tensorflow as tf
-
+        """Load a video model folder, mediapipe and one landmarker, and run its model once."""
+        from avemo.backend import import_mediapipe
         from avemo.models import load_model_folder
+
+        import_mediapipe()  # (a second or two: loaded with the models, not in the first face's time)
 
         loaded = load_model_folder(Path(folder))
         cfg = VideoFeatureConfig.from_dict(loaded.config.get("features", {}))
-        size = cfg.crop_size
-        infer = tf.function(
-            lambda frames, weights: loaded.model({"frames": frames, "frame_weights": weights}, training=False),
-            input_signature=[tf.TensorSpec((None, None, size, size, 1), tf.float32),
-                             tf.TensorSpec((None, None), tf.float32)],
-            autograph=False,
-        )
         measured = Path(folder) / FACES_EVALUATION_FILE
         accuracy = json.loads(measured.read_text())["pooled"]["accuracy"] if measured.is_file() else None
         is_pooling = loaded.model.name == POOLING_MODEL_NAME
-        analyser = cls(loaded, cfg, infer, accuracy, ExpressionModels.load(folder) if is_pooling else None)
+        analyser = cls(loaded, cfg, accuracy, ExpressionModels.load(folder) if is_pooling else None)
+        size = cfg.crop_size
         analyser.window_logits({"frames": np.zeros((1, 1, size, size, 1), np.float32),
                                 "frame_weights": np.ones((1, 1), np.float32)})
+        with analyser.landmarker():  # made now, and kept in its pool for the first clip
+            pass
         return analyser
 
     @property
@@ -391,8 +345,7 @@ class VideoAnalyzer:
 
     def window_logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """Logits (windows, classes) in `labels` order for the model's two inputs."""
-        return np.asarray(self.infer(np.asarray(inputs["frames"], np.float32),
-                                     np.asarray(inputs["frame_weights"], np.float32)))
+        return self.folder.model(inputs["frames"], inputs["frame_weights"])
 
     @property
     def head(self):
@@ -438,11 +391,35 @@ class VideoAnalyzer:
         return self.expression.landmarker() if self.expression else nullcontext()
 
     def analyse(self, path: Path, info: MediaInfo, max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
-        """Video result (see avemo.results.modality_result) and notes. Raises MediaError."""
+        """Video result (see avemo.results.modality_result) of a file's first `max_seconds`, and notes: only
+        the frames the plan needs are decoded, one at a time. Raises MediaError."""
         if not info.has_video:
             raise MediaError("the file has no video track: it is audio only")
         plan = sampling_plan(info.duration, max_seconds, self.cfg)
-        faces = observe_faces(Path(path), plan, self.cfg, self.expression)
+        return self.analyse_sampled(plan, read_frames_at(Path(path), plan.targets.ravel()))
+
+    def analyse_frames(self, frames: Sequence[np.ndarray], times: Sequence[float], duration: float | None = None,
+                       max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
+        """The same for RGB frames (height, width, 3) already in memory, shown at `times` (seconds from the
+        start of the clip or chunk, increasing), over `duration` seconds (default: to one frame after the
+        last). The frames the file's plan would decode are picked from them by the same rule. Raises MediaError."""
+        times = np.asarray(times, dtype=float)
+        if len(frames) != len(times) or len(times) == 0:
+            raise MediaError(f"{len(frames)} frames with {len(times)} times: one time per frame is needed")
+        if np.any(np.diff(times) < 0) or times[0] < 0:
+            raise MediaError("the frames' times must start at 0 or later and never go back")
+        if any(np.ndim(frame) != 3 or np.shape(frame)[-1] != 3 or np.asarray(frame).dtype != np.uint8
+               for frame in frames):
+            raise MediaError("each frame must be an RGB image: a uint8 array (height, width, 3)")
+        if duration is None:
+            duration = times[-1] + frame_interval_of(times)
+        plan = sampling_plan(duration, max_seconds, self.cfg)
+        return self.analyse_sampled(plan, frames_at(frames, times, plan.targets.ravel()))
+
+    def analyse_sampled(self, plan: SamplingPlan, sampled) -> tuple[dict, list[str]]:
+        """What `analyse` and `analyse_frames` share: the faces of the planned frames (`read_frames_at` or
+        `frames_at`), read by the models, pooled over windows and over the clip."""
+        faces = observe_faces(sampled, plan, self.cfg, self.expression)
         if faces.frames == 0:
             raise MediaError("could not decode any video frame (corrupt or unsupported)")
         if faces.faces_found == 0:
@@ -523,7 +500,8 @@ class VideoAnalyzer:
 def clip_windows(path: Path, duration: float, cfg: VideoFeatureConfig = VIDEO_FEATURES,
                  max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict[str, np.ndarray], ClipFaces]:
     """The model inputs of every window of a clip that holds a face (for training and tests)."""
-    faces = observe_faces(Path(path), sampling_plan(duration, max_seconds, cfg), cfg)
+    plan = sampling_plan(duration, max_seconds, cfg)
+    faces = observe_faces(read_frames_at(Path(path), plan.targets.ravel()), plan, cfg)
     inputs, _ = window_inputs(faces)
     return inputs, faces
 

@@ -22,7 +22,8 @@ RAVDESS actors (train/fusion.py). The face key of a result ("video" for the live
 
 Every fused result says how much each modality pushed each class (`contributions`, in bits: the
 change in the fused log-probability when that modality's evidence is replaced by an uninformative
-one, centred over the classes) and why the winner won (`reason`).
+one, centred over the classes), why the winner won (`reason`: each modality's vote between the winner and
+the runner-up) and whether the two modalities agree (`agreement`).
 """
 from __future__ import annotations
 
@@ -42,8 +43,8 @@ log = logging.getLogger(__name__)
 LIVE_FACE, ACTION_UNITS = "video", "face_aus"
 
 N = len(EMOTIONS)
-# Jensen-Shannon divergence (bits) above which two confident modalities are said to disagree.
-DISAGREEMENT_JSD = 0.5
+# A modality is "sure" of its top emotion from this probability on: at least as much as all the others together.
+SURE = 0.5
 
 
 def uninformed_confusion() -> np.ndarray:
@@ -140,32 +141,26 @@ def fusion_features(audio: np.ndarray, video: np.ndarray, r_audio: float, r_vide
     return np.concatenate([audio, video, [r_audio, r_video]])[None, :]
 
 
-def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen-Shannon divergence in bits (0 = same distribution, 1 = disjoint)."""
-    m = (p + q) / 2
-
-    def kl(a, b):
-        mask = a > 0
-        return float(np.sum(a[mask] * np.log2(a[mask] / np.maximum(b[mask], 1e-12))))
-
-    return 0.5 * kl(p, m) + 0.5 * kl(q, m)
-
-
 def agreement(audio: dict, video: dict) -> dict:
-    """Do the two modalities say the same thing? A verdict the app can show as it is."""
-    p = np.array([audio["probs"][e] for e in EMOTIONS])
-    q = np.array([video["probs"][e] for e in EMOTIONS])
-    divergence = jensen_shannon(p / p.sum(), q / q.sum())
-    same = audio["label"] == video["label"]
-    if same:
-        verdict, message = "agree", f"voice and face agree: {audio['label']}"
-    elif divergence >= DISAGREEMENT_JSD or min(audio["confidence"], video["confidence"]) >= 0.5:
+    """Do the two modalities say the same thing? A verdict the app and the CLI show beside both top emotions
+    and their probabilities, so it is decided by those numbers alone: the same top emotion "agree"; different
+    ones "disagree" when both are sure of theirs (SURE), else "differ", saying which one, if either, is sure."""
+    said, seen = audio["label"], video["label"]
+    voice_sure, face_sure = audio["confidence"] >= SURE, video["confidence"] >= SURE
+    if said == seen:
+        verdict, message = "agree", f"voice and face agree: {said}"
+    elif voice_sure and face_sure:
         verdict = "disagree"
-        message = f"voice and face disagree strongly: the voice sounds {audio['label']}, the face looks {video['label']}"
-    else:
+        message = f"voice and face disagree, both surely: the voice sounds {said}, the face looks {seen}"
+    elif voice_sure:
         verdict = "differ"
-        message = f"voice and face lean different ways ({audio['label']} / {video['label']}), neither strongly"
-    return {"verdict": verdict, "same_label": same, "divergence": round(divergence, 3), "message": message}
+        message = f"voice and face differ: the voice is sure it sounds {said}, the face only leans to {seen}"
+    elif face_sure:
+        verdict = "differ"
+        message = f"voice and face differ: the face is sure it looks {seen}, the voice only leans to {said}"
+    else:
+        verdict, message = "differ", f"voice and face lean different ways ({said} / {seen}), neither surely"
+    return {"verdict": verdict, "same_label": said == seen, "message": message}
 
 
 def face_key(video: dict | None) -> str:
@@ -202,18 +197,32 @@ def contributions(probs: dict[str, np.ndarray], reliability: dict[str, float], m
 SPOKEN = {"audio": "the voice", "video": "the face"}
 
 
-def reason(fused: np.ndarray, pushes: dict[str, np.ndarray]) -> str:
-    """One sentence: why the winner beat the runner-up, in each modality's push between the two."""
+def reason(fused: np.ndarray, pushes: dict[str, np.ndarray], probs: dict[str, np.ndarray],
+           confusions: dict[str, np.ndarray]) -> str:
+    """One sentence: why the winner beat the runner-up, as each modality's vote between those two.
+
+    A vote is the modality's push for one over the other (its contributions, in bits) and the reading of its
+    own that carried it: the output k with the largest share of L(chosen) - L(other) = sum_k p(k) (C[chosen, k]
+    - C[other, k]) under its confusion matrix C. Where that reading is the emotion voted for, the vote is for
+    it; where it is another one (a face that has no calm reads neutral, and a calm face's neutral is what
+    moves it), the vote is said as a vote against the other emotion, by that reading, never as a liking the
+    modality did not show."""
     winner, runner_up = (int(i) for i in np.argsort(fused)[::-1][:2])
-    won, lost = EMOTIONS[winner], EMOTIONS[runner_up]
-    parts = []
-    for modality, push in pushes.items():
-        margin = float(push[winner] - push[runner_up])
-        if abs(margin) < 0.05:
-            parts.append(f"{SPOKEN[modality]} did not tell them apart")
-        else:
-            parts.append(f"{SPOKEN[modality]} favoured {won if margin > 0 else lost} by {abs(margin):.1f} bits")
-    return f"{won} over {lost}: " + "; ".join(parts)
+    votes = [_vote(SPOKEN[m], float(push[winner] - push[runner_up]), winner, runner_up, probs[m], confusions[m])
+             for m, push in pushes.items()]
+    return f"{EMOTIONS[winner]} over {EMOTIONS[runner_up]}. Votes between the two: " + "; ".join(votes)
+
+
+def _vote(who: str, margin: float, winner: int, runner_up: int, probs: np.ndarray, confusion: np.ndarray) -> str:
+    if abs(margin) < 0.05:
+        return f"{who} none (it read them alike)"
+    chosen, other = (winner, runner_up) if margin > 0 else (runner_up, winner)
+    carrier = int(np.argmax(probs * (confusion[chosen] - confusion[other])))
+    if carrier == chosen:
+        return (f"{who} {EMOTIONS[chosen]}, {abs(margin):.1f} bits (it read {EMOTIONS[chosen]} {probs[chosen]:.0%}, "
+                f"{EMOTIONS[other]} {probs[other]:.0%})")
+    return (f"{who} against {EMOTIONS[other]}, {abs(margin):.1f} bits (its {EMOTIONS[carrier]} {probs[carrier]:.0%} "
+            f"fits {EMOTIONS[chosen]} better than {EMOTIONS[other]})")
 
 
 def fuse(audio: dict | None, video: dict | None, model: FusionModel) -> dict | None:
@@ -233,6 +242,10 @@ def fuse(audio: dict | None, video: dict | None, model: FusionModel) -> dict | N
     face = face_key(video)
     fused = fused_probabilities(probs, reliability, model, face)
     pushes = contributions(probs, reliability, model, face)
+    # The matrices through which each modality's reading counts (a trained fuser's own path has none: its
+    # votes are read at face value).
+    matrices = ({m: uninformed_confusion() for m in probs} if model.uses_trained(face)
+                else {"audio": model.confusions["audio"], "video": model.confusions[face]})
     total = sum(reliability.values())
     return {
         "label": EMOTIONS[int(np.argmax(fused))],
@@ -243,5 +256,5 @@ def fuse(audio: dict | None, video: dict | None, model: FusionModel) -> dict | N
         "agreement": agreement(present["audio"], present["video"]),
         "method": model.method(face),
         "contributions": {m: {e: round(float(v), 3) for e, v in zip(EMOTIONS, push)} for m, push in pushes.items()},
-        "reason": reason(fused, pushes),
+        "reason": reason(fused, pushes, probs, matrices),
     }
