@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -678,8 +679,12 @@ def video_front_matter(license: str, extra_tags: list[str], datasets: list[str])
 
 def _head_inputs(config: dict) -> str:
     """How the card names what the head reads beside the CNNs, from the nested search's choice."""
-    inputs = config.get("head", {}).get("inputs")
-    if inputs == "CNNs only":
+    head = config.get("head", {})
+    if head.get("inputs") == EMBEDDING_HEAD_INPUTS:
+        return (f" and facex's embedding (the mean of its last 6x6x1,280 map, reduced to "
+                f"{head.get('embedding_components')} whitened principal components by a projection stored in the "
+                "head's JSON; the blendshapes are not offered to it: they serve the page's words)")
+    if head.get("inputs") == "CNNs only":
         return " (the nested search left the blendshapes out: they serve the page's words)"
     return " and the blendshapes"
 
@@ -702,11 +707,16 @@ def _latency_lines(report: dict) -> str:
         return "- Latency: not measured for this build (`python -m bench.video`).\n"
     return (
         f"- Latency (`bench/video.py`, {lat['clip']}, median of {lat['runs']} warm runs on {report['machine']}, "
-        f"shared with other jobs while measured): {lat['frames_decoded']} frames decoded, "
+        f"shared with other jobs while measured{_load_words(lat)}): {lat['frames_decoded']} frames decoded, "
         f"{lat['frames_sampled']} sampled; decode {lat['decode_ms']:.0f} ms, face mesh + crops "
         f"{lat['face_ms']:.0f} ms, blendshapes + facex {lat.get('expression_ms', 0):.0f} ms, FER CNN + head "
         f"{lat['model_ms']:.0f} ms, total {lat['total_ms']:.0f} ms.\n"
     )
+
+
+def _load_words(latency: dict) -> str:
+    load = latency.get("load_average")
+    return f", load average {min(load):.1f}-{max(load):.1f}" if load else ""
 
 
 def write_video_card(out: Path, report: dict) -> None:
@@ -925,7 +935,10 @@ blendshapes) only: the head the product could ship with this network as its fram
 """
 
 
-def _head_inputs_lines(inputs: dict) -> str:
+EMBEDDING_HEAD_INPUTS = "CNNs and facex's embedding"  # (train.faces: the shipped head's inputs since issue 30)
+
+
+def _head_inputs_lines(inputs: dict, embedding_shipped: bool = False) -> str:
     """The head's inputs re-screened beside a candidate (train.faces inputs --record), each set nested on its own."""
     rows = []
     for row in inputs["sets"]:
@@ -941,6 +954,13 @@ of them carries a selection bias the nesting does not remove.
 | inputs | JAFFE, nested | SFEW, nested | C chosen | JAFFE weight chosen |
 |---|---|---|---|---|
 {chr(10).join(rows)}
+{_EMBEDDING_SHIPPED if embedding_shipped else ""}"""
+
+
+_EMBEDDING_SHIPPED = """
+fer + facex + facex's embedding are the shipped head's inputs since this screen: `train.faces fit` trains and
+measures that head (its figures, with facex's embedding read by the product's own LiteRT path, are in the section on
+labelled stills above); the rows of the table above it compare the candidates with the head shipped before.
 """
 
 
@@ -953,6 +973,8 @@ def write_frame_cnn_screening_section(folder: Path, screening: dict) -> None:
     train.faces screen --record), before "## Not measured"."""
     candidates = screening["candidates"]
     sets = list(candidates[0]["head"])
+    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
+    embedding_shipped = config.get("head", {}).get("inputs") == EMBEDDING_HEAD_INPUTS
     rows = []
     for c in candidates:
         fer = _held_out_cell(c)
@@ -964,7 +986,7 @@ def write_frame_cnn_screening_section(folder: Path, screening: dict) -> None:
                     + f" | {choices} | {_screening_verdict(c, sets)} |")
     shipped = candidates[-1].get("shipped_head")
     if shipped:
-        rows.append("| **shipped head** (fer + facex, `train.faces fit`) | | " + " | " * len(sets)
+        rows.append("| **the shipped head when screened** (fer + facex, `train.faces fit`) | | " + " | " * len(sets)
                     + " | ".join(_figures_cell(shipped[n]) for n in sets) + " | | |")
     trained = [c["training"] for c in candidates if c.get("training") and not _is_control(c) and not _is_ferplus(c)]
     passed = [c for c in candidates if "at or above" in _screening_verdict(c, sets)]
@@ -1010,7 +1032,8 @@ screen's wider search (with the candidate being fer's network, its columns and f
 A candidate ships only if its head beats the shipped head on the held-out stills of both sets, or clearly on one
 without losing the other: {"none does, so the shipped frame CNN stays fer's" if not passed else
                            "see the verdicts"}.
-{chr(10) + _ferplus_lines(ferplus) if ferplus else ""}{chr(10) + _head_inputs_lines(screening["head_inputs"])
+{chr(10) + _ferplus_lines(ferplus) if ferplus else ""}{chr(10) + _head_inputs_lines(screening["head_inputs"],
+                                                                           embedding_shipped)
                                                        if screening.get("head_inputs") else ""}"""
     put_section(folder / "README.md", SCREENING_HEADING, f"{SCREENING_HEADING}\n\n{body}\n", before="## Not measured")
 
@@ -1044,6 +1067,22 @@ def _choice_counts(folds: list[dict]) -> str:
     for fold in folds:
         counts[fold.get("inputs", "?")] = counts.get(fold.get("inputs", "?"), 0) + 1
     return ", ".join(f"{name} in {n} of {len(folds)}" for name, n in counts.items()) or "not recorded"
+
+
+def _embedding_words(evaluation: dict) -> str:
+    """What the head's reading of facex's embedding is, where it reads it."""
+    settings = evaluation["head_settings"]
+    if settings.get("inputs") != EMBEDDING_HEAD_INPUTS:
+        return ""
+    choices = ", ".join(f"C {c:g} and JAFFE weight {w:g} in {n}" for (c, w), n in sorted(
+        Counter((f["C"], f["jaffe_weight"]) for f in evaluation.get("folds", [])).items(), key=lambda kv: -kv[1]))
+    return f"""
+facex's embedding is the mean of its last 6x6x1,280 map, read as a second output of the same LiteRT run (the model
+rewritten in memory; the bundled file is as shipped); the head standardises it, projects it on its
+{settings['embedding_components']} principal components and whitens them, with the mean, scale, components and
+whitening fitted on the training stills (in each held-out fold, on that fold's training stills) and stored in
+`expression_head.json`. The folds chose {choices}: the largest C of the grid (0.001, 0.003, 0.01) in most folds, as
+the input screen did, so a wider grid might do a little better (not tried: it would be chosen on these stills)."""
 
 
 def _six_class_line(datasets: dict) -> str:
@@ -1087,7 +1126,7 @@ video frame and is read as a one-frame window; 7 classes; a still without a face
 The shipped head reads {settings.get('inputs', 'CNNs and blendshapes')}, with C = {settings['C']} and a JAFFE still
 weighing {settings['jaffe_weight']:g} SFEW stills (chosen by the inner search on all stills). The held-out folds'
 searches chose: {_choice_counts(evaluation.get('folds', []))}. The blendshapes are read for the page's words
-either way. The framings below were chosen on all stills before this nested run, a small optimistic bias
+either way.{_embedding_words(evaluation)} The framings below were chosen on all stills before this nested run, a small optimistic bias
 (two numbers per CNN). Temperature {calibration['temperature']:.2f}, fitted on the pooled held-out
 logits (ECE {calibration['ece_before']:.3f} -> {calibration['ece_after']:.3f}, on the same logits). The pooled
 held-out confusion matrix of the faces found ({pct(evaluation['pooled']['accuracy'])} right) is the live face's

@@ -11,15 +11,18 @@ Every still goes through the video path (avemo.face.video.VideoAnalyzer.frame_fa
 the blendshapes, facex) and is read as a one-frame window. A still without a face found counts as wrong.
 
 `fit` trains the expression head (avemo.face.expression.ExpressionHead: a logistic regression over the FER
-CNN's and facex's log-probabilities and the 52 blendshapes) and measures it **nested and subject-
+CNN's and facex's log-probabilities and facex's embedding, reduced to EMBEDDING_COMPONENTS whitened principal
+components; the 52 blendshapes are not offered to it, HEAD_READS_EMBEDDING) and measures it **nested and subject-
 independently**: JAFFE leave-one-subject-out (10 women), SFEW by movie (10 folds, a movie's faces on one
 side). Each held-out fold's head is trained on the other folds of its set and on all of the other set (whose
 people are never in it), with its regularisation C and the weight of JAFFE's posed faces chosen by an inner
 grouped cross-validation of that training part only: the best mean of the two sets' accuracies among the
-settings that are not below the bare FER CNN on either set. The temperature is fitted on the pooled held-out logits.
+settings that are not below the bare FER CNN on either set; the embedding's projection is fitted on that training
+part too (without labels). The temperature is fitted on the pooled held-out logits.
 The shipped head is then trained on every still with the choice the inner search makes on all of them.
-Writes expression_head.json, the temperature in config.json, faces_evaluation.json (the held-out figures, and
-the bare CNNs on the same faces), confusion PNGs and the model card's section.
+Writes expression_head.json, the temperature in config.json, faces_evaluation.json (the held-out figures, the
+bare CNNs on the same faces, and the shipped head's answer on each still as the product computes it), confusion
+PNGs and the model card's section.
 
 `screen` measures a candidate frame CNN (train.face_backbone) the same way, beside fer's: alone, and under a head
 whose nested search may read the candidate, or the candidate and fer's CNN (`screen`'s docstring). With
@@ -36,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from avemo.config import EMOTIONS, WEIGHTS_DIR, data_dir
-from avemo.face.expression import BLENDSHAPES
+from avemo.face.expression import BLENDSHAPES, FRAME_FEATURES, EmbeddingProjection
 from avemo.face.video import FER_CLASSES
 
 # The head's search: regularisation, and how much each JAFFE still weighs against an SFEW one (posed faces
@@ -47,6 +50,15 @@ JAFFE_WEIGHT_GRID = (0.5, 1.0, 2.0, 4.0)
 # they cost accuracy in the first screening, docs/experiments.md; the search decides per fold), and, where a
 # still set holds several frame CNNs (`screen`), which of them.
 BLENDSHAPE_CHOICES = (True, False)
+# An embedding reaches a head as its EMBEDDING_COMPONENTS whitened principal components (`fit_projection`), its
+# head searched on a smaller grid (each fit costs more).
+EMBEDDING_COMPONENTS = 64
+EMBEDDING_C_GRID = (0.001, 0.003, 0.01)
+EMBEDDING_JAFFE_WEIGHTS = (1.0, 2.0, 4.0)
+# The shipped head reads facex's embedding beside both CNNs' log-probabilities, without the blendshapes: the
+# input screen beside the FER+ network (issue 30, `screen_inputs`) found it the one input that lifts both sets
+# (JAFFE 63.8% / SFEW 49.4% against 56.8% / 48.7%), and the blendshapes costing 1.5-3 points on both.
+HEAD_READS_EMBEDDING = True
 INNER_FOLDS = 5
 SFEW_OUTER_FOLDS = 10
 # The framing sweep: crop margin (share of the landmark box) and vertical shift (share of the side, up < 0).
@@ -195,22 +207,51 @@ def choose_head_settings(x, y, dataset, groups, backbone_correct, choices: list[
     return best
 
 
+def fit_projection(embedding: np.ndarray, rows: np.ndarray) -> EmbeddingProjection:
+    """An embedding's projection fitted on `rows` (no labels used): standardised by their mean and spread, reduced
+    to its EMBEDDING_COMPONENTS principal components, whitened and scaled by sqrt(7 / components), so that it weighs
+    under the head's penalty as one CNN's seven log-probabilities do and the head's fits stay affordable."""
+    from sklearn.decomposition import PCA
+
+    raw = np.asarray(embedding, np.float64)
+    mean, scale = np.nanmean(raw[rows], axis=0), np.nanstd(raw[rows], axis=0)
+    scale[scale < 1e-6] = 1.0
+    k = min(EMBEDDING_COMPONENTS, raw.shape[1], int(np.count_nonzero(rows)))
+    pca = PCA(k, whiten=True, random_state=0).fit(np.nan_to_num((raw[rows] - mean) / scale))
+    return EmbeddingProjection(mean, scale, pca.mean_, pca.components_,
+                               np.sqrt(len(FER_CLASSES) / k) / np.sqrt(pca.explained_variance_))
+
+
+def facex_embeddings(stills: StillSet) -> np.ndarray:
+    """(n, 1280): facex's embedding of each still's face (avemo.face.expression.FacexCNN), NaN where none was found."""
+    return stills.features[:, len(FRAME_FEATURES):]
+
+
 def train_head(stills: StillSet, rows: np.ndarray, labels: list[str], trained_on: str,
-               cnn_subsets: list[tuple[str, ...]] | None = None):
+               cnn_subsets: list[tuple[str, ...]] | None = None, embedding: bool = False):
     """An ExpressionHead trained on `rows` (faces found), its settings chosen by the inner search there among
-    the inputs of `cnn_subsets` (default: every frame CNN of the still set) with and without blendshapes."""
+    the inputs of `cnn_subsets` (default: every frame CNN of the still set) with and without blendshapes; with
+    `embedding`, among those CNNs with facex's embedding (`fit_projection`, fitted on `rows`) and without
+    blendshapes, on the embedding's grid."""
     from avemo.face.expression import ExpressionHead
 
     model_index = np.array([labels.index(EMOTIONS[k]) for k in stills.y])  # folder label order
-    raw = np.hstack([stills.cnn_log_probs, stills.features]).astype(np.float64)
+    raw = np.hstack([stills.cnn_log_probs, stills.features[:, :len(FRAME_FEATURES)]]).astype(np.float64)
     mean = np.nanmean(raw[rows], axis=0)
     scale = np.nanstd(raw[rows], axis=0)
     scale[scale < 1e-6] = 1.0
     x = np.nan_to_num((raw - mean) / scale)  # a missing blendshape reads as the mean, as in the product
     backbone_correct = stills.cnn(stills.guard).argmax(1) == model_index
-    choices = input_choices(cnn_subsets or [stills.cnn_names])
+    subsets = cnn_subsets or [stills.cnn_names]
+    projection, grid = None, (None, None)
+    if embedding:
+        projection = fit_projection(facex_embeddings(stills), rows)
+        x = np.hstack([x, projection(facex_embeddings(stills))])
+        choices, grid = [HeadInputs(tuple(cnns), False) for cnns in subsets], (EMBEDDING_C_GRID, EMBEDDING_JAFFE_WEIGHTS)
+    else:
+        choices = input_choices(subsets)
     inputs, settings = choose_head_settings(x[rows], model_index[rows], stills.dataset[rows], _groups(stills)[rows],
-                                            backbone_correct[rows], choices, stills.cnn_names)
+                                            backbone_correct[rows], choices, stills.cnn_names, *grid)
     x = inputs.used(x, stills.cnn_names)
     model = _fit_lr(x[rows], model_index[rows], _sample_weights(stills.dataset[rows], settings["jaffe_weight"]),
                     settings["C"])
@@ -220,8 +261,10 @@ def train_head(stills: StillSet, rows: np.ndarray, labels: list[str], trained_on
     # The head's CNN inputs are named by label, prefixed by the CNN where there are several (`screen` only).
     cnn_labels = list(labels) if len(stills.cnn_names) == 1 else [
         f"{cnn}/{label}" for cnn in stills.cnn_names for label in labels]
-    head = ExpressionHead(cnn_labels, list(labels), mean, scale, coef, intercept, trained_on=trained_on)
+    head = ExpressionHead(cnn_labels, list(labels), mean, scale, coef, intercept, trained_on, projection)
     settings = {"inputs": inputs.name, **settings}
+    if projection is not None:
+        settings.update(inputs="CNNs and facex's embedding", embedding_components=len(projection.whitening))
     if len(stills.cnn_names) > 1:
         settings["cnns"] = list(inputs.cnns)
     return head, settings
@@ -243,8 +286,9 @@ def outer_splits(stills: StillSet) -> list[tuple[str, np.ndarray]]:
 
 
 def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True,
-                    cnn_subsets: list[tuple[str, ...]] | None = None) -> tuple[np.ndarray, list[dict]]:
-    """Logits of every still from a head that never saw its subject (see the module docstring)."""
+                    cnn_subsets: list[tuple[str, ...]] | None = None, embedding: bool = False
+                    ) -> tuple[np.ndarray, list[dict]]:
+    """Logits of every still from a head that never saw its subject (see the module docstring; `train_head`)."""
     from tqdm import tqdm
 
     logits = np.zeros((len(stills.y), len(labels)), np.float32)
@@ -252,7 +296,7 @@ def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True,
     for name, test in tqdm(outer_splits(stills), desc="held-out folds", unit="fold", disable=not progress):
         train = stills.found.copy()
         train[test] = False
-        head, settings = train_head(stills, train, labels, "", cnn_subsets)
+        head, settings = train_head(stills, train, labels, "", cnn_subsets, embedding)
         logits[test] = head.logits(stills.cnn_log_probs[test], stills.features[test])
         folds.append({"set": name, "held_out": len(set(stills.subject[test])), **settings})
     return logits, folds
@@ -263,7 +307,7 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
     card's latency (0: none; -1: only the section on labelled stills is rewritten)."""
     from avemo.cards import write_faces_section
     from avemo.evaluation import classification_report, expected_calibration_error, fit_temperature
-    from avemo.face.expression import FACEX_CLASSES, HEAD_FILE
+    from avemo.face.expression import FACEX_CLASSES, HEAD_FILE, ExpressionHead
     from avemo.models import softmax, to_product_order
     from avemo.card_figures import confusion_matrix_png
     from avemo.face.video import FACES_EVALUATION_FILE, VideoAnalyzer
@@ -274,7 +318,7 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
     labels = analyser.labels
     stills = read_stills(root, analyser)
     to_index = lambda model_probs: to_product_order(model_probs, labels).argmax(1)  # noqa: E731
-    facex = stills.features[:, -len(FACEX_CLASSES):]
+    facex = stills.features[:, len(BLENDSHAPES):len(FRAME_FEATURES)]
     facex_in_labels = facex[:, [FACEX_CLASSES.index(name) for name in labels]]
     bare = {
         "FER mini-Xception alone": set_reports(stills, to_index(softmax(stills.cnn_log_probs))),
@@ -285,7 +329,7 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
     for name, reports in bare.items():
         print(f"{name}: {summary(reports)}")
     print("training the held-out heads (nested) ...", flush=True)
-    logits, folds = held_out_logits(stills, labels)
+    logits, folds = held_out_logits(stills, labels, embedding=HEAD_READS_EMBEDDING)
     found = stills.found
     model_y = np.array([labels.index(EMOTIONS[k]) for k in stills.y])
     temperature = fit_temperature(logits[found], model_y[found])
@@ -298,12 +342,17 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
                    "ece_before": expected_calibration_error(raw_probs[found], stills.y[found]),
                    "ece_after": expected_calibration_error(probs[found], stills.y[found])}
 
-    head, settings = train_head(stills, found, labels, "JAFFE and SFEW 2.0, every still with a face found")
+    head, settings = train_head(stills, found, labels, "JAFFE and SFEW 2.0, every still with a face found",
+                                embedding=HEAD_READS_EMBEDDING)
     (video_dir / HEAD_FILE).write_text(json.dumps(head.to_json()) + "\n")
+    shipped = ExpressionHead.from_json(json.loads((video_dir / HEAD_FILE).read_text()))  # as the product reads it
     config = json.loads((video_dir / "config.json").read_text())
     config["temperature"] = round(temperature, 4)
-    config["head"] = {"file": HEAD_FILE, "kind": "logistic regression over the FER and facex log-probabilities "
-                      "and the 52 blendshapes of each frame", **settings}
+    read = ("facex's embedding (its last map's mean, as "
+            f"{settings['embedding_components']} whitened principal components)" if shipped.embedding is not None
+            else "the 52 blendshapes")
+    config["head"] = {"file": HEAD_FILE, "kind": f"logistic regression over the FER and facex log-probabilities "
+                      f"and {read} of each frame", **settings}
     (video_dir / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
     for name, report in datasets.items():
         confusion_matrix_png(report["confusion"], report["labels"], video_dir / f"confusion_{name}.png",
@@ -313,9 +362,14 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
         "bare_cnns": {name: {d: {k: r[k] for k in ("accuracy", "macro_f1", "uar")} for d, r in reports.items()}
                       for name, reports in bare.items()},
         "previous_release": PREVIOUS_RELEASE, "head_settings": settings, "folds": folds,
+        "shipped_head_on_its_training_stills": shipped_head_answers(stills, shipped, labels),
         "protocol": "nested, subject-independent: JAFFE leave-one-subject-out, SFEW 10 folds by movie; each "
-                    "held-out fold's head trained on the rest of its set and all of the other set, its inputs (with or "
-                    "without the blendshapes), C and the JAFFE weight chosen by an inner 5-fold grouped search (best mean of the sets' accuracies among the settings "
+                    "held-out fold's head trained on the rest of its set and all of the other set, "
+                    + (f"facex's embedding projected by a projection fitted on that training part, C in {EMBEDDING_C_GRID} "
+                       f"and the JAFFE weight in {EMBEDDING_JAFFE_WEIGHTS}" if HEAD_READS_EMBEDDING else
+                       f"its inputs (with or without the blendshapes), C in {C_GRID} and the JAFFE weight in "
+                       f"{JAFFE_WEIGHT_GRID}")
+                    + " chosen by an inner 5-fold grouped search (best mean of the sets' accuracies among the settings "
                     "not below the bare FER CNN on either set); the pooled confusion matrix counts "
                     "the stills with a face found",
     }
@@ -333,6 +387,20 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
         write_faces_section(video_dir, result)
     print(f"wrote {video_dir / HEAD_FILE} and {video_dir / FACES_EVALUATION_FILE}")
     return result
+
+
+def shipped_head_answers(stills: StillSet, head, labels: list[str]) -> dict:
+    """The shipped head's answer on each still it was trained on (no face found: none), per set in the order of
+    avemo.face.stills.labelled_stills, with the accuracy: not a measure (it saw these faces), but what the product
+    must answer on the same stills (a test checks it)."""
+    predicted = head.logits(stills.cnn_log_probs, stills.features).argmax(1)
+    answers = {}
+    for name in dict.fromkeys(stills.dataset):
+        rows = np.flatnonzero(stills.dataset == name)
+        said = [labels[predicted[i]] if stills.found[i] else None for i in rows]
+        answers[name] = {"accuracy": float(np.mean([answer == EMOTIONS[stills.y[i]] for i, answer in zip(rows, said)])),
+                         "stills": [stills.names[i] for i in rows], "answers": said}
+    return answers
 
 
 # -- a candidate frame CNN ---------------------------------------------------------------------------------
@@ -508,72 +576,28 @@ def _figures(reports: dict) -> dict:
 
 # -- the head's inputs, each nested -------------------------------------------------------------------
 INPUTS_FILE = "head_inputs.json"
-# An embedding's head is searched on a smaller grid (and reads its principal components, `nested_head_with`).
-EMBEDDING_C_GRID = (0.001, 0.003, 0.01)
-EMBEDDING_JAFFE_WEIGHTS = (1.0, 2.0, 4.0)
-EMBEDDING_COMPONENTS = 64
-FACEX_EMBEDDING_TENSOR = "mobilenetv2_1.00_224/out_relu/Relu6"  # facex's last 6x6x1280 map, before its classifier
 
 
 def cnn_embeddings(network, crops: np.ndarray) -> np.ndarray:
-    """(n, channels): the mean over space of the map a frame CNN's last convolution reads (avemo.face.video.
+    """(n, channels): the mean over space of the map a frame CNN's last convolution reads (avemo.face.networks.
     backbone_parts' embedding without its logits), for face crops (n, size, size) in [-1, 1]."""
-    from avemo.face.video import backbone_parts
+    from avemo.face.networks import backbone_parts
 
     logits_model, embed_model = backbone_parts(network)
     embedded = embed_model.predict(np.asarray(crops, np.float32)[..., None], batch_size=256, verbose=0)
     return embedded[:, :-logits_model.outputs[0].shape[-1]]
 
 
-def facex_embeddings(root: Path, analyser) -> np.ndarray:
-    """(n, 1280) for the stills of read_stills, in its order: the mean over facex's last 6x6x1280 map of each face's
-    200x200 RGB crop as the video path cuts it; NaN where no face was found. Read with TensorFlow Lite keeping its
-    inner tensors (a debugging option of the interpreter: the product never does this)."""
-    import warnings
-
-    import cv2
-    from tqdm import tqdm
-
-    from avemo.backend import import_tensorflow, native_stderr_silenced
-    from avemo.face.expression import FACEX_FILE
-    from avemo.face.mesh import face_mesh, find_face
-    from avemo.face.stills import FACE_SETS, labelled_stills
-
-    tf = import_tensorflow()
-    with warnings.catch_warnings(), native_stderr_silenced():
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_path=str(analyser.folder.path / FACEX_FILE), num_threads=1,
-                                          experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
-    tensor = next(t["index"] for t in interpreter.get_tensor_details() if t["name"] == FACEX_EMBEDDING_TENSOR)
-    source = interpreter.get_input_details()[0]["index"]
-    stills = [still for name in FACE_SETS for still in labelled_stills(root, name)]
-    out = np.full((len(stills), 1280), np.nan, np.float32)
-    with face_mesh(analyser.cfg, stills=True) as mesh:
-        for i, still in enumerate(tqdm(stills, desc="facex embeddings", unit="still")):
-            image = cv2.imread(str(still.path), cv2.IMREAD_COLOR)
-            face = find_face(mesh, cv2.cvtColor(image, cv2.COLOR_BGR2RGB), analyser.cfg) if image is not None else None
-            if face is None:
-                continue
-            interpreter.set_tensor(source, np.asarray(face.expression_crop, np.float32)[None] / 255.0)
-            interpreter.invoke()
-            out[i] = interpreter.get_tensor(tensor)[0].mean(axis=(0, 1))
-    return out
-
-
 def nested_head_with(stills: StillSet, labels: list[str], inputs: HeadInputs, extra: np.ndarray | None = None,
                      progress: bool = True) -> tuple[dict, list[dict]]:
     """Held-out reports of a head over `inputs` (and an `extra` embedding), nested as `fit` measures the shipped head:
     per held-out fold, C and the JAFFE weight chosen by the inner grouped search of the rest (the same bar). An
-    embedding is standardised, reduced to its EMBEDDING_COMPONENTS principal components (whitened, fitted on the
-    fold's training stills: without labels, and on the inner search's held-out stills too) and scaled by
-    sqrt(7 / components), so that it weighs under the penalty as one CNN's seven log-probabilities do and the
-    head's fits stay affordable. Returns (reports per set, the folds' choices)."""
-    from sklearn.decomposition import PCA
+    embedding reaches the head through `fit_projection`, fitted on the fold's training stills (without labels, and
+    on the inner search's held-out stills too). Returns (reports per set, the folds' choices)."""
     from tqdm import tqdm
 
     model_index = np.array([labels.index(EMOTIONS[k]) for k in stills.y])
-    raw = np.hstack([stills.cnn_log_probs, stills.features]).astype(np.float64)
+    raw = np.hstack([stills.cnn_log_probs, stills.features[:, :len(FRAME_FEATURES)]]).astype(np.float64)
     backbone_correct = stills.cnn(stills.guard).argmax(1) == model_index
     grid = (EMBEDDING_C_GRID, EMBEDDING_JAFFE_WEIGHTS) if extra is not None else (None, None)
     groups = _groups(stills)
@@ -584,10 +608,7 @@ def nested_head_with(stills: StillSet, labels: list[str], inputs: HeadInputs, ex
         train[test] = False
         x = inputs.used(_standardised(raw, train), stills.cnn_names)
         if extra is not None:
-            k = min(EMBEDDING_COMPONENTS, extra.shape[1], int(train.sum()))
-            embedded = _standardised(extra, train)
-            pca = PCA(k, whiten=True, random_state=0).fit(embedded[train])
-            x = np.hstack([x, pca.transform(embedded) * np.sqrt(len(FER_CLASSES) / k)])
+            x = np.hstack([x, fit_projection(extra, train)(extra)])
         _, settings = choose_head_settings(x[train], model_index[train], stills.dataset[train], groups[train],
                                            backbone_correct[train], [inputs], stills.cnn_names, *grid)
         model = _fit_lr(x[train], model_index[train], _sample_weights(stills.dataset[train], settings["jaffe_weight"]),
@@ -629,7 +650,7 @@ def screen_inputs(root: Path, video_dir: Path, candidate_file: Path, record: boo
     embeddings = {
         "candidate embedding": lambda: np.where(found, cnn_embeddings(networks[CANDIDATE], stills.crops), np.nan),
         "fer embedding": lambda: np.where(found, cnn_embeddings(networks[RELEASED], stills.crops), np.nan),
-        "facex embedding": lambda: facex_embeddings(root, analyser),
+        "facex embedding": lambda: facex_embeddings(stills),
     }
     embeddings = {name: read() for name, read in embeddings.items() if name in wanted}
     rows = []

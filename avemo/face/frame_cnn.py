@@ -137,7 +137,7 @@ def compact_cnn(n_classes: int = 7, size: int = 64, widths: tuple[int, ...] = (1
         x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    # avemo.face.video.backbone_parts reads the logits before the softmax, and for the temporal model's
+    # avemo.face.networks.backbone_parts reads the logits before the softmax, and for the temporal model's
     # embedding the input of the last convolution (here stage 4's).
     x = layers.Dense(n_classes, name="class_logits")(x)
     outputs = layers.Activation("softmax", name="predictions")(x)
