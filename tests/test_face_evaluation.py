@@ -89,13 +89,17 @@ def test_fit_trains_a_head_measured_with_subjects_held_out_and_the_product_loads
         held = [f for f in result["folds"] if f["set"] == name]
         assert len(held) == report["subjects"] if name == "jaffe" else 2 <= len(held) <= 10
     assert set(result["bare_cnns"]) >= {"FER mini-Xception alone", "facex alone"}
-    assert result["head_settings"]["C"] in faces.C_GRID and result["calibration"]["temperature"] > 0
+    assert result["head_settings"]["C"] in faces.EMBEDDING_C_GRID and result["calibration"]["temperature"] > 0
+    assert result["head_settings"]["inputs"] == "CNNs and facex's embedding"
+    # 64 components of 1,280 numbers, or as many as the 42 stills allow
+    assert result["head_settings"]["embedding_components"] == min(faces.EMBEDDING_COMPONENTS, 42)
     config = json.loads((video / "config.json").read_text())
     assert config["temperature"] == round(result["calibration"]["temperature"], 4) and config["head"]["file"] == HEAD_FILE
     card = (video / "README.md").read_text()
     assert "expression head (shipped), subjects held out" in card and "v0.7.0 pipeline" in card
     analyser = VideoAnalyzer.load(video)  # the head the product reads
     assert analyser.head is not None and analyser.head.trained_on.startswith("JAFFE and SFEW")
+    assert analyser.head.embedding is not None and not analyser.head.reads_blendshapes
     import cv2
 
     from avemo.face.mesh import face_mesh
@@ -193,3 +197,32 @@ def test_the_head_inputs_are_screened_each_nested_beside_a_candidate(tmp_path, m
     assert card.count("### The head's inputs, screened again beside cnn") == 1
     assert "| fer + facex + facex embedding (1280 numbers) |" in card
     assert card.index("screened again") < card.index("## Not measured")
+
+
+def test_the_shipped_head_answers_on_jaffe_what_train_faces_recorded():
+    """The shipped folder read by the product (face mesh, crops, facex's softmax and embedding on LiteRT, the FER CNN
+    on ONNX Runtime, the head with its JSON projection) gives each JAFFE still the answer train.faces fit computed for
+    it when it wrote the head (in faces_evaluation.json); no cache is read."""
+    import cv2
+    import numpy as np
+
+    from avemo.face.mesh import face_mesh
+    from avemo.face.stills import labelled_stills
+    from avemo.face.video import FACES_EVALUATION_FILE, VideoAnalyzer
+
+    recorded = json.loads((WEIGHTS_DIR / "video" / FACES_EVALUATION_FILE).read_text())
+    recorded = recorded["shipped_head_on_its_training_stills"]["jaffe"]
+    analyser = VideoAnalyzer.load(WEIGHTS_DIR / "video")
+    assert analyser.head.embedding is not None
+    stills = labelled_stills(clips.DATA, "jaffe")
+    answers, right = [], 0
+    with face_mesh(analyser.cfg, stills=True) as mesh, analyser.landmarker() as landmarker:
+        for still in stills:
+            face, features = analyser.frame_face(mesh, landmarker, cv2.cvtColor(cv2.imread(str(still.path)),
+                                                                                   cv2.COLOR_BGR2RGB))
+            answer = EMOTIONS[int(np.argmax(analyser.face_probabilities(face.crop, features)[0]))] if face else None
+            answers.append(answer)
+            right += answer == still.emotion
+    assert recorded["stills"] == [still.path.name for still in stills]
+    assert answers == recorded["answers"]
+    assert right / len(stills) == pytest.approx(recorded["accuracy"], abs=1e-9) and recorded["accuracy"] > 0.6
