@@ -39,20 +39,25 @@ HUB_REPO = "avemo/avemo-models"
 # expert on Whisper tiny.en's encoder states; v0.7.0: face_aus/, the expert on OpenFace action units, and
 # a fusion folder measured on paired takes; v0.8.0: video/ gains facex, the Face Landmarker and the
 # expression head trained on labelled faces; audio/ gains silero_vad.onnx, the speech gate; v0.9.0: audio/'s
-# speech.keras reads Whisper tiny.en and base side by side).
-HUB_REVISION = "v0.9.0"
+# speech.keras reads Whisper tiny.en and base side by side; v0.10.0: audio/ trained on RAVDESS, SAVEE and EmoDB,
+# its verdict the speech expert's (Whisper's middle layers, each clip standardised) and the functionals', without
+# the frame CNN and the descriptor expert).
+HUB_REVISION = "v0.10.0"
 HUB_TIMEOUT_SECONDS = 3.0
 HUB_DEADLINE_SECONDS = 20.0
 
 # What a model folder must hold to be loadable (avemo.models.load_model_folder, avemo.fusion.rule.load_fusion).
-# Inference reads the ONNX exports; the audio folder's clip-level experts (functionals, descriptors, speech) are
-# each optional, but a .keras file needs its export beside it.
+# Inference reads the ONNX exports; each of the audio folder's experts (the frame CNN, functionals, descriptors,
+# speech) is optional but one must be there (ONE_OF_FILES), and a .keras file needs its export beside it.
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
-    "audio": ("model.onnx", "labels.json", "config.json", "silero_vad.onnx"),
+    "audio": ("labels.json", "config.json", "silero_vad.onnx"),
     "video": ("model.onnx", "labels.json", "config.json", "face_landmarker.task", "facex.tflite",
               "expression_head.json"),
     "face_aus": ("model.skops", "config.json"),
     "fusion": ("config.json",),
+}
+ONE_OF_FILES: dict[str, tuple[str, ...]] = {
+    "audio": ("model.onnx", "speech.onnx", "functionals.onnx", "descriptors.onnx"),
 }
 # Never downloaded: unpickling runs arbitrary code, and Hub files are not ours until checked.
 # (Keras archives load in safe mode; a trained fuser is a skops file that builds scikit-learn types only.)
@@ -123,6 +128,8 @@ def check_model_folder(folder: Path, name: str) -> None:
     for required in REQUIRED_FILES.get(name, ("config.json",)):
         if not (folder / required).is_file():
             raise ValueError(f"{name}: {required} is missing")
+    if name in ONE_OF_FILES and not any((folder / file).is_file() for file in ONE_OF_FILES[name]):
+        raise ValueError(f"{name}: no model (none of {', '.join(ONE_OF_FILES[name])})")
     for path in sorted(folder.iterdir()):
         if not path.is_file():
             continue

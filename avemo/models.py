@@ -3,7 +3,8 @@
 A model folder (weights/audio, weights/video) holds `model.keras`, `labels.json` (the class
 order of the outputs), `config.json` (feature parameters and the calibration temperature) and a
 model card `README.md`; the audio folder may also hold `functionals.keras`, `descriptors.keras` and
-`speech.keras`, its clip-level experts (each optional). Beside each `.keras` file lies its ONNX export
+`speech.keras`, its clip-level experts. Every expert of the audio folder is optional, its frame CNN
+(`model.keras`) too, as long as one is there. Beside each `.keras` file lies its ONNX export
 (`model.onnx`, ...), written when the model is saved (`save_model_folder`, avemo.onnx_export): inference
 loads the exports only (`load_model_folder`, avemo.runtime), so it never imports TensorFlow or Keras.
 Models output logits; `ModelFolder.calibrated` turns them into calibrated probabilities with the
@@ -49,7 +50,7 @@ class ModelFolder:
     the audio model the clip-level experts it has (functionals, descriptors and speech; None where absent)."""
 
     path: Path
-    model: object
+    model: object | None  # the frame model; None in an audio folder whose verdict is its clip-level experts'
     labels: list[str]
     config: dict = field(default_factory=dict)
     functionals: object | None = None
@@ -61,7 +62,8 @@ class ModelFolder:
         return float(self.config.get("temperature", 1.0))
 
     def expert_weight(self, name: str) -> float:
-        """An expert's weight in the clip's verdict, as its training chose it ("descriptors", "speech")."""
+        """An expert's weight in the clip's verdict, as its training chose it ("descriptors", "speech"; the
+        frame CNN and the functionals expert weigh 1)."""
         return float(self.config.get("hparams", {}).get(f"{name}_weight", 1.0))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
@@ -83,7 +85,8 @@ class ModelFolder:
     def warm_up(self) -> None:
         """Run each audio model once now, with the models, rather than in the first request (ONNX Runtime
         plans its memory on the first run)."""
-        self.logits(np.zeros((1, *self.model.input_shape[1:]), np.float32))
+        if self.model is not None:
+            self.logits(np.zeros((1, *self.model.input_shape[1:]), np.float32))
         if self.functionals is not None:
             self.functionals_logits(np.zeros(self.functionals.input_shape[1:], np.float32))
         if self.descriptors is not None:
@@ -91,17 +94,20 @@ class ModelFolder:
         if self.speech is not None:
             self.speech_logits(np.zeros(self.speech.input_shape[1:], np.float32))
 
-    def clip_logits(self, window_logits: np.ndarray, functionals: np.ndarray | None = None,
+    def clip_logits(self, window_logits: np.ndarray | None, functionals: np.ndarray | None = None,
                     descriptor_windows: np.ndarray | None = None,
                     speech_representation: np.ndarray | None = None) -> np.ndarray:
-        """A clip's logits: the mean over its windows, combined in log-probability space with the
-        verdicts of the clip-level experts the folder has (functionals, descriptors, speech; the
-        descriptor and speech experts with the weights their training chose), as train.audio's
+        """A clip's logits: the mean over its windows of the frame model's (where the folder has one),
+        combined in log-probability space with the verdicts of the clip-level experts the folder has
+        (functionals, descriptors, speech), each at the weight its training chose, as train.audio's
         evaluation scores them."""
-        parts, weights = [window_logits.mean(axis=0)], [1.0]
+        parts, weights = [], []
+        if self.model is not None:
+            parts.append(window_logits.mean(axis=0))
+            weights.append(self.expert_weight("frames"))
         if self.functionals is not None:
             parts.append(self.functionals_logits(functionals))
-            weights.append(1.0)
+            weights.append(self.expert_weight("functionals"))
         if self.descriptors is not None:
             parts.append(self.descriptors_logits(descriptor_windows))
             weights.append(self.expert_weight("descriptors"))
@@ -126,14 +132,19 @@ def to_product_order(probs: np.ndarray, labels: list[str]) -> np.ndarray:
 def save_model_folder(folder: Path, model, labels: list[str], config: dict, **clip_experts) -> None:
     """Write a model folder: each Keras model with its ONNX export beside it (avemo.onnx_export, which needs
     TensorFlow: training's side); `clip_experts` are the audio model's clip-level experts by name
-    (functionals=, descriptors=, speech=), each saved to its CLIP_EXPERT_FILES file."""
+    (functionals=, descriptors=, speech=), each saved to its CLIP_EXPERT_FILES file. `model` may be None in
+    an audio folder. The files of a model not given (an expert an older recipe had) are removed, with their
+    exports, so that a retrained folder never answers with a stale expert."""
     from avemo.onnx_export import save_and_export
 
     folder.mkdir(parents=True, exist_ok=True)
-    save_and_export(model, folder / "model.keras")
-    for name, expert in clip_experts.items():
-        if expert is not None:
-            save_and_export(expert, folder / CLIP_EXPERT_FILES[name])
+    for name, file in {"frames": "model.keras", **CLIP_EXPERT_FILES}.items():
+        given = model if name == "frames" else clip_experts.get(name)
+        if given is not None:
+            save_and_export(given, folder / file)
+        else:
+            for stale in (folder / file, (folder / file).with_suffix(".onnx")):
+                stale.unlink(missing_ok=True)
     (folder / "labels.json").write_text(json.dumps(list(labels), indent=1) + "\n")
     (folder / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
 
@@ -157,14 +168,16 @@ def load_exported(keras_path: Path) -> OnnxModel:
 
 def load_model_folder(folder: Path) -> ModelFolder:
     """Load a model folder written by `save_model_folder`: the ONNX exports of its models, on ONNX Runtime.
-    Raises FileNotFoundError if it has no model, StaleExport if an export is missing or out of date."""
+    Raises FileNotFoundError if it has no model at all, StaleExport if an export is missing or out of date."""
     folder = Path(folder)
-    model_file = folder / "model.keras"
-    if not model_file.exists() and not model_file.with_suffix(".onnx").exists():
-        raise FileNotFoundError(f"no model at {model_file}")
-    model = load_exported(model_file)
-    clip_experts = {name: load_exported(folder / file) for name, file in CLIP_EXPERT_FILES.items()
-                    if (folder / file).exists() or (folder / file).with_suffix(".onnx").exists()}
+
+    def there(file: str) -> bool:
+        return (folder / file).exists() or (folder / file).with_suffix(".onnx").exists()
+
+    if not any(there(file) for file in ("model.keras", *CLIP_EXPERT_FILES.values())):
+        raise FileNotFoundError(f"no model in {folder}")
+    model = load_exported(folder / "model.keras") if there("model.keras") else None
+    clip_experts = {name: load_exported(folder / file) for name, file in CLIP_EXPERT_FILES.items() if there(file)}
     labels = json.loads((folder / "labels.json").read_text())
     config = json.loads((folder / "config.json").read_text())
     return ModelFolder(folder, model, labels, config, **clip_experts)

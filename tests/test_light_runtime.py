@@ -152,19 +152,33 @@ def test_an_export_that_is_missing_or_left_behind_by_a_retrained_model_is_refuse
         Predictor({"audio": folder})
 
 
-def test_every_voice_expert_is_optional(tmp_path):
-    """A voice retrained without some clip-level experts loads and answers with the experts it has."""
-    from avemo.predict import Predictor
+VOICE_EXPERTS = ("model", "functionals", "descriptors", "speech")  # model: the frame CNN
 
-    folder = tmp_path / "audio"
-    shutil.copytree(AUDIO, folder)
-    for expert in ("descriptors", "speech"):
+
+def test_the_voice_answers_with_any_one_of_its_experts(tmp_path):
+    """Every expert of the voice is optional, the frame CNN too: a folder retrained with only some of them (the
+    shipped recipe has no frame CNN) loads and answers with what it has; one with none is refused."""
+    from avemo.predict import ModelLoadError, Predictor
+
+    shipped = [name for name in VOICE_EXPERTS if (AUDIO / name).with_suffix(".onnx").is_file()]
+    assert shipped, "the bundled voice has no expert"
+    for kept in shipped:
+        folder = tmp_path / kept
+        shutil.copytree(AUDIO, folder)
+        for other in set(VOICE_EXPERTS) - {kept}:
+            for suffix in (".keras", ".onnx"):
+                (folder / other).with_suffix(suffix).unlink(missing_ok=True)
+        voice = Predictor({"audio": folder}).audio_model
+        has = {name: getattr(voice.folder, name) is not None for name in VOICE_EXPERTS}
+        assert has == {name: name == kept for name in VOICE_EXPERTS}
+        result, _ = voice.analyse(clips.ravdess_clip(actor=2, emotion=3))
+        assert set(result["probs"]) == set(EMOTIONS) and abs(sum(result["probs"].values()) - 1) < 1e-3
+        assert len(result["timeline"]) >= 2
+    for name in VOICE_EXPERTS:
         for suffix in (".keras", ".onnx"):
-            (folder / expert).with_suffix(suffix).unlink(missing_ok=True)
-    voice = Predictor({"audio": folder}).audio_model
-    assert voice.folder.descriptors is None and voice.folder.speech is None and voice.folder.functionals is not None
-    result, _ = voice.analyse(clips.ravdess_clip(actor=2, emotion=3))
-    assert set(result["probs"]) == set(EMOTIONS) and abs(sum(result["probs"].values()) - 1) < 1e-3
+            (folder / name).with_suffix(suffix).unlink(missing_ok=True)
+    with pytest.raises(ModelLoadError, match="no model"):
+        Predictor({"audio": folder}).audio_model
 
 
 FRESH_PREDICT = """

@@ -29,7 +29,8 @@ import numpy as np
 from avemo.audio.features import (check_speech, spectral_frames, speech_stretch, timeline_spans, trim_silence,
                                   utterance_spans, windows)
 from avemo.audio.functionals import descriptor_rows_of, descriptor_windows, descriptors, extractor, functionals
-from avemo.audio.speech_encoder import encoder_states, load_encoder, speech_representation, window_representations
+from avemo.audio.speech_encoder import (encoder_states, expert_input, load_encoder, speech_representation,
+                                        window_representations)
 from avemo.audio.voice_activity import VAD_FILE, check_voice, session
 from avemo.config import (AUDIO_FEATURES, DESCRIPTORS, FUNCTIONALS, LONG_SPEECH_SECONDS, MAX_ANALYSIS_SECONDS,
                           SPEECH_ENCODER, AudioFeatureConfig, DescriptorsConfig, FunctionalsConfig,
@@ -62,6 +63,7 @@ class VoiceAnalyzer:
     descriptors_cfg: DescriptorsConfig = DESCRIPTORS
     speech_cfg: SpeechEncoderConfig = SPEECH_ENCODER
     voice_gate: Path | None = None  # Silero VAD's file; None reads every sound as speech
+    speech_normalise: str = "none"  # how the speech expert's training normalised its input (speech_encoder.expert_input)
 
     @classmethod
     def load(cls, folder: Path, warm_up: bool = True) -> "VoiceAnalyzer":
@@ -79,7 +81,8 @@ class VoiceAnalyzer:
                        FunctionalsConfig.from_dict(config.get("functionals", {})),
                        DescriptorsConfig.from_dict(config.get("descriptors", {})),
                        SpeechEncoderConfig.from_dict(config.get("speech_encoder", {})),
-                       gate if gate.is_file() else None)
+                       gate if gate.is_file() else None,
+                       config.get("hparams", {}).get("speech_normalise", "none"))
         analyser.prepare()
         if warm_up:
             analyser.warm_up()
@@ -139,13 +142,15 @@ class VoiceAnalyzer:
         speech, offset = speech_stretch(waveform, voice.get("speech_segments", []), self.cfg)
         seconds = speech.size / self.cfg.sample_rate
         long_clip = seconds > LONG_SPEECH_SECONDS
-        frames = spectral_frames(speech, self.cfg)
+        # (the frame CNN's input, where the folder has one; the timeline's windows are laid on its frame grid)
+        frames = spectral_frames(speech, self.cfg) if self.folder.model is not None else None
+        n_frames = len(frames) if frames is not None else 1 + speech.size // self.cfg.hop_length
         # The stretches the timeline shows, each read by every expert as a whole clip is: for a long clip
         # its utterances (which also give its verdict), else short windows across the speech the detector heard.
         voiced = [(max(0.0, a - offset), min(seconds, b - offset)) for a, b in voice.get("speech_segments", [])
                   if b > offset and a < offset + seconds]  # where the speech detector heard speech, in `speech`
         stretches = (utterance_spans(speech, self.cfg, voiced) if long_clip
-                     else timeline_spans(len(frames), self.cfg, voiced))
+                     else timeline_spans(n_frames, self.cfg, voiced))
         clip_logits, stretch_logits, verdict_from = self._read(speech, frames, stretches, long_clip)
         spans = [(offset + a, offset + b) for a, b in stretches]
         reliability = min(1.0, seconds / FULL_RELIABILITY_SPEECH_SECONDS)
@@ -153,7 +158,7 @@ class VoiceAnalyzer:
                                reliability, verdict_from=verdict_from,
                                **({"speech_seconds": round(seconds, 2)} | voice), trimmed_seconds=round(seconds, 2)), []
 
-    def _read(self, speech: np.ndarray, frames: np.ndarray, stretches: list[tuple[float, float]],
+    def _read(self, speech: np.ndarray, frames: np.ndarray | None, stretches: list[tuple[float, float]],
               long_clip: bool) -> tuple[np.ndarray, np.ndarray, str]:
         """(the clip's logits, each stretch's logits, what the verdict comes from): every expert of the folder
         on each stretch of `speech` (seconds), and on the whole utterance, or for a long clip its utterances'."""
@@ -175,9 +180,11 @@ class VoiceAnalyzer:
                                    if model.descriptors is not None else None)
             pending_clip = functionals_of(0.0, seconds) if not long_clip else None
             pending_stretches = [functionals_of(start, end) for start, end in stretches]
-            clip_frame_logits = model.logits(windows(frames, cfg)[0]) if not long_clip else None
-            stretch_frame_logits = [model.logits(windows(frames[frame_index(a):max(frame_index(b), frame_index(a) + 1)],
-                                                         cfg)[0]) for a, b in stretches]
+            def frame_logits(first: int, last: int):
+                return model.logits(windows(frames[first:max(last, first + 1)], cfg)[0]) if frames is not None else None
+
+            clip_frame_logits = frame_logits(0, len(frames)) if frames is not None and not long_clip else None
+            stretch_frame_logits = [frame_logits(frame_index(a), frame_index(b)) for a, b in stretches]
             # Whisper's states depend on all the audio it attends to: an utterance of a long clip is encoded
             # alone, as it would be as a clip of its own; a short clip once, its windows reading their stretch.
             states = (encoder_states(speech, self.speech_cfg, rate)
@@ -188,8 +195,10 @@ class VoiceAnalyzer:
                 if model.speech is None:
                     return None
                 if long_clip:
-                    return speech_representation(speech[int(start * rate):int(end * rate)], self.speech_cfg, rate)
-                return window_representations(states, [(start, end)])[0]
+                    representation = speech_representation(speech[int(start * rate):int(end * rate)], self.speech_cfg, rate)
+                else:
+                    representation = window_representations(states, [(start, end)])[0]
+                return expert_input(representation, self.speech_cfg.encoders, self.speech_normalise)
 
             def read(frame_logits, pending, start, end):  # every expert on one stretch of the speech
                 return model.clip_logits(

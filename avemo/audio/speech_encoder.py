@@ -272,6 +272,17 @@ def clip_normalised(representation: np.ndarray, encoders: tuple[str, ...]) -> np
     return np.concatenate(pieces, axis=-1)
 
 
+def expert_input(representations: np.ndarray, encoders: tuple[str, ...], normalise: str = "none") -> np.ndarray:
+    """What the speech expert reads of `speech_representation`s (..., n_features): the same, or with
+    normalise="clip" each clip standardised on its own (`clip_normalised`). Training and inference both call it,
+    so the head always reads what it was fitted on."""
+    if normalise == "none":
+        return np.asarray(representations, np.float32)
+    if normalise == "clip":
+        return clip_normalised(representations, encoders)
+    raise ValueError(f"unknown speech normalisation {normalise!r} (none, clip)")
+
+
 def window_representations(states: list[np.ndarray], spans: list[tuple[float, float]]) -> np.ndarray:
     """The speech expert's input for each (start, end) span in seconds of the encoded speech (the timeline's
     windows): every encoder's `pooled` states of the span, side by side, (n_windows, n_features). One encoder

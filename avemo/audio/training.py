@@ -314,11 +314,11 @@ def linear_classifier_logits(classifier, features: np.ndarray) -> np.ndarray:
 
 
 def speech_inputs(representations: np.ndarray, hp: AudioTrainingConfig, encoders: tuple[str, ...]) -> np.ndarray:
-    """The speech expert's input from encoder statistics (..., n_features): each clip standardised on its own
-    where `hp.speech_normalise` says "clip" (the columns it does not read are zeroed by `speech_head_columns`)."""
-    from avemo.audio.speech_encoder import clip_normalised
+    """The speech expert's input from encoder statistics (..., n_features), normalised as `hp.speech_normalise`
+    says (the columns it does not read are zeroed by the head's weights)."""
+    from avemo.audio.speech_encoder import expert_input
 
-    return clip_normalised(representations, encoders) if hp.speech_normalise == "clip" else representations
+    return expert_input(representations, encoders, hp.speech_normalise)
 
 
 def train_linear_head(per_speed: np.ndarray, labels: np.ndarray, c: float, n_quantiles: int | None,
