@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -80,6 +81,7 @@ def run_benchmark(model_folder: Path = WEIGHTS_DIR / "video", runs: int = 10) ->
     from avemo.face.video import VideoAnalyzer
 
     analyser = VideoAnalyzer.load(model_folder)
+    load_before = os.getloadavg()[0]  # the machine is shared: the figures are read with the load beside them
     with tempfile.TemporaryDirectory() as tmp:
         path = build_clip(Path(tmp))
         info = probe(path)
@@ -94,7 +96,8 @@ def run_benchmark(model_folder: Path = WEIGHTS_DIR / "video", runs: int = 10) ->
     result = {key: float(np.median([p[key] for p in parts])) for key in PARTS}
     return {"clip": f"{CLIP_SECONDS:.0f} s {CLIP_SIZE[0]}x{CLIP_SIZE[1]} 25 fps H.264", "runs": runs,
             "frames_decoded": parts[0]["frames_decoded"], "frames_sampled": parts[0]["frames_sampled"],
-            **result, "total_ms": float(np.median(totals)), "total_ms_max": float(np.max(totals))}
+            **result, "total_ms": float(np.median(totals)), "total_ms_max": float(np.max(totals)),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"frames decoded {result['frames_decoded']}, sampled {result['frames_sampled']}")
     for key in (*PARTS, "total_ms"):
         print(f"{key[:-3]:>8}: {result[key]:7.1f} ms (median of {result['runs']} warm runs)")
+    print(f"load average (1 min) {result['load_average'][0]:.1f} before, {result['load_average'][1]:.1f} after")
     print(json.dumps(result))
 
 

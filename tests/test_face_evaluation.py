@@ -89,13 +89,17 @@ def test_fit_trains_a_head_measured_with_subjects_held_out_and_the_product_loads
         held = [f for f in result["folds"] if f["set"] == name]
         assert len(held) == report["subjects"] if name == "jaffe" else 2 <= len(held) <= 10
     assert set(result["bare_cnns"]) >= {"FER mini-Xception alone", "facex alone"}
-    assert result["head_settings"]["C"] in faces.C_GRID and result["calibration"]["temperature"] > 0
+    assert result["head_settings"]["C"] in faces.EMBEDDING_C_GRID and result["calibration"]["temperature"] > 0
+    assert result["head_settings"]["inputs"] == "CNNs and facex's embedding"
+    # 64 components of 1,280 numbers, or as many as the 42 stills allow
+    assert result["head_settings"]["embedding_components"] == min(faces.EMBEDDING_COMPONENTS, 42)
     config = json.loads((video / "config.json").read_text())
     assert config["temperature"] == round(result["calibration"]["temperature"], 4) and config["head"]["file"] == HEAD_FILE
     card = (video / "README.md").read_text()
     assert "expression head (shipped), subjects held out" in card and "v0.7.0 pipeline" in card
     analyser = VideoAnalyzer.load(video)  # the head the product reads
     assert analyser.head is not None and analyser.head.trained_on.startswith("JAFFE and SFEW")
+    assert analyser.head.embedding is not None and not analyser.head.reads_blendshapes
     import cv2
 
     from avemo.face.mesh import face_mesh
@@ -142,6 +146,9 @@ def test_screen_measures_a_candidate_frame_cnn_and_records_it_on_the_card(tmp_pa
         assert result["head"][name]["n"] == 14 and 0 <= result["head"][name]["accuracy"] <= 1
     assert sum(result["head_choices"].values()) == len(result["folds"]) >= 4
     assert all(set(f["cnns"]) <= {"project CNN", "fer"} and "project CNN" in f["cnns"] for f in result["folds"])
+    # The head that could ship with the candidate in fer's place reads the candidate and facex only.
+    assert {name.split(" + blendshapes")[0] for name in result["head_in_place_choices"]} == {"project CNN + facex"}
+    assert all(result["head_in_place"][name]["n"] == 14 for name in ("jaffe", "sfew"))
     assert (candidate.parent / faces.SCREEN_FILE).is_file()
     assert (video / "model.keras").read_bytes() == shipped_model  # screening changes no model
     faces.record_screening(video, candidate, result)  # again: the entry and the section are replaced
@@ -151,3 +158,71 @@ def test_screen_measures_a_candidate_frame_cnn_and_records_it_on_the_card(tmp_pa
     assert card.count("## Frame CNNs trained by the project on FER2013 (screened)") == 1
     assert card.index("(screened)") < card.index("## Not measured") and "| cnn (" in card
     assert VideoAnalyzer.load(video).head is not None  # the product still loads the folder
+
+
+def test_the_head_inputs_are_screened_each_nested_beside_a_candidate(tmp_path, monkeypatch):
+    """train.faces inputs: blendshapes and the CNNs' embeddings (the candidate's, fer's, facex's 1,280-number map
+    mean) each offered to a head nested on its own, beside the candidate and beside fer's CNN."""
+    from avemo.face.frame_cnn import compact_cnn
+    from train import faces
+
+    monkeypatch.setattr(faces, "C_GRID", (0.1,))
+    monkeypatch.setattr(faces, "JAFFE_WEIGHT_GRID", (1.0,))
+    monkeypatch.setattr(faces, "EMBEDDING_C_GRID", (0.01,))
+    monkeypatch.setattr(faces, "EMBEDDING_JAFFE_WEIGHTS", (1.0,))
+    sets = {row[0]: row for row in faces.INPUT_SETS}
+    monkeypatch.setattr(faces, "INPUT_SETS", tuple(sets[name] for name in (  # one of each kind
+        "candidate + facex + blendshapes", "candidate + facex + candidate embedding", "candidate + fer + facex",
+        "fer + facex + facex embedding")))
+    root = linked_faces(tmp_path / "data", 2)
+    video = tmp_path / "video"
+    shutil.copytree(WEIGHTS_DIR / "video", video)
+    candidate = tmp_path / "cnn" / "frame_cnn.keras"
+    candidate.parent.mkdir()
+    compact_cnn(widths=(4, 4, 4, 6)).save(candidate)
+    result = faces.screen_inputs(root, video, candidate, record=True)
+    by_name = {row["inputs"]: row for row in result["sets"]}
+    assert by_name["fer + facex + facex embedding"]["embedding_width"] == 1280  # facex's last map, its mean
+    assert by_name["candidate + facex + candidate embedding"]["embedding_width"] == 6  # what its last conv reads
+    assert by_name["candidate + fer + facex"]["embedding_width"] == 0
+    for row in result["sets"]:
+        assert all(row["figures"][name]["n"] == 14 for name in ("jaffe", "sfew"))
+        assert len(row["folds"]) >= 4 and all(f["C"] in (0.1, 0.01) for f in row["folds"])
+    saved = json.loads((candidate.parent / faces.INPUTS_FILE).read_text())
+    assert [row["inputs"] for row in saved["sets"]] == [name for name, *_ in faces.INPUT_SETS]
+    faces.record_inputs(video, candidate, result)  # again: replaced, not repeated
+    recorded = json.loads((video / faces.FRAME_CNN_SCREENING_FILE).read_text())["head_inputs"]
+    assert recorded["candidate"] == "cnn" and len(recorded["sets"]) == 4
+    card = (video / "README.md").read_text()
+    assert card.count("### The head's inputs, screened again beside cnn") == 1
+    assert "| fer + facex + facex embedding (1280 numbers) |" in card
+    assert card.index("screened again") < card.index("## Not measured")
+
+
+def test_the_shipped_head_answers_on_jaffe_what_train_faces_recorded():
+    """The shipped folder read by the product (face mesh, crops, facex's softmax and embedding on LiteRT, the FER CNN
+    on ONNX Runtime, the head with its JSON projection) gives each JAFFE still the answer train.faces fit computed for
+    it when it wrote the head (in faces_evaluation.json); no cache is read."""
+    import cv2
+    import numpy as np
+
+    from avemo.face.mesh import face_mesh
+    from avemo.face.stills import labelled_stills
+    from avemo.face.video import FACES_EVALUATION_FILE, VideoAnalyzer
+
+    recorded = json.loads((WEIGHTS_DIR / "video" / FACES_EVALUATION_FILE).read_text())
+    recorded = recorded["shipped_head_on_its_training_stills"]["jaffe"]
+    analyser = VideoAnalyzer.load(WEIGHTS_DIR / "video")
+    assert analyser.head.embedding is not None
+    stills = labelled_stills(clips.DATA, "jaffe")
+    answers, right = [], 0
+    with face_mesh(analyser.cfg, stills=True) as mesh, analyser.landmarker() as landmarker:
+        for still in stills:
+            face, features = analyser.frame_face(mesh, landmarker, cv2.cvtColor(cv2.imread(str(still.path)),
+                                                                                   cv2.COLOR_BGR2RGB))
+            answer = EMOTIONS[int(np.argmax(analyser.face_probabilities(face.crop, features)[0]))] if face else None
+            answers.append(answer)
+            right += answer == still.emotion
+    assert recorded["stills"] == [still.path.name for still in stills]
+    assert answers == recorded["answers"]
+    assert right / len(stills) == pytest.approx(recorded["accuracy"], abs=1e-9) and recorded["accuracy"] > 0.6

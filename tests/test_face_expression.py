@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from avemo.config import WEIGHTS_DIR
-from avemo.face.expression import (BLENDSHAPES, FACEX_CLASSES, FRAME_FEATURES, HEAD_FILE, ExpressionHead,
-                                   ExpressionModels, blendshape_scores, describe_blendshapes)
+from avemo.face.expression import (BLENDSHAPES, FACEX_CLASSES, FACEX_EMBEDDING_WIDTH, FRAME_FEATURES, FRAME_WIDTH,
+                                   HEAD_FILE, EmbeddingProjection, ExpressionHead, ExpressionModels,
+                                   blendshape_scores, describe_blendshapes)
 
 try:
     from tests import clips
@@ -53,6 +54,35 @@ def test_the_head_reads_a_missing_blendshape_as_its_training_mean_and_survives_j
         ExpressionHead.from_json(stale)
 
 
+def test_a_head_reads_facex_s_embedding_through_its_projection_stored_as_json():
+    """The projection (standardise, centre, principal components, whitening) survives JSON to 9 significant
+    digits, reads a missing embedding as the training mean, and a head with it refuses frames without one."""
+    rng = np.random.default_rng(1)
+    k, n_named = 5, len(FACEX_CLASSES) + len(FRAME_FEATURES)
+    components = np.linalg.qr(rng.normal(size=(FACEX_EMBEDDING_WIDTH, k)))[0].T
+    projection = EmbeddingProjection(rng.uniform(0, 1, FACEX_EMBEDDING_WIDTH), rng.uniform(0.5, 2, FACEX_EMBEDDING_WIDTH),
+                                     rng.normal(size=FACEX_EMBEDDING_WIDTH) * 0.1, components, rng.uniform(0.5, 2, k))
+    labels = list(FACEX_CLASSES)
+    head = ExpressionHead(labels, labels, rng.normal(size=n_named), rng.uniform(0.5, 2, n_named),
+                          rng.normal(size=(7, n_named + k)), rng.normal(size=7), "test", projection)
+    fer, features = rng.normal(size=(3, 7)), rng.uniform(0, 6, size=(3, FRAME_WIDTH))
+    saved = json.loads(json.dumps(head.to_json()))
+    assert saved["features"][-1] == f"facex_embedding_pc{k}" and len(saved["embedding"]["components"]) == k
+    again = ExpressionHead.from_json(saved)
+    np.testing.assert_allclose(again.logits(fer, features), head.logits(fer, features), rtol=1e-6, atol=1e-6)
+    # by hand: standardise, centre, project, whiten
+    z = (features[:, len(FRAME_FEATURES):] - projection.mean) / projection.scale
+    np.testing.assert_allclose(head.inputs(fer, features)[:, n_named:],
+                               (z - projection.center) @ components.T * projection.whitening, rtol=1e-9)
+    missing = features.copy()
+    missing[:, len(FRAME_FEATURES):] = np.nan
+    at_mean = features.copy()
+    at_mean[:, len(FRAME_FEATURES):] = projection.mean
+    np.testing.assert_allclose(head.logits(fer, missing), head.logits(fer, at_mean), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="embedding"):
+        head.logits(fer, features[:, :len(FRAME_FEATURES)])
+
+
 @pytest.mark.skipif(not clips.HAVE_DATA, reason=clips.SKIP_REASON)
 def test_blendshapes_and_facex_on_a_real_face_and_none_on_a_blank_frame():
     import cv2
@@ -68,7 +98,12 @@ def test_blendshapes_and_facex_on_a_real_face_and_none_on_a_blank_frame():
     with models.landmarker() as landmarker:
         features = models.frame_features(landmarker, face.expression_crop)
         blank = blendshape_scores(landmarker, np.zeros((200, 200, 3), np.uint8))
-    blend, facex = features[:len(BLENDSHAPES)], np.exp(features[len(BLENDSHAPES):])
+    assert features.shape == (FRAME_WIDTH,)
+    blend, facex = features[:len(BLENDSHAPES)], np.exp(features[len(BLENDSHAPES):len(FRAME_FEATURES)])
+    embedding = features[len(FRAME_FEATURES):]
     assert np.isfinite(blend).all() and 0 <= blend.min() and blend.max() <= 1
     assert abs(facex.sum() - 1) < 1e-3  # facex's softmax, kept as log-probabilities
+    # facex's embedding: the mean of a ReLU6 map, some channels silent on a face, none saturated everywhere
+    assert embedding.shape == (FACEX_EMBEDDING_WIDTH,) and 0 <= embedding.min() and embedding.max() <= 6
+    assert 0 < np.count_nonzero(embedding) < FACEX_EMBEDDING_WIDTH
     assert np.isnan(blank).all()

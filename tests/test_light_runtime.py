@@ -89,17 +89,21 @@ def test_the_face_model_s_export_computes_its_keras_original():
     assert np.abs(load_model_folder(VIDEO).model(*inputs) - expected).max() <= TOLERANCE
 
 
-@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated", "ignore:.*experimental_preserve_all_tensors")
 def test_facex_on_litert_gives_what_tensorflow_lite_gave():
-    """facex's 8-bit CNN, on real face crops: LiteRT runs TensorFlow Lite's own kernels, to the last bit."""
+    """facex's 8-bit CNN, on real face crops: LiteRT runs TensorFlow Lite's own kernels, to the last bit, and the
+    embedding it reads as a second output of the model rewritten in memory is the inner map TensorFlow Lite keeps
+    when asked to keep every tensor (its debugging option), averaged."""
     import cv2
 
     from avemo.backend import import_tensorflow
-    from avemo.face.expression import FACEX_FILE, FacexCNN
+    from avemo.face.expression import FACEX_EMBEDDING_TENSOR, FACEX_FILE, FacexCNN
     from avemo.face.mesh import face_mesh, find_face
 
-    reference = import_tensorflow().lite.Interpreter(model_path=str(VIDEO / FACEX_FILE), num_threads=1)
+    reference = import_tensorflow().lite.Interpreter(model_path=str(VIDEO / FACEX_FILE), num_threads=1,
+                                                     experimental_preserve_all_tensors=True)
     reference.allocate_tensors()
+    inner = next(t["index"] for t in reference.get_tensor_details() if t["name"] == FACEX_EMBEDDING_TENSOR)
     facex = FacexCNN(VIDEO / FACEX_FILE)
     with face_mesh(stills=True) as mesh:
         for actor in (1, 4, 7):
@@ -108,7 +112,10 @@ def test_facex_on_litert_gives_what_tensorflow_lite_gave():
                                  face.expression_crop[None].astype(np.float32) / 255.0)
             reference.invoke()
             expected = reference.get_tensor(reference.get_output_details()[0]["index"])[0]
-            np.testing.assert_array_equal(facex.probabilities(face.expression_crop), expected)
+            probs, embedding = facex.read(face.expression_crop)
+            np.testing.assert_array_equal(probs, expected)
+            np.testing.assert_allclose(embedding, reference.get_tensor(inner)[0].mean(axis=(0, 1)), rtol=1e-6, atol=1e-7)
+            assert embedding.shape == (1280,) and embedding.std() > 0
 
 
 def test_erfinv_is_exported_as_tensorflow_computes_it(tmp_path):

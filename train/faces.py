@@ -5,20 +5,24 @@ trained and measured on faces held out by subject, and the figures the fusion ru
     python -m train.faces fit      [--data-dir DIR] [--video weights/video]   # the shipped head
     python -m train.faces evaluate [--data-dir DIR] [--video DIR]             # a folder without a head
     python -m train.faces screen --frame-cnn FILE [--record]                   # a candidate frame CNN
+    python -m train.faces inputs --frame-cnn FILE [--record]                   # the head's inputs beside it
 
 Every still goes through the video path (avemo.face.video.VideoAnalyzer.frame_face: the face mesh, the crops,
 the blendshapes, facex) and is read as a one-frame window. A still without a face found counts as wrong.
 
 `fit` trains the expression head (avemo.face.expression.ExpressionHead: a logistic regression over the FER
-CNN's and facex's log-probabilities and the 52 blendshapes) and measures it **nested and subject-
+CNN's and facex's log-probabilities and facex's embedding, reduced to EMBEDDING_COMPONENTS whitened principal
+components; the 52 blendshapes are not offered to it, HEAD_READS_EMBEDDING) and measures it **nested and subject-
 independently**: JAFFE leave-one-subject-out (10 women), SFEW by movie (10 folds, a movie's faces on one
 side). Each held-out fold's head is trained on the other folds of its set and on all of the other set (whose
 people are never in it), with its regularisation C and the weight of JAFFE's posed faces chosen by an inner
 grouped cross-validation of that training part only: the best mean of the two sets' accuracies among the
-settings that are not below the bare FER CNN on either set. The temperature is fitted on the pooled held-out logits.
+settings that are not below the bare FER CNN on either set; the embedding's projection is fitted on that training
+part too (without labels). The temperature is fitted on the pooled held-out logits.
 The shipped head is then trained on every still with the choice the inner search makes on all of them.
-Writes expression_head.json, the temperature in config.json, faces_evaluation.json (the held-out figures, and
-the bare CNNs on the same faces), confusion PNGs and the model card's section.
+Writes expression_head.json, the temperature in config.json, faces_evaluation.json (the held-out figures, the
+bare CNNs on the same faces, and the shipped head's answer on each still as the product computes it), confusion
+PNGs and the model card's section.
 
 `screen` measures a candidate frame CNN (train.face_backbone) the same way, beside fer's: alone, and under a head
 whose nested search may read the candidate, or the candidate and fer's CNN (`screen`'s docstring). With
@@ -35,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from avemo.config import EMOTIONS, WEIGHTS_DIR, data_dir
-from avemo.face.expression import BLENDSHAPES
+from avemo.face.expression import BLENDSHAPES, FRAME_FEATURES, EmbeddingProjection
 from avemo.face.video import FER_CLASSES
 
 # The head's search: regularisation, and how much each JAFFE still weighs against an SFEW one (posed faces
@@ -46,6 +50,15 @@ JAFFE_WEIGHT_GRID = (0.5, 1.0, 2.0, 4.0)
 # they cost accuracy in the first screening, docs/experiments.md; the search decides per fold), and, where a
 # still set holds several frame CNNs (`screen`), which of them.
 BLENDSHAPE_CHOICES = (True, False)
+# An embedding reaches a head as its EMBEDDING_COMPONENTS whitened principal components (`fit_projection`), its
+# head searched on a smaller grid (each fit costs more).
+EMBEDDING_COMPONENTS = 64
+EMBEDDING_C_GRID = (0.001, 0.003, 0.01)
+EMBEDDING_JAFFE_WEIGHTS = (1.0, 2.0, 4.0)
+# The shipped head reads facex's embedding beside both CNNs' log-probabilities, without the blendshapes: the
+# input screen beside the FER+ network (issue 30, `screen_inputs`) found it the one input that lifts both sets
+# (JAFFE 63.8% / SFEW 49.4% against 56.8% / 48.7%), and the blendshapes costing 1.5-3 points on both.
+HEAD_READS_EMBEDDING = True
 INNER_FOLDS = 5
 SFEW_OUTER_FOLDS = 10
 # The framing sweep: crop margin (share of the landmark box) and vertical shift (share of the side, up < 0).
@@ -171,7 +184,8 @@ def input_choices(cnn_subsets: list[tuple[str, ...]]) -> list[HeadInputs]:
 
 
 def choose_head_settings(x, y, dataset, groups, backbone_correct, choices: list[HeadInputs],
-                         cnn_names: tuple[str, ...]) -> tuple[HeadInputs, dict]:
+                         cnn_names: tuple[str, ...], c_grid: tuple[float, ...] | None = None,
+                         jaffe_weights: tuple[float, ...] | None = None) -> tuple[HeadInputs, dict]:
     """The head's inputs, C and JAFFE weight by a grouped cross-validation of these rows: the best mean over
     face sets of the accuracy, among the settings not below the bare backbone CNN (`backbone_correct`) on any
     set; if there is none, the one that falls least below it."""
@@ -179,7 +193,7 @@ def choose_head_settings(x, y, dataset, groups, backbone_correct, choices: list[
 
     folds = list(GroupKFold(min(INNER_FOLDS, len(set(groups)))).split(x, y, groups))
     best, best_score = None, None
-    for inputs, c, jaffe_weight in itertools.product(choices, C_GRID, JAFFE_WEIGHT_GRID):
+    for inputs, c, jaffe_weight in itertools.product(choices, c_grid or C_GRID, jaffe_weights or JAFFE_WEIGHT_GRID):
         used = inputs.used(x, cnn_names)
         predicted = np.zeros_like(y)
         for train, test in folds:
@@ -193,22 +207,51 @@ def choose_head_settings(x, y, dataset, groups, backbone_correct, choices: list[
     return best
 
 
+def fit_projection(embedding: np.ndarray, rows: np.ndarray) -> EmbeddingProjection:
+    """An embedding's projection fitted on `rows` (no labels used): standardised by their mean and spread, reduced
+    to its EMBEDDING_COMPONENTS principal components, whitened and scaled by sqrt(7 / components), so that it weighs
+    under the head's penalty as one CNN's seven log-probabilities do and the head's fits stay affordable."""
+    from sklearn.decomposition import PCA
+
+    raw = np.asarray(embedding, np.float64)
+    mean, scale = np.nanmean(raw[rows], axis=0), np.nanstd(raw[rows], axis=0)
+    scale[scale < 1e-6] = 1.0
+    k = min(EMBEDDING_COMPONENTS, raw.shape[1], int(np.count_nonzero(rows)))
+    pca = PCA(k, whiten=True, random_state=0).fit(np.nan_to_num((raw[rows] - mean) / scale))
+    return EmbeddingProjection(mean, scale, pca.mean_, pca.components_,
+                               np.sqrt(len(FER_CLASSES) / k) / np.sqrt(pca.explained_variance_))
+
+
+def facex_embeddings(stills: StillSet) -> np.ndarray:
+    """(n, 1280): facex's embedding of each still's face (avemo.face.expression.FacexCNN), NaN where none was found."""
+    return stills.features[:, len(FRAME_FEATURES):]
+
+
 def train_head(stills: StillSet, rows: np.ndarray, labels: list[str], trained_on: str,
-               cnn_subsets: list[tuple[str, ...]] | None = None):
+               cnn_subsets: list[tuple[str, ...]] | None = None, embedding: bool = False):
     """An ExpressionHead trained on `rows` (faces found), its settings chosen by the inner search there among
-    the inputs of `cnn_subsets` (default: every frame CNN of the still set) with and without blendshapes."""
+    the inputs of `cnn_subsets` (default: every frame CNN of the still set) with and without blendshapes; with
+    `embedding`, among those CNNs with facex's embedding (`fit_projection`, fitted on `rows`) and without
+    blendshapes, on the embedding's grid."""
     from avemo.face.expression import ExpressionHead
 
     model_index = np.array([labels.index(EMOTIONS[k]) for k in stills.y])  # folder label order
-    raw = np.hstack([stills.cnn_log_probs, stills.features]).astype(np.float64)
+    raw = np.hstack([stills.cnn_log_probs, stills.features[:, :len(FRAME_FEATURES)]]).astype(np.float64)
     mean = np.nanmean(raw[rows], axis=0)
     scale = np.nanstd(raw[rows], axis=0)
     scale[scale < 1e-6] = 1.0
     x = np.nan_to_num((raw - mean) / scale)  # a missing blendshape reads as the mean, as in the product
     backbone_correct = stills.cnn(stills.guard).argmax(1) == model_index
-    choices = input_choices(cnn_subsets or [stills.cnn_names])
+    subsets = cnn_subsets or [stills.cnn_names]
+    projection, grid = None, (None, None)
+    if embedding:
+        projection = fit_projection(facex_embeddings(stills), rows)
+        x = np.hstack([x, projection(facex_embeddings(stills))])
+        choices, grid = [HeadInputs(tuple(cnns), False) for cnns in subsets], (EMBEDDING_C_GRID, EMBEDDING_JAFFE_WEIGHTS)
+    else:
+        choices = input_choices(subsets)
     inputs, settings = choose_head_settings(x[rows], model_index[rows], stills.dataset[rows], _groups(stills)[rows],
-                                            backbone_correct[rows], choices, stills.cnn_names)
+                                            backbone_correct[rows], choices, stills.cnn_names, *grid)
     x = inputs.used(x, stills.cnn_names)
     model = _fit_lr(x[rows], model_index[rows], _sample_weights(stills.dataset[rows], settings["jaffe_weight"]),
                     settings["C"])
@@ -218,20 +261,19 @@ def train_head(stills: StillSet, rows: np.ndarray, labels: list[str], trained_on
     # The head's CNN inputs are named by label, prefixed by the CNN where there are several (`screen` only).
     cnn_labels = list(labels) if len(stills.cnn_names) == 1 else [
         f"{cnn}/{label}" for cnn in stills.cnn_names for label in labels]
-    head = ExpressionHead(cnn_labels, list(labels), mean, scale, coef, intercept, trained_on=trained_on)
+    head = ExpressionHead(cnn_labels, list(labels), mean, scale, coef, intercept, trained_on, projection)
     settings = {"inputs": inputs.name, **settings}
+    if projection is not None:
+        settings.update(inputs="CNNs and facex's embedding", embedding_components=len(projection.whitening))
     if len(stills.cnn_names) > 1:
         settings["cnns"] = list(inputs.cnns)
     return head, settings
 
 
-def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True,
-                    cnn_subsets: list[tuple[str, ...]] | None = None) -> tuple[np.ndarray, list[dict]]:
-    """Logits of every still from a head that never saw its subject (see the module docstring)."""
+def outer_splits(stills: StillSet) -> list[tuple[str, np.ndarray]]:
+    """The held-out folds: (set, rows) for JAFFE leave-one-subject-out and SFEW SFEW_OUTER_FOLDS folds by movie."""
     from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
-    from tqdm import tqdm
 
-    logits = np.zeros((len(stills.y), len(labels)), np.float32)
     splits = []
     for name in dict.fromkeys(stills.dataset):
         in_set = np.flatnonzero(stills.dataset == name)
@@ -240,11 +282,21 @@ def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True,
             raise SystemExit(f"{name}: the stills come from one subject only; a held-out measure needs two or more")
         splitter = LeaveOneGroupOut() if name == "jaffe" else GroupKFold(min(SFEW_OUTER_FOLDS, n_groups))
         splits += [(name, in_set[test]) for _, test in splitter.split(in_set, groups=stills.subject[in_set])]
+    return splits
+
+
+def held_out_logits(stills: StillSet, labels: list[str], progress: bool = True,
+                    cnn_subsets: list[tuple[str, ...]] | None = None, embedding: bool = False
+                    ) -> tuple[np.ndarray, list[dict]]:
+    """Logits of every still from a head that never saw its subject (see the module docstring; `train_head`)."""
+    from tqdm import tqdm
+
+    logits = np.zeros((len(stills.y), len(labels)), np.float32)
     folds = []
-    for name, test in tqdm(splits, desc="held-out folds", unit="fold", disable=not progress):
+    for name, test in tqdm(outer_splits(stills), desc="held-out folds", unit="fold", disable=not progress):
         train = stills.found.copy()
         train[test] = False
-        head, settings = train_head(stills, train, labels, "", cnn_subsets)
+        head, settings = train_head(stills, train, labels, "", cnn_subsets, embedding)
         logits[test] = head.logits(stills.cnn_log_probs[test], stills.features[test])
         folds.append({"set": name, "held_out": len(set(stills.subject[test])), **settings})
     return logits, folds
@@ -255,7 +307,7 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
     card's latency (0: none; -1: only the section on labelled stills is rewritten)."""
     from avemo.cards import write_faces_section
     from avemo.evaluation import classification_report, expected_calibration_error, fit_temperature
-    from avemo.face.expression import FACEX_CLASSES, HEAD_FILE
+    from avemo.face.expression import FACEX_CLASSES, HEAD_FILE, ExpressionHead
     from avemo.models import softmax, to_product_order
     from avemo.card_figures import confusion_matrix_png
     from avemo.face.video import FACES_EVALUATION_FILE, VideoAnalyzer
@@ -266,7 +318,7 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
     labels = analyser.labels
     stills = read_stills(root, analyser)
     to_index = lambda model_probs: to_product_order(model_probs, labels).argmax(1)  # noqa: E731
-    facex = stills.features[:, -len(FACEX_CLASSES):]
+    facex = stills.features[:, len(BLENDSHAPES):len(FRAME_FEATURES)]
     facex_in_labels = facex[:, [FACEX_CLASSES.index(name) for name in labels]]
     bare = {
         "FER mini-Xception alone": set_reports(stills, to_index(softmax(stills.cnn_log_probs))),
@@ -277,7 +329,7 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
     for name, reports in bare.items():
         print(f"{name}: {summary(reports)}")
     print("training the held-out heads (nested) ...", flush=True)
-    logits, folds = held_out_logits(stills, labels)
+    logits, folds = held_out_logits(stills, labels, embedding=HEAD_READS_EMBEDDING)
     found = stills.found
     model_y = np.array([labels.index(EMOTIONS[k]) for k in stills.y])
     temperature = fit_temperature(logits[found], model_y[found])
@@ -290,12 +342,17 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
                    "ece_before": expected_calibration_error(raw_probs[found], stills.y[found]),
                    "ece_after": expected_calibration_error(probs[found], stills.y[found])}
 
-    head, settings = train_head(stills, found, labels, "JAFFE and SFEW 2.0, every still with a face found")
+    head, settings = train_head(stills, found, labels, "JAFFE and SFEW 2.0, every still with a face found",
+                                embedding=HEAD_READS_EMBEDDING)
     (video_dir / HEAD_FILE).write_text(json.dumps(head.to_json()) + "\n")
+    shipped = ExpressionHead.from_json(json.loads((video_dir / HEAD_FILE).read_text()))  # as the product reads it
     config = json.loads((video_dir / "config.json").read_text())
     config["temperature"] = round(temperature, 4)
-    config["head"] = {"file": HEAD_FILE, "kind": "logistic regression over the FER and facex log-probabilities "
-                      "and the 52 blendshapes of each frame", **settings}
+    read = ("facex's embedding (its last map's mean, as "
+            f"{settings['embedding_components']} whitened principal components)" if shipped.embedding is not None
+            else "the 52 blendshapes")
+    config["head"] = {"file": HEAD_FILE, "kind": f"logistic regression over the FER and facex log-probabilities "
+                      f"and {read} of each frame", **settings}
     (video_dir / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
     for name, report in datasets.items():
         confusion_matrix_png(report["confusion"], report["labels"], video_dir / f"confusion_{name}.png",
@@ -305,9 +362,14 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
         "bare_cnns": {name: {d: {k: r[k] for k in ("accuracy", "macro_f1", "uar")} for d, r in reports.items()}
                       for name, reports in bare.items()},
         "previous_release": PREVIOUS_RELEASE, "head_settings": settings, "folds": folds,
+        "shipped_head_on_its_training_stills": shipped_head_answers(stills, shipped, labels),
         "protocol": "nested, subject-independent: JAFFE leave-one-subject-out, SFEW 10 folds by movie; each "
-                    "held-out fold's head trained on the rest of its set and all of the other set, its inputs (with or "
-                    "without the blendshapes), C and the JAFFE weight chosen by an inner 5-fold grouped search (best mean of the sets' accuracies among the settings "
+                    "held-out fold's head trained on the rest of its set and all of the other set, "
+                    + (f"facex's embedding projected by a projection fitted on that training part, C in {EMBEDDING_C_GRID} "
+                       f"and the JAFFE weight in {EMBEDDING_JAFFE_WEIGHTS}" if HEAD_READS_EMBEDDING else
+                       f"its inputs (with or without the blendshapes), C in {C_GRID} and the JAFFE weight in "
+                       f"{JAFFE_WEIGHT_GRID}")
+                    + " chosen by an inner 5-fold grouped search (best mean of the sets' accuracies among the settings "
                     "not below the bare FER CNN on either set); the pooled confusion matrix counts "
                     "the stills with a face found",
     }
@@ -325,6 +387,20 @@ def fit(root: Path, video_dir: Path, bench_runs: int = 10) -> dict:
         write_faces_section(video_dir, result)
     print(f"wrote {video_dir / HEAD_FILE} and {video_dir / FACES_EVALUATION_FILE}")
     return result
+
+
+def shipped_head_answers(stills: StillSet, head, labels: list[str]) -> dict:
+    """The shipped head's answer on each still it was trained on (no face found: none), per set in the order of
+    avemo.face.stills.labelled_stills, with the accuracy: not a measure (it saw these faces), but what the product
+    must answer on the same stills (a test checks it)."""
+    predicted = head.logits(stills.cnn_log_probs, stills.features).argmax(1)
+    answers = {}
+    for name in dict.fromkeys(stills.dataset):
+        rows = np.flatnonzero(stills.dataset == name)
+        said = [labels[predicted[i]] if stills.found[i] else None for i in rows]
+        answers[name] = {"accuracy": float(np.mean([answer == EMOTIONS[stills.y[i]] for i, answer in zip(rows, said)])),
+                         "stills": [stills.names[i] for i in rows], "answers": said}
+    return answers
 
 
 # -- a candidate frame CNN ---------------------------------------------------------------------------------
@@ -349,67 +425,88 @@ def analyser_with_frame_cnn(video_dir: Path, network, origin: dict, folder: Path
     return VideoAnalyzer.load(folder)
 
 
-def screen(root: Path, video_dir: Path, candidate_file: Path, record: bool = False) -> dict:
-    """A frame CNN candidate (a Keras file: 64x64 grey face in [-1, 1] -> softmax over FER_CLASSES, e.g. from
-    train.face_backbone) on the same stills and protocol as `fit`: alone, and under a head whose inputs the
-    nested inner search chooses among the candidate with facex, the candidate with fer's CNN and facex, each
-    with or without the blendshapes (C, the JAFFE weight and the bar a head must not fall below, fer's CNN
-    alone, as in `fit`). Writes screen.json beside the candidate; with `record`, also enters it in
-    `video_dir`'s FRAME_CNN_SCREENING_FILE and the model card (the folder's models are not changed)."""
+def candidate_stills(root: Path, video_dir: Path, candidate_file: Path):
+    """(the video folder's analyser, its StillSet with the candidate's and fer's log-probabilities, the two networks
+    by name): each CNN read through the product's own path on the crops a video frame gives."""
     import tempfile
     from dataclasses import replace
 
     import keras
 
-    from avemo.models import softmax, to_product_order
-    from avemo.face.video import FACES_EVALUATION_FILE, VideoAnalyzer
+    from avemo.face.video import VideoAnalyzer
     from train.face_backbone import released_fer_network
 
     analyser = VideoAnalyzer.load(video_dir)
     if analyser.expression is None:
         raise SystemExit(f"{video_dir} has no facex or landmarker file: run python -m train.video default first")
-    labels = analyser.labels
     stills = read_stills(root, analyser)
+    released, origin = released_fer_network()
+    networks = {CANDIDATE: keras.saving.load_model(candidate_file, compile=False), RELEASED: released}
+    origins = {CANDIDATE: {"file": str(candidate_file)}, RELEASED: origin}
     with tempfile.TemporaryDirectory() as tmp:
-        log_probs = {}
-        released, origin = released_fer_network()
-        candidate = keras.saving.load_model(candidate_file, compile=False)
-        for name, network, network_origin in ((RELEASED, released, origin),
-                                              (CANDIDATE, candidate, {"file": str(candidate_file)})):
-            log_probs[name] = analyser_with_frame_cnn(video_dir, network, network_origin,
-                                                      Path(tmp) / name).fer_logits(stills.crops)
+        log_probs = {name: analyser_with_frame_cnn(video_dir, network, origins[name], Path(tmp) / name
+                                                   ).fer_logits(stills.crops) for name, network in networks.items()}
     stills = replace(stills, cnn_names=(CANDIDATE, RELEASED), guard=RELEASED,
                      cnn_log_probs=np.hstack([log_probs[CANDIDATE], log_probs[RELEASED]]))
+    return analyser, stills, networks
+
+
+def screen(root: Path, video_dir: Path, candidate_file: Path, record: bool = False) -> dict:
+    """A frame CNN candidate (a Keras file: 64x64 grey face in [-1, 1] -> softmax over FER_CLASSES, e.g. from
+    train.face_backbone) on the same stills and protocol as `fit`: alone, and under a head whose inputs the
+    nested inner search chooses among the candidate with facex, the candidate with fer's CNN and facex, each
+    with or without the blendshapes (C, the JAFFE weight and the bar a head must not fall below, fer's CNN
+    alone, as in `fit`); and again with the search offered only the candidate with facex (with or without the
+    blendshapes): the candidate in fer's place, the head the product could ship with it. Writes screen.json beside
+    the candidate; with `record`, also enters it in `video_dir`'s FRAME_CNN_SCREENING_FILE and the model card
+    (the folder's models are not changed)."""
+    from avemo.models import softmax, to_product_order
+    from avemo.face.video import FACES_EVALUATION_FILE
+
+    analyser, stills, _ = candidate_stills(root, video_dir, candidate_file)
+    labels = analyser.labels
     to_index = lambda model_probs: to_product_order(model_probs, labels).argmax(1)  # noqa: E731
     bare = {f"{name} alone": set_reports(stills, to_index(softmax(stills.cnn(name)))) for name in (CANDIDATE, RELEASED)}
     for name, reports in bare.items():
         print(f"{name}: {summary(reports)}")
-    cnn_subsets = [(CANDIDATE,), (CANDIDATE, RELEASED)]
     print("training the held-out heads over the candidate (nested) ...", flush=True)
-    logits, folds = held_out_logits(stills, labels, cnn_subsets=cnn_subsets)
+    logits, folds = held_out_logits(stills, labels, cnn_subsets=[(CANDIDATE,), (CANDIDATE, RELEASED)])
     head = set_reports(stills, to_index(softmax(logits)))
     print(f"head over the candidate, held out: {summary(head)}")
+    # What could ship without a second CNN in the video path: the candidate in fer's place, beside facex.
+    print("... and over the candidate in fer's place (nested) ...", flush=True)
+    in_place_logits, in_place_folds = held_out_logits(stills, labels, cnn_subsets=[(CANDIDATE,)])
+    in_place = set_reports(stills, to_index(softmax(in_place_logits)))
+    print(f"head over the candidate in fer's place, held out: {summary(in_place)}")
     shipped_file = video_dir / FACES_EVALUATION_FILE
     shipped = json.loads(shipped_file.read_text())["datasets"] if shipped_file.is_file() else None
-    choices: dict[str, int] = {}
-    for fold in folds:
-        key = " + ".join(fold["cnns"]) + " + facex" + (" + blendshapes" if fold["inputs"] != "CNNs only" else "")
-        choices[key] = choices.get(key, 0) + 1
     result = {
         "candidate": str(candidate_file),
         "bare": {name: _figures(reports) for name, reports in bare.items()},
-        "head": _figures(head), "head_choices": choices, "folds": folds,
+        "head": _figures(head), "head_choices": _input_choices(folds), "folds": folds,
+        "head_in_place": _figures(in_place), "head_in_place_choices": _input_choices(in_place_folds),
         "shipped_head": _figures(shipped) if shipped else None,
         "protocol": "as train.faces fit: nested, subject-independent (JAFFE leave-one-subject-out, SFEW 10 folds "
                     "by movie), the head's inputs chosen by the inner search among the candidate + facex and the "
                     "candidate + fer + facex, each with or without the blendshapes, among the settings not below "
-                    "fer's CNN alone on either set; no face found counts as wrong",
+                    "fer's CNN alone on either set; no face found counts as wrong; 'in fer's place': the search "
+                    "offered the candidate + facex only (with or without the blendshapes), the head the product "
+                    "could ship with the candidate as its frame CNN",
     }
     (Path(candidate_file).parent / SCREEN_FILE).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {Path(candidate_file).parent / SCREEN_FILE}")
     if record:
         record_screening(video_dir, Path(candidate_file), result)
     return result
+
+
+def _input_choices(folds: list[dict]) -> dict[str, int]:
+    """How many held-out folds' searches chose each set of head inputs."""
+    choices: dict[str, int] = {}
+    for fold in folds:
+        key = " + ".join(fold["cnns"]) + " + facex" + (" + blendshapes" if fold["inputs"] != "CNNs only" else "")
+        choices[key] = choices.get(key, 0) + 1
+    return choices
 
 
 FRAME_CNN_SCREENING_FILE = "frame_cnn_screening.json"
@@ -423,20 +520,47 @@ def _training_summary(path: Path) -> dict | None:
     summary = {k: training[k] for k in ("training", "architecture", "parameters", "data", "best_epoch",
                                         "seconds_per_epoch", "training_seconds", "machine") if k in training}
     summary["held_out"] = {k: training["held_out"][k] for k in ("accuracy", "macro_f1", "uar")}
+    if "ferplus" in training:  # FER+ PrivateTest, the benchmark's figures (train.face_backbone --labels ferplus)
+        summary["ferplus"] = {name: {k: v for k, v in report.items() if k not in ("per_class_recall",)}
+                              if isinstance(report, dict) else report for name, report in training["ferplus"].items()}
+        summary["classes"] = training.get("classes")
     return summary
 
 
 def record_screening(video_dir: Path, candidate_file: Path, result: dict) -> None:
     """Enter a screened frame CNN (by its folder's name, replacing an earlier entry of that name) with what its
     training.json says about it in the video folder's FRAME_CNN_SCREENING_FILE, and rewrite the card."""
-    from avemo.cards import write_video_card
     from train.face_backbone import TRAINING_FILE
 
     path = video_dir / FRAME_CNN_SCREENING_FILE
     screening = json.loads(path.read_text()) if path.is_file() else {"candidates": []}
     entry = {"name": candidate_file.parent.name, "training": _training_summary(candidate_file.parent / TRAINING_FILE),
-             **{k: result[k] for k in ("bare", "head", "head_choices", "shipped_head", "protocol")}}
+             **{k: result[k] for k in ("bare", "head", "head_choices", "head_in_place", "head_in_place_choices",
+                                       "shipped_head", "protocol") if k in result}}
     screening["candidates"] = [c for c in screening["candidates"] if c["name"] != entry["name"]] + [entry]
+    _write_screening(video_dir, screening)
+
+
+def record_inputs(video_dir: Path, candidate_file: Path, result: dict) -> None:
+    """Enter `screen_inputs`' figures (the head's inputs beside the candidate) in the video folder's
+    FRAME_CNN_SCREENING_FILE, replacing an earlier input screen, and rewrite the card."""
+    path = video_dir / FRAME_CNN_SCREENING_FILE
+    screening = json.loads(path.read_text()) if path.is_file() else {"candidates": []}
+    keys = ("accuracy", "macro_f1", "uar", "n", "faces_not_found")
+    screening["head_inputs"] = {
+        "candidate": candidate_file.parent.name, "protocol": result["protocol"],
+        "sets": [{"inputs": row["inputs"], "embedding_width": row["embedding_width"],
+                  "figures": {name: {k: r[k] for k in keys} for name, r in row["figures"].items()},
+                  "C": sorted({f["C"] for f in row["folds"]}), "jaffe_weight": sorted({f["jaffe_weight"] for f in row["folds"]})}
+                 for row in result["sets"]],
+    }
+    _write_screening(video_dir, screening)
+
+
+def _write_screening(video_dir: Path, screening: dict) -> None:
+    from avemo.cards import write_video_card
+
+    path = video_dir / FRAME_CNN_SCREENING_FILE
     path.write_text(json.dumps(screening, indent=1) + "\n")
     report_file = video_dir / "evaluation.json"  # train.video's measurements: the card is rebuilt from them
     if report_file.is_file():
@@ -448,6 +572,107 @@ def _figures(reports: dict) -> dict:
     keys = ("accuracy", "macro_f1", "uar", "per_class_recall", "labels", "confusion", "n")
     return {name: {**{k: r[k] for k in keys if k in r}, "faces_not_found": len(r["faces_not_found"])}
             for name, r in reports.items()}
+
+
+# -- the head's inputs, each nested -------------------------------------------------------------------
+INPUTS_FILE = "head_inputs.json"
+
+
+def cnn_embeddings(network, crops: np.ndarray) -> np.ndarray:
+    """(n, channels): the mean over space of the map a frame CNN's last convolution reads (avemo.face.networks.
+    backbone_parts' embedding without its logits), for face crops (n, size, size) in [-1, 1]."""
+    from avemo.face.networks import backbone_parts
+
+    logits_model, embed_model = backbone_parts(network)
+    embedded = embed_model.predict(np.asarray(crops, np.float32)[..., None], batch_size=256, verbose=0)
+    return embedded[:, :-logits_model.outputs[0].shape[-1]]
+
+
+def nested_head_with(stills: StillSet, labels: list[str], inputs: HeadInputs, extra: np.ndarray | None = None,
+                     progress: bool = True) -> tuple[dict, list[dict]]:
+    """Held-out reports of a head over `inputs` (and an `extra` embedding), nested as `fit` measures the shipped head:
+    per held-out fold, C and the JAFFE weight chosen by the inner grouped search of the rest (the same bar). An
+    embedding reaches the head through `fit_projection`, fitted on the fold's training stills (without labels, and
+    on the inner search's held-out stills too). Returns (reports per set, the folds' choices)."""
+    from tqdm import tqdm
+
+    model_index = np.array([labels.index(EMOTIONS[k]) for k in stills.y])
+    raw = np.hstack([stills.cnn_log_probs, stills.features[:, :len(FRAME_FEATURES)]]).astype(np.float64)
+    backbone_correct = stills.cnn(stills.guard).argmax(1) == model_index
+    grid = (EMBEDDING_C_GRID, EMBEDDING_JAFFE_WEIGHTS) if extra is not None else (None, None)
+    groups = _groups(stills)
+    predicted = np.zeros(len(model_index), np.int64)
+    folds = []
+    for name, test in tqdm(outer_splits(stills), desc=f"held-out folds ({inputs.name})", disable=not progress):
+        train = stills.found.copy()
+        train[test] = False
+        x = inputs.used(_standardised(raw, train), stills.cnn_names)
+        if extra is not None:
+            x = np.hstack([x, fit_projection(extra, train)(extra)])
+        _, settings = choose_head_settings(x[train], model_index[train], stills.dataset[train], groups[train],
+                                           backbone_correct[train], [inputs], stills.cnn_names, *grid)
+        model = _fit_lr(x[train], model_index[train], _sample_weights(stills.dataset[train], settings["jaffe_weight"]),
+                        settings["C"])
+        predicted[test] = model.predict(x[test])
+        folds.append({"set": name, **settings})
+    return set_reports(stills, np.array([EMOTIONS.index(labels[k]) for k in predicted])), folds
+
+
+def _standardised(raw: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Columns standardised by `rows`' mean and spread; a missing value (NaN) reads as the mean."""
+    mean, scale = np.nanmean(raw[rows], axis=0), np.nanstd(raw[rows], axis=0)
+    scale[scale < 1e-6] = 1.0
+    return np.nan_to_num((raw - mean) / scale)
+
+
+INPUT_SETS = (  # (name, CNNs read beside facex's log-probabilities, blendshapes, embedding)
+    ("candidate + facex", (CANDIDATE,), False, None),
+    ("candidate + facex + blendshapes", (CANDIDATE,), True, None),
+    ("candidate + facex + candidate embedding", (CANDIDATE,), False, "candidate embedding"),
+    ("candidate + facex + facex embedding", (CANDIDATE,), False, "facex embedding"),
+    ("candidate + fer + facex", (CANDIDATE, RELEASED), False, None),
+    ("fer + facex (the shipped head's inputs)", (RELEASED,), False, None),
+    ("fer + facex + blendshapes", (RELEASED,), True, None),
+    ("fer + facex + fer embedding", (RELEASED,), False, "fer embedding"),
+    ("fer + facex + facex embedding", (RELEASED,), False, "facex embedding"),
+)
+
+
+def screen_inputs(root: Path, video_dir: Path, candidate_file: Path, record: bool = False) -> dict:
+    """The head's inputs screened again beside a candidate frame CNN, each set nested on its own (`nested_head_with`):
+    the candidate or fer's CNN with facex's log-probabilities, plus the blendshapes, the candidate's embedding
+    (`cnn_embeddings`) or facex's (`facex_embeddings`); and both CNNs together. Writes head_inputs.json beside the
+    candidate; with `record`, also enters it in `video_dir`'s FRAME_CNN_SCREENING_FILE and card (`record_inputs`)."""
+    analyser, stills, networks = candidate_stills(root, video_dir, candidate_file)
+    labels = analyser.labels
+    found = stills.found[:, None]
+    wanted = {embedding for *_, embedding in INPUT_SETS if embedding}
+    embeddings = {
+        "candidate embedding": lambda: np.where(found, cnn_embeddings(networks[CANDIDATE], stills.crops), np.nan),
+        "fer embedding": lambda: np.where(found, cnn_embeddings(networks[RELEASED], stills.crops), np.nan),
+        "facex embedding": lambda: facex_embeddings(stills),
+    }
+    embeddings = {name: read() for name, read in embeddings.items() if name in wanted}
+    rows = []
+    for name, cnns, blendshapes, embedding in INPUT_SETS:
+        reports, folds = nested_head_with(stills, labels, HeadInputs(cnns, blendshapes),
+                                          embeddings[embedding] if embedding else None)
+        print(f"{name}: {summary(reports)}", flush=True)
+        rows.append({"inputs": name, "figures": _figures(reports), "folds": folds,
+                     "embedding_width": int(embeddings[embedding].shape[1]) if embedding else 0})
+    result = {"candidate": str(candidate_file), "sets": rows,
+              "protocol": "each set of inputs nested on its own, as train.faces fit measures the shipped head "
+                          "(JAFFE leave-one-subject-out, SFEW 10 folds by movie; C and the JAFFE weight chosen by "
+                          "the inner 5-fold grouped search of the rest, not below fer's CNN alone on either set); "
+                          f"an embedding's search over C {EMBEDDING_C_GRID} and JAFFE weights {EMBEDDING_JAFFE_WEIGHTS}, "
+                          f"the embedding standardised, reduced to {EMBEDDING_COMPONENTS} whitened principal components "
+                          "fitted on each held-out fold's training stills and scaled by sqrt(7 / components); no face "
+                          "found counts as wrong"}
+    (Path(candidate_file).parent / INPUTS_FILE).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {Path(candidate_file).parent / INPUTS_FILE}")
+    if record:
+        record_inputs(video_dir, Path(candidate_file), result)
+    return result
 
 
 # -- framing ----------------------------------------------------------------------------------------
@@ -533,21 +758,24 @@ def evaluate(root: Path, video_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["sweep", "fit", "evaluate", "screen"])
+    parser.add_argument("stage", choices=["sweep", "fit", "evaluate", "screen", "inputs"])
     parser.add_argument("--data-dir", help="folder holding faces/ (default: $AVEMO_DATA or ../shared/data)")
     parser.add_argument("--video", type=Path, default=WEIGHTS_DIR / "video", help="the video model folder")
     parser.add_argument("--frame-cnn", type=Path, help="screen: the candidate frame CNN (a .keras file)")
-    parser.add_argument("--record", action="store_true", help="screen: enter the result in the video folder's "
-                        f"{FRAME_CNN_SCREENING_FILE} and its card")
+    parser.add_argument("--record", action="store_true", help="screen, inputs: enter the result in the video "
+                        f"folder's {FRAME_CNN_SCREENING_FILE} and its card")
     parser.add_argument("--bench-runs", type=int, default=10,
                         help="fit: warm runs of bench.video for the card's latency (0: skip)")
     args = parser.parse_args(argv)
     if args.stage == "fit":
         fit(data_dir(args.data_dir), args.video, args.bench_runs)
-    elif args.stage == "screen":
+    elif args.stage in ("screen", "inputs"):
         if args.frame_cnn is None:
-            parser.error("screen needs --frame-cnn FILE")
-        screen(data_dir(args.data_dir), args.video, args.frame_cnn, args.record)
+            parser.error(f"{args.stage} needs --frame-cnn FILE")
+        if args.stage == "screen":
+            screen(data_dir(args.data_dir), args.video, args.frame_cnn, args.record)
+        else:
+            screen_inputs(data_dir(args.data_dir), args.video, args.frame_cnn, args.record)
     else:
         {"sweep": sweep, "evaluate": evaluate}[args.stage](data_dir(args.data_dir), args.video)
 

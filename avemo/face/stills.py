@@ -64,7 +64,7 @@ class StillFaces:
     """What the video path reads from each labelled still (rows follow the stills)."""
 
     crops: np.ndarray      # (n, size, size) float32 in [-1, 1]: the FER CNN's input; 0 where no face
-    features: np.ndarray   # (n, len(FRAME_FEATURES)): blendshapes and facex; NaN where no face or none read
+    features: np.ndarray   # (n, FRAME_WIDTH): blendshapes and facex's outputs; NaN where no face or none read
     found: np.ndarray      # (n,) bool: the face mesh found a face
 
 
@@ -88,7 +88,7 @@ def still_faces(stills: list[LabelledStill], analyser, progress: bool = True) ->
     from tqdm import tqdm
 
     from avemo.face.mesh import face_mesh
-    from avemo.face.expression import FACEX_FILE, FRAME_FEATURES, LANDMARKER_FILE
+    from avemo.face.expression import FACEX_FILE, FRAME_WIDTH, LANDMARKER_FILE
 
     cfg = analyser.cfg
     model_files = [analyser.folder.path / name for name in (LANDMARKER_FILE, FACEX_FILE)
@@ -96,9 +96,10 @@ def still_faces(stills: list[LabelledStill], analyser, progress: bool = True) ->
     cache = cache_dir() / "face-crops" / f"{_cache_key(stills, cfg, model_files)}.npz"
     if cache.is_file():
         saved = np.load(cache)
-        return StillFaces(saved["crops"], saved["features"], saved["found"])
+        if saved["features"].shape[1:] == (FRAME_WIDTH,):  # (else written by another version: read again)
+            return StillFaces(saved["crops"], saved["features"], saved["found"])
     faces = StillFaces(np.zeros((len(stills), cfg.crop_size, cfg.crop_size), np.float32),
-                       np.full((len(stills), len(FRAME_FEATURES)), np.nan, np.float32), np.zeros(len(stills), bool))
+                       np.full((len(stills), FRAME_WIDTH), np.nan, np.float32), np.zeros(len(stills), bool))
     with face_mesh(cfg, stills=True) as mesh, analyser.landmarker() as landmarker:
         for i, still in enumerate(tqdm(stills, desc="reading faces", unit="still", disable=not progress)):
             image = cv2.imread(str(still.path), cv2.IMREAD_COLOR)  # grey files come back as 3 equal channels

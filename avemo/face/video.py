@@ -35,7 +35,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from avemo.config import EMOTIONS, LIVE_FACE_SOURCE, MAX_ANALYSIS_SECONDS, VIDEO_FEATURES, VideoFeatureConfig
-from avemo.face.expression import BLENDSHAPES, FRAME_FEATURES, ExpressionModels, describe_blendshapes
+from avemo.face.expression import BLENDSHAPES, FRAME_WIDTH, ExpressionModels, describe_blendshapes
 from avemo.media import MediaError, MediaInfo
 from avemo.results import modality_result, probs_dict
 
@@ -211,7 +211,7 @@ class ClipFaces:
     plan: SamplingPlan
     crops: np.ndarray            # (n_windows, T, size, size, 1) float32 in [-1, 1]; 0 where no face
     weights: np.ndarray          # (n_windows, T) quality of each slot's frame; 0 where no face/frame
-    features: np.ndarray         # (n_windows, T, len(FRAME_FEATURES)): blendshapes, facex; NaN where unseen
+    features: np.ndarray         # (n_windows, T, FRAME_WIDTH): blendshapes, facex's outputs; NaN where unseen
     served: np.ndarray           # (n_windows, T) bool: a frame was decoded for this slot
     frames: int = 0              # distinct frames decoded and searched for a face
     faces_found: int = 0         # of which held a face
@@ -235,7 +235,7 @@ def observe_faces(sampled: Iterable[tuple[float, np.ndarray | None, list[int]]],
         plan,
         crops=np.zeros((n_windows, per_window, size, size, 1), dtype=np.float32),
         weights=np.zeros((n_windows, per_window), dtype=np.float32),
-        features=np.full((n_windows, per_window, len(FRAME_FEATURES)), np.nan, dtype=np.float32),
+        features=np.full((n_windows, per_window, FRAME_WIDTH), np.nan, dtype=np.float32),
         served=np.zeros((n_windows, per_window), dtype=bool),
     )
     face, features = None, None
@@ -275,12 +275,12 @@ def window_inputs(faces: ClipFaces) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return {"frames": faces.crops[keep], "frame_weights": weights.astype(np.float32)}, keep
 
 
-N_BLENDSHAPES = len(BLENDSHAPES)  # the first FRAME_FEATURES
+N_BLENDSHAPES = len(BLENDSHAPES)  # the first of a frame's features
 
 
 def face_movements(features: np.ndarray, weights: np.ndarray) -> list[str]:
     """What the face did over some frames, in words: their quality-weighted mean blendshapes, described."""
-    blendshapes = np.asarray(features, np.float64).reshape(-1, len(FRAME_FEATURES))[:, :N_BLENDSHAPES]
+    blendshapes = np.asarray(features, np.float64).reshape(-1, FRAME_WIDTH)[:, :N_BLENDSHAPES]
     w = np.asarray(weights, np.float64).ravel() * ~np.isnan(blendshapes[:, 0])
     if w.sum() <= 0:
         return []
@@ -353,14 +353,14 @@ class VideoAnalyzer:
 
     def frame_logits(self, crops: np.ndarray, features: np.ndarray | None = None, batch: int = 256) -> np.ndarray:
         """Logits (n, classes) in `labels` order of single face crops (n, size, size) in [-1, 1], each read as
-        a one-frame window: the FER CNN's log-probabilities, read with the frames' FRAME_FEATURES (n, 59) by
+        a one-frame window: the FER CNN's log-probabilities, read with the frames' features (n, FRAME_WIDTH) by
         the expression head where the folder has one. For a pooling model, a window's logits are the
         weighted mean of its frames' log-softmax of these (`pooled_log_probs`)."""
         fer = self.fer_logits(crops, batch)
         if self.head is None:
             return fer
         if features is None:
-            features = np.full((len(fer), len(FRAME_FEATURES)), np.nan, np.float32)
+            features = np.full((len(fer), FRAME_WIDTH), np.nan, np.float32)
         return self.head.logits(fer, features)
 
     def fer_logits(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -378,7 +378,7 @@ class VideoAnalyzer:
         return self.folder.calibrated(self.frame_logits(crops, features))
 
     def frame_face(self, mesh, landmarker, rgb: np.ndarray):
-        """(FrameFace, its FRAME_FEATURES or None) of the largest face of an RGB frame; (None, None) if none."""
+        """(FrameFace, its features (FRAME_WIDTH,) or None) of the largest face of an RGB frame; (None, None) if none."""
         from avemo.face.mesh import find_face
 
         face = find_face(mesh, rgb, self.cfg)
@@ -428,7 +428,7 @@ class VideoAnalyzer:
         frame_logits = None
         if self.head is not None:
             shape = faces.weights[kept].shape
-            frame_logits = self.frame_logits(faces.crops[kept], faces.features[kept].reshape(-1, len(FRAME_FEATURES)))
+            frame_logits = self.frame_logits(faces.crops[kept], faces.features[kept].reshape(-1, FRAME_WIDTH))
             logits = pooled_log_probs(frame_logits.reshape(shape + (-1,)), inputs["frame_weights"])
         else:
             logits = self.window_logits(inputs)
