@@ -42,27 +42,33 @@ def main() -> None:
     voice = predictor.audio_model  # avemo.audio.analysis.VoiceAnalyzer
     cfg = voice.cfg
 
-    def extract():
+    def extract():  # decoding, trimming and (for a frame CNN) the spectral frames
         waveform, _ = load_audio(args.clip, cfg.sample_rate)
-        return spectral_frames(trim_silence(waveform, cfg)[0], cfg)
+        speech = trim_silence(waveform, cfg)[0]
+        return spectral_frames(speech, cfg) if voice.folder.model is not None else speech
 
-    frames = extract()
     speech = trim_silence(load_audio(args.clip, cfg.sample_rate)[0], cfg)[0]
     predictor.predict(args.clip)  # warm-up: the first call plans the sessions' memory
     result = predictor.predict(args.clip)
     audio = result["audio"]
     duration = load_audio(args.clip, cfg.sample_rate)[0].size / cfg.sample_rate
+    experts = [name for name in ("model", "functionals", "descriptors", "speech") if getattr(voice.folder, name) is not None]
 
-    print(f"clip: {args.clip.name} ({duration:.2f} s, {len(frames)} frames, {len(audio['timeline'])} window(s))")
+    print(f"clip: {args.clip.name} ({duration:.2f} s, {len(audio['timeline'])} window(s)); voice experts: "
+          + ", ".join(experts).replace("model", "frame CNN"))
     print(f"weights: {predictor.origin}")
     print(f"model load (import + audio/video/fusion models): {load_seconds:6.2f} s")
-    print(f"feature extraction per clip:  {median_ms(timed(extract, args.runs))}")
-    print(f"functionals (openSMILE):      {median_ms(timed(lambda: functionals(speech, voice.functionals_cfg), args.runs))}")
-    print(f"descriptors (openSMILE):      {median_ms(timed(lambda: descriptors(speech, voice.functionals_cfg), args.runs))}")
-    print(f"speech encoder (Whisper):     {median_ms(timed(lambda: speech_representation(speech, voice.speech_cfg), args.runs))}")
+    print(f"decoding and trimming per clip: {median_ms(timed(extract, args.runs))}")
+    if voice.folder.functionals is not None:
+        print(f"functionals (openSMILE):      {median_ms(timed(lambda: functionals(speech, voice.functionals_cfg), args.runs))}")
+    if voice.folder.descriptors is not None:
+        print(f"descriptors (openSMILE):      {median_ms(timed(lambda: descriptors(speech, voice.functionals_cfg), args.runs))}")
+    if voice.folder.speech is not None:
+        print(f"speech encoder (Whisper):     {median_ms(timed(lambda: speech_representation(speech, voice.speech_cfg), args.runs))}")
     print(f"warm predict, audio only:     {median_ms(timed(lambda: predictor.predict(args.clip, 'audio'), args.runs))}")
     print(f"fusion step alone:            {median_ms(timed(lambda: fuse(audio, audio, predictor.fusion), args.runs * 10))}")
-    print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+          f"load average {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 if __name__ == "__main__":

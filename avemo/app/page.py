@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from avemo.app.views import (CHARTS, NO_CLIP, WAITING, PageView, example_caption, result_view,
-                             voice_languages)
+                             voice_languages, voice_measured)
 from avemo.config import (AUDIO_EXTENSIONS, EMOTIONS, MAX_ANALYSIS_SECONDS, MAX_UPLOAD_BYTES, MEDIA_EXTENSIONS,
                           REPO_ROOT, VIDEO_EXTENSIONS)
 
@@ -203,6 +203,10 @@ class App:
         """The languages the voice model learnt from (its folder's config.json), e.g. "English (RAVDESS, SAVEE)"."""
         return voice_languages((getattr(self.predictor, "folders", None) or {}).get("audio"))
 
+    def voice_measured(self) -> str | None:
+        """How the voice fared on corpora it never heard and in noise (its folder's evaluation.json)."""
+        return voice_measured((getattr(self.predictor, "folders", None) or {}).get("audio"))
+
     def footer(self) -> str:
         origin = getattr(self.predictor, "origin", "unknown")
         return (f"Models loaded from: **{origin}**. Emotions: {', '.join(EMOTIONS)}. "
@@ -335,7 +339,7 @@ def build_demo(predictor=None):
     from avemo.app.live import add_live_tab
 
     app = App(predictor)
-    heard = app.voice_languages()
+    heard, measured = app.voice_languages(), app.voice_measured()
     with gr.Blocks(title="avemo: audio-visual emotion recognition", analytics_enabled=False,
                    delete_cache=(600, UNANALYSED_UPLOAD_MAX_AGE_SECONDS)) as demo:
         gr.Markdown(
@@ -344,7 +348,7 @@ def build_demo(predictor=None):
             "from the **voice** alone, from the **face** alone, and from **both together**, among eight "
             f"emotions ({', '.join(EMOTIONS)}), and shows how sure it is and how this changes over the clip."
             + (f" The voice model learnt from acted speech in {heard}: in other languages it is less often right."
-               if heard else ""),
+               if heard else "") + (f" {measured}" if measured else ""),
             elem_id="intro")
         if app.missing_models():
             gr.Markdown("**Note:** " + "; ".join(app.missing_models()) + ".", elem_id="missing-models")

@@ -197,6 +197,25 @@ def voice_languages(audio_folder: Path | None) -> str | None:
     return " and ".join(f"{language} ({', '.join(corpora)})" for language, corpora in by_language.items()) or None
 
 
+def voice_measured(audio_folder: Path | None) -> str | None:
+    """How the voice model fared beyond the speakers it learnt from, from its folder's evaluation.json (written
+    by train.audio with the model): its UAR on each corpus held out of training, and its accuracy on held-out
+    actors in noise and through a browser's codec. None where the folder has no such figures."""
+    try:
+        report = json.loads((Path(audio_folder) / "evaluation.json").read_text())
+        cross = {corpus: s["own classes"]["uar"] for corpus, s in report["cross_corpus"].items()}
+        noisy = {condition: report["robustness"][condition]["pooled"]["accuracy"]
+                 for condition in ("pink@10dB", "babble@10dB", "opus") if condition in report["robustness"]}
+    except (OSError, TypeError, ValueError, KeyError):
+        return None
+    held_out = ", ".join(f"{SPEECH_CORPORA.get(c, (c,))[0]} {100 * v:.0f}%" for c, v in cross.items())
+    names = {"pink@10dB": "in fan-like noise at 10 dB", "babble@10dB": "in a babble of voices at 10 dB",
+             "opus": "through a browser's codec"}
+    conditions = ", ".join(f"{names[c]} {100 * v:.0f}%" for c, v in noisy.items())
+    return (f"Tested on a whole corpus it never heard, it got right on average {held_out} of each emotion's clips"
+            + (f"; on unseen actors, {conditions}" if conditions else "") + ".")
+
+
 # The bundled examples (examples/README.md says how each was made): their emotion and what they are.
 EXAMPLE_CAPTIONS = {
     "ravdess-actor01-angry.mp4": "angry voice, still face (RAVDESS actor 1)",

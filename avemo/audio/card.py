@@ -128,6 +128,9 @@ def v0_9_0_combinations(results: dict) -> str:
               "the shipped recipe leaves them out.")
 
 
+SCREEN_CONDITIONS = ("pink@10dB", "babble@10dB", "opus")  # train.voice_screen's noisy columns
+
+
 def screen_text(screen: dict | None) -> str:
     """The screen of what helps the voice generalise (train.voice_screen), where it ran."""
     if not screen or "speech" not in screen:
@@ -136,11 +139,12 @@ def screen_text(screen: dict | None) -> str:
     rows = []
     for name, r in variants.items():
         cross = " | ".join(pct(r["cross_corpus_uar"][c]) for c in CORPUS_NAMES)
-        within = " | ".join(pct(r["in_corpus_accuracy"][c]) if c in r["in_corpus_accuracy"] else ""
+        within = " | ".join(pct(r["in_corpus_accuracy"][c]) if c in r["in_corpus_accuracy"] else "–"
                             for c in CORPUS_NAMES)
-        noisy = " | ".join(pct(v) for v in r["noisy_ravdess_accuracy"].values())
+        noisy = " | ".join(pct(r["noisy_ravdess_accuracy"][c]) if c in r["noisy_ravdess_accuracy"] else "–"
+                           for c in SCREEN_CONDITIONS)
         rows.append(f"| {name} | {cross} | **{pct(r['cross_corpus_mean'])}** | {within} | {noisy} |")
-    conditions = " | ".join(condition_name(c) for c in next(iter(variants.values()))["noisy_ravdess_accuracy"])
+    conditions = " | ".join(condition_name(c) for c in SCREEN_CONDITIONS)
     picks = "; ".join(f"{CORPUS_NAMES[c]} held out: *{p['variant']}* ({pct(p['uar'])})"
                       for c, p in screen["speech"].get("blind_picks", {}).items())
     layers = screen.get("layers", {})
@@ -170,7 +174,8 @@ The experts together (their saved out-of-fold outputs recombined; same columns):
 ### What was screened (`python -m train.voice_screen`)
 The speech expert alone, one change at a time from v0.9.0's, trained on all three corpora. *Held out*: trained on
 the other two corpora, UAR on the held-out one's own classes (the criterion); *in corpus*: fold-mean accuracy on the
-4 speaker folds; then RAVDESS's held-out actors in noise and through a browser's codec.
+4 speaker folds; then RAVDESS's held-out actors in noise and through a browser's codec ("–": that variant was
+screened across corpora only, its in-corpus and noisy runs not trained).
 
 | speech expert | held out: RAVDESS | SAVEE | EmoDB | mean | in corpus: RAVDESS | SAVEE | EmoDB | {conditions} |
 |---|---|---|---|---|---|---|---|---|---|---|
