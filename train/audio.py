@@ -190,6 +190,7 @@ def evaluation_report(run) -> dict:
         "cross_corpus": cross_corpus_scores(run),
         "robustness": robustness_scores(run),
         "calibration": calibration(run),
+        "boredom": boredom_readings(run),
         "recipe": run.hp.to_dict(),
     }
     for name, table in (("in_corpus", in_corpus_scores), ("cross_corpus", cross_corpus_scores),
@@ -208,6 +209,18 @@ def evaluation_report(run) -> dict:
     if SCREEN_FILE.exists():
         report["screen"] = json.loads(SCREEN_FILE.read_text())
     return report
+
+
+def boredom_readings(run) -> dict:
+    """What a model that never heard EmoDB (trained on RAVDESS and SAVEE: the cross-corpus fold) says of EmoDB's
+    boredom clips, which no product emotion matches and no protocol scores: the share of each answer shown."""
+    from avemo.corpora import scan_emodb
+
+    paths = [clip.path for clip in scan_emodb(run.root, include_boredom=True).clips
+             if clip.emotion not in EMOTIONS]
+    shown = run.fold_readings("cross-emodb", 0, paths).argmax(axis=1)
+    return {"clips": len(paths), "model": "trained on RAVDESS and SAVEE (the cross-corpus fold)",
+            "shares": {emotion: float((shown == i).mean()) for i, emotion in enumerate(EMOTIONS)}}
 
 
 def calibration(run) -> dict:

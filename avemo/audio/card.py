@@ -192,7 +192,7 @@ def boredom_text(report: dict) -> str:
     shares = ", ".join(f"{label} {pct(share)}" for label, share in sorted(boredom["shares"].items(), key=lambda x: -x[1])
                        if share >= 0.01)
     return (f"\nEmoDB's *boredom* ({boredom['clips']} clips) is none of the product's emotions: it is left out of training "
-            f"and scoring. What the shipped model says of those clips: {shares}.\n")
+            f"and scoring. What a model {boredom.get('model', 'of this recipe')} says of those clips: {shares}.\n")
 
 
 def write_audio_card(folder: Path, report: dict) -> Path:

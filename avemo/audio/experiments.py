@@ -248,6 +248,22 @@ class ExperimentRun:
             logits.append(saved[f"logits:{condition}"])
         return np.concatenate(indices), np.concatenate(logits)
 
+    def fold_readings(self, protocol: str, fold: int, paths: list[Path]) -> np.ndarray:
+        """Logits of one fold's saved experts, combined as the recipe combines them, for other recordings (as
+        recorded): what a model of that fold says of clips no protocol scores (EmoDB's boredom, say)."""
+        from avemo.models import combine_logits
+
+        experts = tuple(self.hp.experts)
+        features = extract(paths, [AS_RECORDED], experts, self.settings, progress=False)
+        parts = []
+        for expert in experts:
+            model = load_fold_model(expert, self.result_file(protocol, fold, expert))
+            if model is None:
+                raise FileNotFoundError(f"no saved {expert} model of {protocol} fold {fold}")
+            parts.append(expert_logits(expert, model, [variants[0] for variants in features[expert]], self.settings,
+                                       self.hp))
+        return combine_logits(*parts, weights=tuple(self.hp.expert_weight(e) for e in experts))
+
     def scored_under(self, protocol: str, condition: str, experts: tuple[str, ...] | None = None) -> bool:
         """Whether every fold of the protocol has the experts' logits under `condition` saved."""
         files = [self.result_file(protocol, fold, expert) for fold in range(fold_count(protocol))
