@@ -34,11 +34,10 @@ evaluate: $(STAMP)
 	$(PY) -m train.audio evaluate                      # RAVDESS, SAVEE: 4 speaker folds; EmoDB: leave one speaker out
 	$(PY) -m train.audio cross-corpus                  # trained on two corpora, scored on the third
 	$(PY) -m train.audio robustness                    # RAVDESS's held-out actors in noise, a room, codecs
-	$(PY) -m train.audio evaluate --recipe v0.9.0      # the baseline rows
-	$(PY) -m train.audio cross-corpus --recipe v0.9.0
-	$(PY) -m train.audio robustness --recipe v0.9.0 --conditions pink@10dB,babble@10dB,pink@20dB,babble@20dB,opus
-	$(PY) -m train.voice_screen speech                 # what helps the voice generalise, one change at a time
-	$(PY) -m train.voice_screen layers
+	$(PY) -m train.audio cross-corpus --recipe "v0.9.0, detector's span"   # the baseline row (all four experts)
+	$(PY) -m train.voice_screen layers                 # what helps the voice generalise: each Whisper state alone,
+	$(PY) -m train.voice_screen speech                 # one change at a time,
+	$(PY) -m train.voice_screen combination            # and the experts together
 	$(PY) -m train.audio evaluate --protocol luna2022  # Luna-Jiménez et al. 2022's actor folds, for the fusion
 	$(PY) -m train.faces sweep                         # framing of each face CNN, on labelled stills
 	$(PY) -m train.fusion fit                          # paired takes: the face-AU expert, every fusion method, nested

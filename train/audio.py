@@ -6,7 +6,7 @@ heard, and under noise, reverberation and codecs.
     python -m train.audio robustness   [--recipe R]                     # RAVDESS folds under every degradation
     python -m train.audio report       [--recipe R]                     # the tables, from what is saved
     python -m train.audio final                                         # the product -> weights/audio, its card
-    python -m train.audio card                                          # the card again, from evaluation.json
+    python -m train.audio card                                          # the card again (evaluation.json, the runs)
     python -m train.audio vad                                           # the speech gate into the folder, measured
 
 A recipe is an avemo.audio.training.AudioTrainingConfig: "shipped" (the defaults) or "v0.9.0" (the recipe
@@ -314,8 +314,16 @@ def main(argv: list[str] | None = None) -> None:
         print_tables(root, [args.recipe])
     elif args.stage == "final":
         final(root, args.out, args.recipe)
-    elif args.stage == "card":
-        save_report(args.out, json.loads((args.out / "evaluation.json").read_text()))
+    elif args.stage == "card":  # the recorded report, with the runs' figures where they are here (newer)
+        report = json.loads((args.out / "evaluation.json").read_text())
+        run = run_of(root, args.recipe)
+        try:
+            if report.get("recipe") != json.loads(json.dumps(run.hp.to_dict())):
+                raise FileNotFoundError("the folder's model is of another recipe")
+            report |= evaluation_report(run)
+        except FileNotFoundError as reason:
+            print(f"the card is written from evaluation.json alone ({reason})")
+        save_report(args.out, report)
     else:
         install_voice_activity(args.out)
 
