@@ -93,13 +93,13 @@ def test_chunks_in_readings_out(predictor):
 def test_a_busy_cpu_drops_frames_it_never_queues_them(predictor):
     """Frames that piled up while the CPU was busy: the face reads the newest second only, and the voice the
     newest seconds of sound (all of which still reach the summary's record)."""
-    from avemo.live import LiveSession
+    from avemo.live import LiveFrame, LiveSession
 
     clock = Clock()
     session = LiveSession(predictor, clock=clock)
     frame = face_frame()
     for k in range(40):  # 10 s of frames arrive at once
-        session.frames.append((k * 0.25, frame))
+        session.frames.append(LiveFrame(k * 0.25, frame))
     clock.t = session.started + 10.0
     reading = session.face_step(frame)
     assert reading.start >= 9.0 and reading.result["frames"] <= 5
