@@ -6,10 +6,11 @@ After a first, short session that warms the process (not measured), the stream: 
 back to back (every emotion, with the pauses around each take), under the bundled face video that smiles (a
 RAVDESS face, looped), scaled to 640 px wide like the page's frames. A simulated browser feeds
 `avemo.app.live.LivePage` (the code behind the page's timers: payload decoding, the engine avemo.live, the
-readings' text and the rolling timeline) from two threads, as the page's two gr.Timers do: the camera offers the
+readings' text and the rolling timeline) from three threads, as the page's three gr.Timers do: the camera offers the
 frame shown at that moment as a JPEG data URL every LIVE.face_every_seconds, but only once the last reading is
 done (the offers meanwhile are skipped: dropped frames, as Gradio's trigger_mode "once" skips ticks); the
-microphone hands over all the sound since its last tick every LIVE.voice_every_seconds.
+microphone hands over all the sound since its last tick every LIVE.voice_every_seconds; the rolling timeline is
+redrawn every PLOT_EVERY_SECONDS.
 
 Prints the load average, the first reading after Start, readings per second, each modality's lag (seconds from
 the newest data reaching the server to the reading being ready: median, p90, max), frames dropped, the
@@ -107,6 +108,8 @@ def simulate(page, audio: np.ndarray, frames: list[np.ndarray], frame_interval: 
              key: str = "bench", memory_every: float = 5.0) -> Run:
     """Stream `seconds` of `audio` (int16, 16 kHz) and `frames` (looped) through `page` (a LivePage) at real-time
     pace, as the page's two timers do; then stop and time the summary."""
+    from avemo.app.live import PLOT_EVERY_SECONDS
+
     cfg = page.cfg
     run = Run(seconds)
     text, running = page.start(key)
@@ -138,15 +141,22 @@ def simulate(page, audio: np.ndarray, frames: list[np.ndarray], frame_interval: 
             sent = heard
             tick = int((time.monotonic() - t0) / cfg.voice_every_seconds) + 1
 
+    def timeline():
+        tick = 1
+        while tick * PLOT_EVERY_SECONDS < seconds:
+            wait_until(tick * PLOT_EVERY_SECONDS)
+            page.timeline_tick(key)
+            tick = int((time.monotonic() - t0) / PLOT_EVERY_SECONDS) + 1
+
     def memory():
         while not done.wait(memory_every):
             run.memory.append((time.monotonic() - t0, rss_mb()))
 
     run.memory.append((0.0, rss_mb()))
-    threads = [threading.Thread(target=f, daemon=True) for f in (camera, microphone, memory)]
+    threads = [threading.Thread(target=f, daemon=True) for f in (camera, microphone, timeline, memory)]
     for thread in threads:
         thread.start()
-    for thread in threads[:2]:
+    for thread in threads[:3]:
         thread.join()
     done.set()
     run.memory.append((time.monotonic() - t0, rss_mb()))
