@@ -215,15 +215,10 @@ def stage_times(predictor, frames: list[np.ndarray], audio: np.ndarray, repeats:
     from avemo.face.expression import blendshape_scores
     from avemo.face.mesh import face_mesh, find_face
     from avemo.live import LiveSession
+    from bench.timing import timed
 
     def median_ms(work, n=repeats):
-        work()
-        times = []
-        for _ in range(n):
-            started = time.perf_counter()
-            work()
-            times.append(time.perf_counter() - started)
-        return 1000 * float(np.median(times))
+        return 1000 * float(np.median(timed(work, n)))
 
     analyser, rgb = predictor.video_model, frames[len(frames) // 2]
     url = data_url(rgb)
