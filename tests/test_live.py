@@ -152,6 +152,22 @@ def test_the_voice_is_read_every_few_ticks_whatever_the_jitter(predictor):
     assert len(gaps) >= 3 and gaps.max() <= LIVE.voice_read_every_seconds + 0.1, gaps
 
 
+def test_the_rolling_timeline_draws_the_newest_reading_of_each_half_second():
+    """30 s of face readings, 6 a second: the rolling timeline draws one per ROLLING_POINT_SECONDS, the newest of
+    each (what the page redraws every PLOT_EVERY_SECONDS stays light), and the session's summary draws them all."""
+    from avemo.app.live import ROLLING_POINT_SECONDS, timeline_figure
+
+    windows = [{"start": t - 1.0, "end": t, "made": t, "probs": {e: 1 / len(EMOTIONS) for e in EMOTIONS}}
+               for t in np.arange(1, 180) / 6]  # (ends within 30 s)
+    timelines = {"video": windows, "audio": [], "fused": []}
+    drawn = np.array(timeline_figure(timelines, 0, 30, "rolling", ROLLING_POINT_SECONDS).data[0].x)
+    middles = np.array([(w["start"] + w["end"]) / 2 for w in windows])
+    assert len(drawn) == round(30 / ROLLING_POINT_SECONDS)
+    assert drawn[-1] == middles[-1] and set(drawn) <= set(middles)  # the newest reading, and readings only
+    assert np.diff(drawn).max() <= ROLLING_POINT_SECONDS + 1e-9
+    assert len(timeline_figure(timelines, 0, 30, "summary").data[0].x) == len(windows)
+
+
 def test_a_busy_cpu_drops_frames_it_never_queues_them(predictor):
     """Frames that piled up while the CPU was busy: the face reads the newest second only, and the voice the
     newest seconds of sound (all of which still reach the summary's record)."""

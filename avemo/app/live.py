@@ -7,7 +7,7 @@ through Web Audio), and two gr.Timer ticks carry them to the server in the event
 the newest frame as a JPEG data URL, every LIVE.face_every_seconds; the voice timer the sound heard since its last
 tick, every LIVE.voice_every_seconds. A third timer redraws the rolling timeline every PLOT_EVERY_SECONDS (a Plotly
 figure of 30 s of readings takes some 0.1-0.2 s of Python to build here: drawn on the face's tick, it held up a
-face reading every second). A tick that falls while the previous one of its timer is still being
+face reading each time; and its redraw in the browser, on the same cores, slows every reading). A tick that falls while the previous one of its timer is still being
 answered is skipped (Gradio's trigger_mode "once"), so a busy CPU skips frames rather than queueing them, and no
 sound is lost (the browser keeps it for the next tick). Nothing streamed is written to disk: Gradio's own
 streaming events upload every microphone chunk as a WAV file into its temp folder, which this way avoids; the
@@ -31,7 +31,12 @@ from avemo.live import LiveBusy, LiveSessions, Reading
 
 MAX_FRAME_BYTES = 2 * 2**20      # a JPEG from the page's canvas (at most 640 px wide) is ~50 KB
 MAX_SOUND_SECONDS = 10.0         # one tick's sound: a tick that waited long carries more
-PLOT_EVERY_SECONDS = 1.0         # the rolling timeline is redrawn this often (its own timer)
+# The rolling timeline is redrawn this often (its own timer), with the newest reading of each modality per
+# ROLLING_POINT_SECONDS. Each redraw costs the server ~0.1 s of Python and the browser a Plotly redraw of ~100 KB,
+# on the cores that read the face: in Chromium here, every reading redrawn each second gave the face 3.1-3.3
+# readings/s, one per 0.5 s redrawn every 2 s 4.7/s, no timeline 6.7/s (docs/experiments.md).
+PLOT_EVERY_SECONDS = 2.0
+ROLLING_POINT_SECONDS = 0.5
 NAMES = {"audio": "Voice", "video": "Face", "fused": "Both"}
 IDLE = "Press **Start**: your browser asks for the camera and the microphone."
 
@@ -110,11 +115,27 @@ def status_text(session, busy: str | None = None) -> str:
             f"face {rates['video']:.1f} readings/s, voice {rates['audio']:.1f}/s")
 
 
-def timeline_figure(timelines: dict[str, list[dict]], start: float, end: float, title: str):
-    """The three timelines (voice, face, both) between `start` and `end` (session seconds)."""
+def newest_per_step(windows: list[dict], step: float) -> list[dict]:
+    """Of timeline windows in time order, the newest to end in each `step` seconds (the last of each run of
+    windows whose ends fall in the same step)."""
+    kept: list[dict] = []
+    for window in windows:
+        if kept and int(kept[-1]["end"] // step) == int(window["end"] // step):
+            kept[-1] = window
+        else:
+            kept.append(window)
+    return kept
+
+
+def timeline_figure(timelines: dict[str, list[dict]], start: float, end: float, title: str,
+                    point_every: float | None = None):
+    """The three timelines (voice, face, both) between `start` and `end` (session seconds): every reading, or the
+    newest of each `point_every` seconds."""
     from avemo.app.plots import probability_timeline
 
     result = {m: {"timeline": [w for w in windows if "probs" in w]} for m, windows in timelines.items()}
+    if point_every:
+        result = {m: {"timeline": newest_per_step(r["timeline"], point_every)} for m, r in result.items()}
     rows = [m for m in result if result[m]["timeline"]]
     result["error"] = "no reading yet: the face and the voice show here as they are read"
     fig = probability_timeline(result, modalities=("audio", "video", "fused"), names=NAMES, height_per_row=150)
@@ -187,7 +208,8 @@ class LivePage:
             return None
         now = session.now()
         since = max(0.0, now - self.cfg.rolling_seconds)
-        return timeline_figure(session.timelines(since), since, now, f"The last {self.cfg.rolling_seconds:.0f} s")
+        return timeline_figure(session.timelines(since), since, now, f"The last {self.cfg.rolling_seconds:.0f} s",
+                               ROLLING_POINT_SECONDS)
 
     def stop(self, key: str) -> dict | None:
         """The key's session's summary: {"result" (the CLI's dict, with "live"), "text", "figure" (its three
