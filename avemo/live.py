@@ -11,6 +11,10 @@ Nothing here is a second model: each reading is the file analysis applied to the
 with its speech gate on a ring buffer's last LIVE.voice_window_seconds), and the fused reading is
 avemo.fusion.rule.fuse of the freshest two, as `predict` fuses a clip's.
 
+Each frame is read once, as it arrives (its face found by a mesh kept for the session, in tracking mode as for a
+clip's frames, then the expression CNNs): a face reading pools what was read of the frames of its window, so it
+costs one frame's reading however many frames the window holds.
+
 Keeping up: a step runs the analysis of the newest data at once, in the caller's thread, and returns when it is
 done. The caller (the page's timers, the benchmark's simulated browser) asks for the next frame only then, so
 frames shown while the CPU was busy are never read: a slow CPU gives fewer readings, never older ones. Sound is
@@ -89,6 +93,16 @@ class AudioRing:
 
 
 @dataclass
+class LiveFrame:
+    """A webcam frame of the face's window: when it arrived (session seconds), its pixels, and what the session's
+    FaceObserver read in it (None until read)."""
+
+    time: float
+    rgb: np.ndarray
+    observation: object | None = None  # avemo.face.video.FrameObservation
+
+
+@dataclass
 class SessionRecord:
     """What the summary analyses: the session's sound (int16) and one JPEG frame every so often, with its time,
     each up to MAX_ANALYSIS_SECONDS."""
@@ -147,7 +161,7 @@ class LiveSession:
         self.clock = clock
         self.started = clock()
         self.last_input = self.started
-        self.frames: deque[tuple[float, np.ndarray]] = deque()
+        self.frames: deque[LiveFrame] = deque()  # the face's window
         self.ring = AudioRing(cfg.voice_window_seconds + 1.0)
         self.audio_arrived = 0.0  # when the newest sound arrived (session seconds)
         self.record = SessionRecord(cfg.record_frame_every_seconds)
@@ -157,6 +171,8 @@ class LiveSession:
         self.stopped: float | None = None
         self._voice_read_at = -np.inf
         self._lock = threading.Lock()
+        self._observer = None  # the session's FaceObserver, made with the first frame, closed by stop()
+        self._observer_lock = threading.Lock()  # (stop() may come from another thread during a reading)
 
     # -- time --------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -182,15 +198,32 @@ class LiveSession:
         with self._lock:
             self.last_input = self.clock()
             self.frames_received += 1
-            self.frames.append((now, rgb))
-            while self.frames and self.frames[0][0] < now - self.cfg.face_window_seconds:
+            self.frames.append(LiveFrame(now, rgb))
+            while self.frames and self.frames[0].time < now - self.cfg.face_window_seconds:
                 self.frames.popleft()
             window = list(self.frames)
             self.record.add_frame(rgb, now)
-        times = np.array([t for t, _ in window])
-        reading = self._read("video", times[0], now, lambda: self._analyser("video").analyse_frames(
-            [frame for _, frame in window], times - times[0]))
-        return reading
+        times = np.array([frame.time for frame in window])
+
+        def analyse():
+            analyser = self._analyser("video")
+            for frame in window:  # the new one (and any a failed step left unread), in time order
+                if frame.observation is None:
+                    frame.observation = self._observe(analyser, frame.rgb)
+            read = {id(frame.rgb): frame.observation for frame in window}
+            return analyser.analyse_frames([frame.rgb for frame in window], times - times[0],
+                                           observe=lambda rgb: read[id(rgb)])
+
+        return self._read("video", times[0], now, analyse)
+
+    def _observe(self, analyser, rgb: np.ndarray):
+        """The session's FaceObserver's reading of one frame."""
+        with self._observer_lock:
+            if self.stopped is not None:
+                raise MediaError("the session has stopped")
+            if self._observer is None:
+                self._observer = analyser.face_observer()
+            return self._observer(rgb)
 
     # -- the voice -----------------------------------------------------------------------------------
     def voice_step(self, samples: np.ndarray, rate: int) -> Reading | None:
@@ -206,7 +239,8 @@ class LiveSession:
             self.ring.append(mono)
             self.record.add_audio(mono)
             self.audio_arrived = now
-            due = now - self._voice_read_at >= self.cfg.voice_read_every_seconds
+            # (less half a tick: a tick's jitter must not put the reading off to the tick after, every 1 s)
+            due = now - self._voice_read_at >= self.cfg.voice_read_every_seconds - self.cfg.voice_every_seconds / 2
             heard = self.ring.total / SAMPLE_RATE
         if not due or heard < 0.5:
             return None
@@ -270,8 +304,13 @@ class LiveSession:
 
     # -- the end -------------------------------------------------------------------------------------
     def stop(self) -> None:
-        if self.stopped is None:
-            self.stopped = min(self.now(), self.cfg.session_seconds)
+        """Take no more input, and let the session's face mesh go."""
+        with self._observer_lock:
+            if self.stopped is None:
+                self.stopped = min(self.now(), self.cfg.session_seconds)
+            if self._observer is not None:
+                self._observer.close()
+                self._observer = None
 
     def figures(self) -> dict:
         """How the session went: readings per second, lags, frames received."""
@@ -328,7 +367,8 @@ class LiveSessions:
     def open(self, key: str) -> LiveSession:
         """A new session for `key` (replacing its old one). Raises LiveBusy when every slot is taken."""
         with self._lock:
-            self._sessions.pop(key, None)
+            if (old := self._sessions.pop(key, None)) is not None:
+                old.stop()
             self._reap()
             if len(self._sessions) >= self.cfg.max_sessions:
                 wait = min(s.seconds_left for s in self._sessions.values())
@@ -350,3 +390,4 @@ class LiveSessions:
         for key, session in list(self._sessions.items()):
             if session.over or now - session.last_input > self.idle_seconds:
                 del self._sessions[key]
+                session.stop()

@@ -1,15 +1,17 @@
 """Live mode keeps up: a real clip streamed at real-time pace through the Live tab's handlers, as the page does.
 
     python -m bench.live [--seconds 60] [--minutes 5]
+    python -m bench.live --stages        # where one face reading's and one voice reading's time goes
 
 After a first, short session that warms the process (not measured), the stream: RAVDESS takes of one actor
 back to back (every emotion, with the pauses around each take), under the bundled face video that smiles (a
 RAVDESS face, looped), scaled to 640 px wide like the page's frames. A simulated browser feeds
 `avemo.app.live.LivePage` (the code behind the page's timers: payload decoding, the engine avemo.live, the
-readings' text and the rolling timeline) from two threads, as the page's two gr.Timers do: the camera offers the
+readings' text and the rolling timeline) from three threads, as the page's three gr.Timers do: the camera offers the
 frame shown at that moment as a JPEG data URL every LIVE.face_every_seconds, but only once the last reading is
 done (the offers meanwhile are skipped: dropped frames, as Gradio's trigger_mode "once" skips ticks); the
-microphone hands over all the sound since its last tick every LIVE.voice_every_seconds.
+microphone hands over all the sound since its last tick every LIVE.voice_every_seconds; the rolling timeline is
+redrawn every PLOT_EVERY_SECONDS.
 
 Prints the load average, the first reading after Start, readings per second, each modality's lag (seconds from
 the newest data reaching the server to the reading being ready: median, p90, max), frames dropped, the
@@ -107,6 +109,8 @@ def simulate(page, audio: np.ndarray, frames: list[np.ndarray], frame_interval: 
              key: str = "bench", memory_every: float = 5.0) -> Run:
     """Stream `seconds` of `audio` (int16, 16 kHz) and `frames` (looped) through `page` (a LivePage) at real-time
     pace, as the page's two timers do; then stop and time the summary."""
+    from avemo.app.live import PLOT_EVERY_SECONDS
+
     cfg = page.cfg
     run = Run(seconds)
     text, running = page.start(key)
@@ -138,15 +142,22 @@ def simulate(page, audio: np.ndarray, frames: list[np.ndarray], frame_interval: 
             sent = heard
             tick = int((time.monotonic() - t0) / cfg.voice_every_seconds) + 1
 
+    def timeline():
+        tick = 1
+        while tick * PLOT_EVERY_SECONDS < seconds:
+            wait_until(tick * PLOT_EVERY_SECONDS)
+            page.timeline_tick(key)
+            tick = int((time.monotonic() - t0) / PLOT_EVERY_SECONDS) + 1
+
     def memory():
         while not done.wait(memory_every):
             run.memory.append((time.monotonic() - t0, rss_mb()))
 
     run.memory.append((0.0, rss_mb()))
-    threads = [threading.Thread(target=f, daemon=True) for f in (camera, microphone, memory)]
+    threads = [threading.Thread(target=f, daemon=True) for f in (camera, microphone, timeline, memory)]
     for thread in threads:
         thread.start()
-    for thread in threads[:2]:
+    for thread in threads[:3]:
         thread.join()
     done.set()
     run.memory.append((time.monotonic() - t0, rss_mb()))
@@ -194,12 +205,67 @@ def report(run: Run, load_before: tuple, load_after: tuple, cfg: LiveConfig = LI
     return "\n".join(lines)
 
 
+def stage_times(predictor, frames: list[np.ndarray], audio: np.ndarray, repeats: int = 20) -> str:
+    """Milliseconds (median of `repeats`) of each part of a live reading, on the bench's frames and sound: what a
+    face tick does with a new frame (decode the page's JPEG, the session's mesh, blendshapes on every
+    WORDS_EVERY_N_FACES-th face, facex, pooling the window's frames into a reading), what a face mesh costs to
+    make (each reading made one before the session kept it), a voice reading of LIVE.voice_window_seconds, and
+    the rolling timeline's figure."""
+    from avemo.app.live import decode_frame, timeline_figure
+    from avemo.face.expression import blendshape_scores
+    from avemo.face.mesh import face_mesh, find_face
+    from avemo.live import LiveSession
+    from bench.timing import timed
+
+    def median_ms(work, n=repeats):
+        return 1000 * float(np.median(timed(work, n)))
+
+    analyser, rgb = predictor.video_model, frames[len(frames) // 2]
+    url = data_url(rgb)
+    rows = {"decode the page's JPEG": median_ms(lambda: decode_frame(url)),
+            "make a face mesh": median_ms(lambda: face_mesh(analyser.cfg).close(), 5)}
+    with face_mesh(analyser.cfg) as mesh, analyser.landmarker() as landmarker:
+        face = find_face(mesh, rgb, analyser.cfg)
+        rows["face mesh: find and crop the face"] = median_ms(lambda: find_face(mesh, rgb, analyser.cfg))
+        rows["blendshapes (on every 4th face)"] = median_ms(lambda: blendshape_scores(landmarker, face.expression_crop))
+    rows["facex (LiteRT)"] = median_ms(lambda: analyser.expression.facex.read(face.expression_crop))
+    session = LiveSession(predictor, dataclasses.replace(LIVE, session_seconds=3600))
+    for frame in frames[:10]:
+        session.face_step(frame)
+    window = list(session.frames)
+    times = np.array([f.time for f in window])
+    read = {id(f.rgb): f.observation for f in window}
+    rows[f"pool {len(window)} frames read into a reading (FER CNN, head)"] = median_ms(
+        lambda: analyser.analyse_frames([f.rgb for f in window], times - times[0], observe=lambda x: read[id(x)]))
+    rows["a face step, all of it (steady state)"] = median_ms(lambda: session.face_step(rgb))
+    window_audio = audio[:int(LIVE.voice_window_seconds * 16_000)].astype(np.float32) / 32767
+    rows[f"a voice reading of {LIVE.voice_window_seconds:.0f} s"] = median_ms(
+        lambda: predictor.audio_model.analyse_waveform(window_audio, 16_000), 5)
+    session.stop()
+    # The rolling timeline as it is mid-session: 30 s of readings, 6 faces a second and the voice when due, on a
+    # clock that stands still while the models read.
+    clock = [0.0]
+    session = LiveSession(predictor, dataclasses.replace(LIVE, session_seconds=3600), clock=lambda: clock[0])
+    for k in range(180):
+        clock[0] = (k + 1) / 6
+        session.face_step(frames[k % len(frames)])
+        session.voice_step(audio[int(k / 6 * 16_000):int((k + 1) / 6 * 16_000)], 16_000)  # (read when due)
+    counts = {m: len(r) for m, r in session.readings.items()}
+    rows[f"the rolling timeline's figure ({counts['video']} face, {counts['audio']} voice, {counts['fused']} fused "
+         "readings)"] = median_ms(lambda: timeline_figure(session.timelines(0), 0, 30, "t"), 5)
+    session.stop()
+    load = os.getloadavg()
+    return "\n".join([f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (2 cores); median ms:"]
+                     + [f"  {name:58s} {ms:7.1f}" for name, ms in rows.items()])
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the session (default 60)")
     parser.add_argument("--minutes", type=float, help="a longer session, for the memory figure (e.g. 5)")
     parser.add_argument("--actor", type=int, default=3, help="the RAVDESS actor whose takes are spoken")
     parser.add_argument("--warm-up", type=float, default=15.0, help="seconds of a first session, not measured")
+    parser.add_argument("--stages", action="store_true", help="time each part of a reading instead of a session")
     args = parser.parse_args(argv)
     seconds = args.minutes * 60 if args.minutes else args.seconds
 
@@ -212,6 +278,9 @@ def main(argv=None) -> None:
     predictor = Predictor()  # every model loaded now, as the app does
     frames, interval = frames_of()
     audio = speech_of(args.actor, seconds)
+    if args.stages:
+        print(stage_times(predictor, frames, audio))
+        return
     cfg = dataclasses.replace(LIVE, session_seconds=seconds + 15)
     page = LivePage(predictor, cfg)
     # A first, short session warms what a fresh process meets once (imports, plotly's first figure, the

@@ -90,16 +90,94 @@ def test_chunks_in_readings_out(predictor):
     assert figures["lag_seconds"]["video"]["max"] == 0.0
 
 
+def test_each_frame_is_read_once_by_the_sessions_face_mesh(predictor, monkeypatch):
+    """A face reading pools the frames of its last second, but reads only the newest: every frame is read once, as
+    it arrives, by one FaceObserver (one face mesh) kept for the session and closed when it stops; and the pooled
+    reading is what the file analysis says of the same frames."""
+    from avemo.face.video import FaceObserver
+    from avemo.live import LiveSession
+
+    class CountingObserver(FaceObserver):
+        made: list["CountingObserver"] = []
+
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.frames_read, self.closed = 0, False
+            CountingObserver.made.append(self)
+
+        def __call__(self, rgb):
+            self.frames_read += 1
+            return super().__call__(rgb)
+
+        def close(self):
+            self.closed = True
+            super().close()
+
+    analyser = predictor.video_model
+    monkeypatch.setattr(analyser, "face_observer", lambda: CountingObserver(analyser.cfg, analyser.expression))
+    clock = Clock()
+    session = LiveSession(predictor, clock=clock)
+    still = face_frame(actor=1)
+    readings = []
+    for k in range(1, 13):  # 3 s of frames, 4 a second
+        clock.t = session.started + k * 0.25
+        readings.append(session.face_step(still.copy()))
+    [observer] = CountingObserver.made  # one mesh for the session
+    assert observer.frames_read == 12  # each frame read once
+    last = readings[-1]
+    assert last.result["frames"] == len(session.frames) > 1  # ... though each reading pools its last second
+    window = [frame.rgb for frame in session.frames]
+    times = np.array([frame.time for frame in session.frames])
+    alone, _ = analyser.analyse_frames(window, times - times[0])  # a new mesh, every frame read again
+    assert alone["label"] == last.result["label"]
+    assert max(abs(alone["probs"][e] - last.result["probs"][e]) for e in EMOTIONS) < 0.02
+    session.stop()
+    assert observer.closed and session.face_step(still) is None
+
+
+def test_the_voice_is_read_every_few_ticks_whatever_the_jitter(predictor):
+    """The page's sound arrives every LIVE.voice_every_seconds, a little early or late: a reading is due every
+    LIVE.voice_read_every_seconds of ticks, not put off to the tick after (which made it one a second)."""
+    from avemo.live import LiveSession
+
+    take, _ = load_audio(clips.ravdess_clip(actor=1, emotion=5), 16_000, 60)
+    clock = Clock()
+    session = LiveSession(predictor, clock=clock)
+    every = LIVE.voice_every_seconds
+    ticks = int(len(take) / 16_000 / every)
+    for k in range(1, ticks + 1):
+        clock.t = session.started + k * every + 0.03 * (-1) ** k  # late, early, late, ...
+        session.voice_step(take[int((k - 1) * every * 16_000):int(k * every * 16_000)], 16_000)
+    gaps = np.diff([r.end for r in session.readings["audio"]])
+    assert len(gaps) >= 3 and gaps.max() <= LIVE.voice_read_every_seconds + 0.1, gaps
+
+
+def test_the_rolling_timeline_draws_the_newest_reading_of_each_half_second():
+    """30 s of face readings, 6 a second: the rolling timeline draws one per ROLLING_POINT_SECONDS, the newest of
+    each (what the page redraws every PLOT_EVERY_SECONDS stays light), and the session's summary draws them all."""
+    from avemo.app.live import ROLLING_POINT_SECONDS, timeline_figure
+
+    windows = [{"start": t - 1.0, "end": t, "made": t, "probs": {e: 1 / len(EMOTIONS) for e in EMOTIONS}}
+               for t in np.arange(1, 180) / 6]  # (ends within 30 s)
+    timelines = {"video": windows, "audio": [], "fused": []}
+    drawn = np.array(timeline_figure(timelines, 0, 30, "rolling", ROLLING_POINT_SECONDS).data[0].x)
+    middles = np.array([(w["start"] + w["end"]) / 2 for w in windows])
+    assert len(drawn) == round(30 / ROLLING_POINT_SECONDS)
+    assert drawn[-1] == middles[-1] and set(drawn) <= set(middles)  # the newest reading, and readings only
+    assert np.diff(drawn).max() <= ROLLING_POINT_SECONDS + 1e-9
+    assert len(timeline_figure(timelines, 0, 30, "summary").data[0].x) == len(windows)
+
+
 def test_a_busy_cpu_drops_frames_it_never_queues_them(predictor):
     """Frames that piled up while the CPU was busy: the face reads the newest second only, and the voice the
     newest seconds of sound (all of which still reach the summary's record)."""
-    from avemo.live import LiveSession
+    from avemo.live import LiveFrame, LiveSession
 
     clock = Clock()
     session = LiveSession(predictor, clock=clock)
     frame = face_frame()
     for k in range(40):  # 10 s of frames arrive at once
-        session.frames.append((k * 0.25, frame))
+        session.frames.append(LiveFrame(k * 0.25, frame))
     clock.t = session.started + 10.0
     reading = session.face_step(frame)
     assert reading.start >= 9.0 and reading.result["frames"] <= 5

@@ -5,7 +5,9 @@
 How the sound and the frames travel: the browser captures them itself (getUserMedia; the sound as 16 kHz PCM
 through Web Audio), and two gr.Timer ticks carry them to the server in the event's own request: the face timer
 the newest frame as a JPEG data URL, every LIVE.face_every_seconds; the voice timer the sound heard since its last
-tick, every LIVE.voice_every_seconds. A tick that falls while the previous one of its timer is still being
+tick, every LIVE.voice_every_seconds. A third timer redraws the rolling timeline every PLOT_EVERY_SECONDS (a Plotly
+figure of 30 s of readings takes some 0.1-0.2 s of Python to build here: drawn on the face's tick, it held up a
+face reading each time; and its redraw in the browser, on the same cores, slows every reading). A tick that falls while the previous one of its timer is still being
 answered is skipped (Gradio's trigger_mode "once"), so a busy CPU skips frames rather than queueing them, and no
 sound is lost (the browser keeps it for the next tick). Nothing streamed is written to disk: Gradio's own
 streaming events upload every microphone chunk as a WAV file into its temp folder, which this way avoids; the
@@ -29,7 +31,12 @@ from avemo.live import LiveBusy, LiveSessions, Reading
 
 MAX_FRAME_BYTES = 2 * 2**20      # a JPEG from the page's canvas (at most 640 px wide) is ~50 KB
 MAX_SOUND_SECONDS = 10.0         # one tick's sound: a tick that waited long carries more
-PLOT_EVERY_SECONDS = 1.0         # the rolling timeline is redrawn at most this often
+# The rolling timeline is redrawn this often (its own timer), with the newest reading of each modality per
+# ROLLING_POINT_SECONDS. Each redraw costs the server ~0.1 s of Python and the browser a Plotly redraw of ~100 KB,
+# on the cores that read the face: in Chromium here, every reading redrawn each second gave the face 3.1-3.3
+# readings/s, one per 0.5 s redrawn every 2 s 4.7/s, no timeline 6.7/s (docs/experiments.md).
+PLOT_EVERY_SECONDS = 2.0
+ROLLING_POINT_SECONDS = 0.5
 NAMES = {"audio": "Voice", "video": "Face", "fused": "Both"}
 IDLE = "Press **Start**: your browser asks for the camera and the microphone."
 
@@ -108,11 +115,27 @@ def status_text(session, busy: str | None = None) -> str:
             f"face {rates['video']:.1f} readings/s, voice {rates['audio']:.1f}/s")
 
 
-def timeline_figure(timelines: dict[str, list[dict]], start: float, end: float, title: str):
-    """The three timelines (voice, face, both) between `start` and `end` (session seconds)."""
+def newest_per_step(windows: list[dict], step: float) -> list[dict]:
+    """Of timeline windows in time order, the newest to end in each `step` seconds (the last of each run of
+    windows whose ends fall in the same step)."""
+    kept: list[dict] = []
+    for window in windows:
+        if kept and int(kept[-1]["end"] // step) == int(window["end"] // step):
+            kept[-1] = window
+        else:
+            kept.append(window)
+    return kept
+
+
+def timeline_figure(timelines: dict[str, list[dict]], start: float, end: float, title: str,
+                    point_every: float | None = None):
+    """The three timelines (voice, face, both) between `start` and `end` (session seconds): every reading, or the
+    newest of each `point_every` seconds."""
     from avemo.app.plots import probability_timeline
 
     result = {m: {"timeline": [w for w in windows if "probs" in w]} for m, windows in timelines.items()}
+    if point_every:
+        result = {m: {"timeline": newest_per_step(r["timeline"], point_every)} for m, r in result.items()}
     rows = [m for m in result if result[m]["timeline"]]
     result["error"] = "no reading yet: the face and the voice show here as they are read"
     fig = probability_timeline(result, modalities=("audio", "video", "fused"), names=NAMES, height_per_row=150)
@@ -144,7 +167,6 @@ class LivePage:
     def __init__(self, predictor, cfg: LiveConfig = LIVE):
         self.cfg = cfg
         self.sessions = LiveSessions(predictor, cfg)
-        self._plotted: dict[str, float] = {}
 
     def start(self, key: str, browser_error: str | None = None) -> tuple[str, bool]:
         """(the status line, whether the session runs)."""
@@ -154,7 +176,6 @@ class LivePage:
             self.sessions.open(key)
         except LiveBusy as busy:
             return status_text(None, str(busy)), False
-        self._plotted.pop(key, None)
         return status_text(self.sessions.get(key)), True
 
     def face_tick(self, key: str, data_url: str | None) -> dict | None:
@@ -167,7 +188,7 @@ class LivePage:
             session.face_step(frame)
         current = session.current()
         return {"face": face_text(current["video"]), "fused": fused_text(current["fused"]),
-                "status": status_text(session), "timeline": self._timeline(key, session)}
+                "status": status_text(session)}
 
     def voice_tick(self, key: str, payload: str | None) -> dict | None:
         """The sound since the last tick in; the voice's and the fused lines out (None: no session)."""
@@ -178,17 +199,17 @@ class LivePage:
         if sound is not None:
             session.voice_step(*sound)
         current = session.current()
-        return {"voice": voice_text(current["audio"]), "fused": fused_text(current["fused"]),
-                "timeline": self._timeline(key, session)}
+        return {"voice": voice_text(current["audio"]), "fused": fused_text(current["fused"])}
 
-    def _timeline(self, key: str, session):
-        """The rolling timeline's figure when it is due for a redraw, else None."""
-        now = session.now()
-        if now - self._plotted.get(key, -np.inf) < PLOT_EVERY_SECONDS:
+    def timeline_tick(self, key: str):
+        """The rolling timeline's figure: the last LIVE.rolling_seconds of readings (None: no session)."""
+        session = self.sessions.get(key)
+        if session is None or session.over:
             return None
-        self._plotted[key] = now
+        now = session.now()
         since = max(0.0, now - self.cfg.rolling_seconds)
-        return timeline_figure(session.timelines(since), since, now, f"The last {self.cfg.rolling_seconds:.0f} s")
+        return timeline_figure(session.timelines(since), since, now, f"The last {self.cfg.rolling_seconds:.0f} s",
+                               ROLLING_POINT_SECONDS)
 
     def stop(self, key: str) -> dict | None:
         """The key's session's summary: {"result" (the CLI's dict, with "live"), "text", "figure" (its three
@@ -196,7 +217,6 @@ class LivePage:
         from avemo.app.views import download_html
 
         session = self.sessions.close(key)
-        self._plotted.pop(key, None)
         if session is None:
             return None
         started = time.localtime(time.time() - session.now())
@@ -306,46 +326,54 @@ def add_live_tab(predictor, cfg: LiveConfig = LIVE):
         payload = gr.Textbox(visible=False)  # what the browser's JS hands each event (a frame, sound, an error)
         face_timer = gr.Timer(cfg.face_every_seconds, active=False)
         voice_timer = gr.Timer(cfg.voice_every_seconds, active=False)
+        plot_timer = gr.Timer(PLOT_EVERY_SECONDS, active=False)
 
     def on_start(browser_error, request: gr.Request):
         text, running = page.start(request.session_hash, browser_error or None)
         return (text, face_text(None), voice_text(None), fused_text(None), None, "",
                 gr.Plot(value=None, visible=False), gr.HTML(value="", visible=False),
-                gr.Timer(active=running), gr.Timer(active=running), "running" if running else "")
+                gr.Timer(active=running), gr.Timer(active=running), gr.Timer(active=running),
+                "running" if running else "")
 
     def on_face(data_url, request: gr.Request):
         shown = page.face_tick(request.session_hash, data_url)
         if shown is None:
-            return (gr.skip(),) * 4
-        return shown["face"], shown["fused"], shown["status"], shown["timeline"] or gr.skip()
+            return (gr.skip(),) * 3
+        return shown["face"], shown["fused"], shown["status"]
 
     def on_voice(payload_json, request: gr.Request):
         shown = page.voice_tick(request.session_hash, payload_json)
         if shown is None:
-            return (gr.skip(),) * 3
-        return shown["voice"], shown["fused"], shown["timeline"] or gr.skip()
+            return (gr.skip(),) * 2
+        return shown["voice"], shown["fused"]
+
+    def on_timeline(request: gr.Request):
+        figure = page.timeline_tick(request.session_hash)
+        return gr.skip() if figure is None else figure
 
     def on_stop(request: gr.Request):
         ended = page.stop(request.session_hash)
         if ended is None:  # nothing running (the time limit stopped it already): what is shown stays
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False), gr.Timer(active=False)
+            return (gr.skip(),) * 4 + (gr.Timer(active=False),) * 3
         return ("**Stopped.** The summary is below.", ended["text"], gr.Plot(value=ended["figure"], visible=True),
-                gr.HTML(value=ended["download"], visible=True), gr.Timer(active=False), gr.Timer(active=False))
+                gr.HTML(value=ended["download"], visible=True)) + (gr.Timer(active=False),) * 3
 
     quiet = dict(api_visibility="private", show_progress="hidden", queue=True)
     start.click(on_start, inputs=payload,
                 outputs=[status, face, voice, fused, rolling, summary, summary_plot, summary_file, face_timer,
-                         voice_timer, payload],
+                         voice_timer, plot_timer, payload],
                 js=f"async () => {{ {BROWSER_JS}; return [await window.avemoLive.start({cfg.session_seconds})]; }}",
                 concurrency_limit=None, **quiet).then(
         None, inputs=payload, js="(state) => { if (state !== 'running') window.avemoLive.stop(); return []; }")
-    face_timer.tick(on_face, inputs=payload, outputs=[face, fused, status, rolling],
+    face_timer.tick(on_face, inputs=payload, outputs=[face, fused, status],
                     js="() => [window.avemoLive ? window.avemoLive.frame() : '']",
                     concurrency_id="live-face", concurrency_limit=cfg.max_sessions, **quiet)
-    voice_timer.tick(on_voice, inputs=payload, outputs=[voice, fused, rolling],
+    voice_timer.tick(on_voice, inputs=payload, outputs=[voice, fused],
                      js="() => [window.avemoLive ? window.avemoLive.sound() : '']",
                      concurrency_id="live-voice", concurrency_limit=cfg.max_sessions, **quiet)
-    stop.click(on_stop, outputs=[status, summary, summary_plot, summary_file, face_timer, voice_timer],
+    plot_timer.tick(on_timeline, outputs=rolling, concurrency_id="live-plot", concurrency_limit=cfg.max_sessions,
+                    **quiet)
+    stop.click(on_stop, outputs=[status, summary, summary_plot, summary_file, face_timer, voice_timer, plot_timer],
                js="() => { if (window.avemoLive) window.avemoLive.stop(); return []; }",
                concurrency_limit=None, api_visibility="private")
     return tab

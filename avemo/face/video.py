@@ -30,7 +30,7 @@ import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -222,13 +222,62 @@ class ClipFaces:
     last_time: float = 0.0       # timestamp of the last decoded frame, seconds
 
 
+class FrameObservation(NamedTuple):
+    """What one frame shows: its largest face (None if none) and, with expression models, that face's features
+    (FRAME_WIDTH,): blendshapes (NaN where not read), facex's log-probabilities and embedding."""
+
+    face: object | None  # avemo.face.mesh.FrameFace
+    features: np.ndarray | None
+
+
+class FaceObserver:
+    """Reads the faces of one stream of frames, taken in time order: a face mesh in tracking mode kept from frame
+    to frame (as a clip's frames are read) and, with expression models, a landmarker and facex borrowed for each
+    face. One caller at a time (a mesh is not thread-safe); close it, or use it as a context manager.
+
+    A clip's analysis makes one for its frames; a live session keeps one for as long as it runs, so each frame
+    is read once, as it arrives, however many readings its window serves (making a mesh costs some 25 ms)."""
+
+    def __init__(self, cfg: VideoFeatureConfig = VIDEO_FEATURES, expression: ExpressionModels | None = None):
+        from avemo.face.mesh import face_mesh
+
+        self.cfg = cfg
+        self.expression = expression
+        self.mesh = face_mesh(cfg)
+        self.faces_seen = 0
+
+    def __call__(self, rgb: np.ndarray) -> FrameObservation:
+        from avemo.face.mesh import find_face
+
+        face = find_face(self.mesh, rgb, self.cfg)
+        features = None
+        if face is not None and self.expression is not None:
+            # Blendshapes on every face when the head reads them; else on every few, for the face's words.
+            blendshapes = self.expression.head_reads_blendshapes or self.faces_seen % WORDS_EVERY_N_FACES == 0
+            with self.expression.landmarker() as landmarker:
+                features = self.expression.frame_features(landmarker, face.expression_crop, blendshapes)
+        self.faces_seen += face is not None
+        return FrameObservation(face, features)
+
+    def close(self) -> None:
+        self.mesh.close()
+
+    def __enter__(self) -> "FaceObserver":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def observe_faces(sampled: Iterable[tuple[float, np.ndarray | None, list[int]]], plan: SamplingPlan,
-                  cfg: VideoFeatureConfig = VIDEO_FEATURES, expression: ExpressionModels | None = None) -> ClipFaces:
+                  cfg: VideoFeatureConfig = VIDEO_FEATURES, expression: ExpressionModels | None = None,
+                  observe: Callable[[np.ndarray], FrameObservation] | None = None) -> ClipFaces:
     """Find the largest face in each of the planned frames (`read_frames_at` or `frames_at` of
     `plan.targets`), one frame at a time; with `expression`, also read each face's blendshapes and facex
-    outputs."""
-    from avemo.face.mesh import face_mesh, find_face
-
+    outputs. `observe` reads a frame (default: a new FaceObserver for these frames)."""
+    if observe is None:
+        with FaceObserver(cfg, expression) as observer:
+            return observe_faces(sampled, plan, cfg, expression, observer)
     n_windows, per_window = plan.targets.shape
     size = cfg.crop_size
     result = ClipFaces(
@@ -239,31 +288,25 @@ def observe_faces(sampled: Iterable[tuple[float, np.ndarray | None, list[int]]],
         served=np.zeros((n_windows, per_window), dtype=bool),
     )
     face, features = None, None
-    with face_mesh(cfg) as mesh, (expression.landmarker() if expression else nullcontext()) as landmarker:
-        for t, rgb, slots in sampled:
-            if rgb is not None:
-                face = find_face(mesh, rgb, cfg)
-                # Blendshapes on every frame when the head reads them; else on every few, for the words.
-                blendshapes = bool(expression) and (expression.head_reads_blendshapes
-                                                    or result.faces_found % WORDS_EVERY_N_FACES == 0)
-                features = (expression.frame_features(landmarker, face.expression_crop, blendshapes)
-                            if expression and face is not None else None)
-                result.frames += 1
-                result.last_time = t
-                if face is not None:
-                    result.faces_found += 1
-                    result.quality_sum += face.quality
-                    result.several_faces += face.n_faces > 1
-                    result.dark += face.is_dark
-                    result.small += face.is_small
-            for slot in slots:
-                w, k = divmod(slot, per_window)
-                result.served[w, k] = True
-                if face is not None:
-                    result.crops[w, k, :, :, 0] = face.crop
-                    result.weights[w, k] = face.quality
-                if features is not None:
-                    result.features[w, k] = features
+    for t, rgb, slots in sampled:
+        if rgb is not None:
+            face, features = observe(rgb)
+            result.frames += 1
+            result.last_time = t
+            if face is not None:
+                result.faces_found += 1
+                result.quality_sum += face.quality
+                result.several_faces += face.n_faces > 1
+                result.dark += face.is_dark
+                result.small += face.is_small
+        for slot in slots:
+            w, k = divmod(slot, per_window)
+            result.served[w, k] = True
+            if face is not None:
+                result.crops[w, k, :, :, 0] = face.crop
+                result.weights[w, k] = face.quality
+            if features is not None:
+                result.features[w, k] = features
     return result
 
 
@@ -311,7 +354,7 @@ def pooled_log_probs(frame_logits: np.ndarray, weights: np.ndarray) -> np.ndarra
 @dataclass
 class VideoAnalyzer:
     """A loaded video model folder; `analyse` may be called from several threads at once (each call makes
-    its own face mesh and borrows expression models; the ONNX session is shared)."""
+    its own FaceObserver, which borrows expression models; the ONNX session is shared)."""
 
     folder: object  # avemo.models.ModelFolder
     cfg: VideoFeatureConfig = VIDEO_FEATURES
@@ -386,6 +429,11 @@ class VideoAnalyzer:
             return face, None
         return face, self.expression.frame_features(landmarker, face.expression_crop)
 
+    def face_observer(self) -> FaceObserver:
+        """A FaceObserver for one stream of frames (a live session's): pass it to `analyse_frames` as `observe`,
+        or a function that returns what it said of a frame already read."""
+        return FaceObserver(self.cfg, self.expression)
+
     def landmarker(self):
         """The blendshape landmarker for one clip or set of stills (a null context without expression models)."""
         return self.expression.landmarker() if self.expression else nullcontext()
@@ -399,10 +447,13 @@ class VideoAnalyzer:
         return self.analyse_sampled(plan, read_frames_at(Path(path), plan.targets.ravel()))
 
     def analyse_frames(self, frames: Sequence[np.ndarray], times: Sequence[float], duration: float | None = None,
-                       max_seconds: float = MAX_ANALYSIS_SECONDS) -> tuple[dict, list[str]]:
+                       max_seconds: float = MAX_ANALYSIS_SECONDS,
+                       observe: Callable[[np.ndarray], FrameObservation] | None = None) -> tuple[dict, list[str]]:
         """The same for RGB frames (height, width, 3) already in memory, shown at `times` (seconds from the
         start of the clip or chunk, increasing), over `duration` seconds (default: to one frame after the
-        last). The frames the file's plan would decode are picked from them by the same rule. Raises MediaError."""
+        last). The frames the file's plan would decode are picked from them by the same rule, and read by
+        `observe` (default: a new FaceObserver; live mode passes what its session's observer said of each
+        frame as it arrived). Raises MediaError."""
         times = np.asarray(times, dtype=float)
         if len(frames) != len(times) or len(times) == 0:
             raise MediaError(f"{len(frames)} frames with {len(times)} times: one time per frame is needed")
@@ -414,12 +465,13 @@ class VideoAnalyzer:
         if duration is None:
             duration = times[-1] + frame_interval_of(times)
         plan = sampling_plan(duration, max_seconds, self.cfg)
-        return self.analyse_sampled(plan, frames_at(frames, times, plan.targets.ravel()))
+        return self.analyse_sampled(plan, frames_at(frames, times, plan.targets.ravel()), observe)
 
-    def analyse_sampled(self, plan: SamplingPlan, sampled) -> tuple[dict, list[str]]:
+    def analyse_sampled(self, plan: SamplingPlan, sampled,
+                        observe: Callable[[np.ndarray], FrameObservation] | None = None) -> tuple[dict, list[str]]:
         """What `analyse` and `analyse_frames` share: the faces of the planned frames (`read_frames_at` or
         `frames_at`), read by the models, pooled over windows and over the clip."""
-        faces = observe_faces(sampled, plan, self.cfg, self.expression)
+        faces = observe_faces(sampled, plan, self.cfg, self.expression, observe)
         if faces.frames == 0:
             raise MediaError("could not decode any video frame (corrupt or unsupported)")
         if faces.faces_found == 0:
