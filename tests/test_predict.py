@@ -87,5 +87,5 @@ def test_a_model_that_cannot_load_stops_the_call_instead_of_blaming_the_input(tm
     from avemo.predict import ModelLoadError, Predictor
 
     predictor = Predictor({"audio": tmp_path / "no-model-here"}, origin="test", lazy=True)
-    with pytest.raises(ModelLoadError, match="no model at"):
+    with pytest.raises(ModelLoadError, match="no model in"):
         predictor.predict(clips.savee_clip("DC_h01"))

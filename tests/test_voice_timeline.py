@@ -54,10 +54,12 @@ def test_a_clip_of_several_utterances_is_read_utterance_by_utterance_and_its_ver
         assert any(a - margin <= window["start"] and window["end"] <= b + margin for a, b in segments), window
     # Each utterance is the same take, so it reads as that take does alone, and the verdict follows them. (Not to
     # the digit: an utterance's edges are the speech detector's, which starts this take 0.4 s later than the
-    # silence trimmer does, after the quiet breath before it; Whisper base hears that: 0.92-0.96 angry, not 0.98.)
+    # silence trimmer does, after the quiet breath before it; Whisper hears that. v0.9.0's voice: 0.92-0.96 angry
+    # against 0.98 alone; v0.10.0's, whose speech expert standardises each stretch's statistics on their own: 0.94
+    # against 0.84.)
     for window in timeline:
         assert np.argmax(probs(window)) == np.argmax(probs(alone))
-        np.testing.assert_allclose(probs(window), probs(alone), atol=0.08)
+        np.testing.assert_allclose(probs(window), probs(alone), atol=0.12)
     weights = np.array([w["end"] - w["start"] for w in timeline])
     pooled = (np.log(np.stack([probs(w) for w in timeline]) + 1e-12) * weights[:, None]).sum(0)
     assert EMOTIONS[int(np.argmax(pooled))] == audio["label"] == alone["label"]

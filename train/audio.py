@@ -197,11 +197,13 @@ def evaluation_report(run) -> dict:
                         ("robustness", robustness_scores)):
         for recipe in ("v0.9.0", "v0.9.0, detector's span"):
             try:
-                report[f"{name}_v0.9.0"] = table(run_of(run.root, recipe))
-                report.setdefault("baseline", {})[name] = recipe
-                break
+                scores = table(run_of(run.root, recipe))
             except FileNotFoundError:
                 continue
+            if scores:
+                report[f"{name}_v0.9.0"] = scores
+                report.setdefault("baseline", {})[name] = recipe
+                break
         else:
             print(f"(no run of v0.9.0's recipe for {name}: its row is left out)")
     from train.voice_screen import SCREEN_FILE
