@@ -117,7 +117,8 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
     from avemo.media import load_audio
     from avemo.models import combine_logits, save_model_folder, softmax
     from avemo.predict import Predictor
-    from avemo.audio.speech_encoder import encoder_states, speech_representation, window_representations
+    from avemo.audio.speech_encoder import encoder_states, expert_input, speech_representation, window_representations
+    from avemo.config import SPEECH_ENCODER
     from avemo.audio.training import (AudioTrainingConfig, train_audio_cnn, train_descriptors_model, train_functionals_head,
                                 train_speech_head)
 
@@ -136,12 +137,16 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
     result = Predictor({"audio": folder}).predict(path, modality="audio")
 
     speech, _ = trim_silence(load_audio(path, AUDIO_FEATURES.sample_rate, 60)[0])
+
+    def speech_input(representations):  # what the speech head reads, as its recipe normalises it
+        return expert_input(representations, SPEECH_ENCODER.encoders, hp.speech_normalise)
+
     window_logits = np.asarray(cnn(windows(spectral_frames(speech))[0], training=False))
     rows = descriptor_windows(descriptors(speech))
     assert len(rows) >= 2
     expected = softmax(combine_logits(window_logits.mean(0), np.asarray(head(functionals(speech)[None]))[0],
                                       np.asarray(expert(rows, training=False)).mean(0),
-                                      np.asarray(speech_head(speech_representation(speech)[None]))[0],
+                                      np.asarray(speech_head(speech_input(speech_representation(speech)[None])))[0],
                                       weights=(1, 1, 0.5, 2.0)))
     np.testing.assert_allclose([result["audio"]["probs"][e] for e in EMOTIONS], expected, atol=2e-3)
     # The timeline: each short window of the utterance read by every expert, as the clip is.
@@ -156,7 +161,7 @@ def test_the_predictor_adds_the_clip_level_experts_to_the_clip_verdict(tiny_set,
             np.asarray(cnn(stretch_windows, training=False)).mean(0),
             np.asarray(head(functionals(speech[int(start * rate):int(end * rate)])[None]))[0],
             np.asarray(expert(descriptor_windows(descriptor_rows_of(all_rows, start, end)), training=False)).mean(0),
-            np.asarray(speech_head(window_representations(states, [(start, end)])))[0],
+            np.asarray(speech_head(speech_input(window_representations(states, [(start, end)]))))[0],
             weights=(1, 1, 0.5, 2.0)))
         np.testing.assert_allclose([window["probs"][e] for e in EMOTIONS], expected, atol=2e-3)
     assert result["audio"]["verdict_from"] == "the whole utterance"

@@ -189,12 +189,18 @@ def voice_languages(audio_folder: Path | None) -> str | None:
         trained_on = json.loads((Path(audio_folder) / "config.json").read_text()).get("trained_on") or {}
     except (OSError, TypeError, ValueError):
         return None
-    by_language: dict[str, list[str]] = {}
+    by_language: dict[str, dict[str, int]] = {}  # the language most of its speech was in first, then the others
     for key, clips in trained_on.items():
         if key.endswith("_clips") and clips:
             corpus, language = SPEECH_CORPORA.get(key.removesuffix("_clips"), (key.removesuffix("_clips"), "?"))
-            by_language.setdefault(language, []).append(corpus)
-    return " and ".join(f"{language} ({', '.join(corpora)})" for language, corpora in by_language.items()) or None
+            by_language.setdefault(language, {})[corpus] = clips
+
+    def largest_first(clips: dict[str, int]) -> list[str]:
+        return sorted(clips, key=lambda name: -clips[name])
+
+    languages = largest_first({language: sum(corpora.values()) for language, corpora in by_language.items()})
+    return " and ".join(f"{language} ({', '.join(largest_first(by_language[language]))})"
+                        for language in languages) or None
 
 
 def voice_measured(audio_folder: Path | None) -> str | None:
