@@ -317,14 +317,15 @@ def main(argv: list[str] | None = None) -> None:
     elif args.stage == "final":
         final(root, args.out, args.recipe)
     elif args.stage == "card":  # the recorded report, with the runs' figures where they are here (newer)
-        report = json.loads((args.out / "evaluation.json").read_text())
         run = run_of(root, args.recipe)
-        try:
-            if report.get("recipe") != json.loads(json.dumps(run.hp.to_dict())):
-                raise FileNotFoundError("the folder's model is of another recipe")
-            report |= evaluation_report(run)
-        except FileNotFoundError as reason:
-            print(f"the card is written from evaluation.json alone ({reason})")
+        report = recorded_evaluation(args.out, run.hp, run.settings)
+        if report is None:  # the folder's model is of another recipe: its own report, as recorded
+            report = json.loads((args.out / "evaluation.json").read_text())
+        else:
+            try:
+                report |= evaluation_report(run)
+            except FileNotFoundError as missing:
+                print(f"the card is written from evaluation.json alone ({missing})")
         save_report(args.out, report)
     else:
         install_voice_activity(args.out)
